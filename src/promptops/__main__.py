@@ -1,0 +1,7 @@
+"""`python -m promptops` runs the CLI."""
+
+from __future__ import annotations
+
+from promptops.cli import main
+
+main()

@@ -1,0 +1,71 @@
+"""The `promptops` command line: a thin shell over the library, one module per command group.
+
+Each command module exposes `register(app)`. Heavy imports (torch, transformers, faiss) stay
+inside command bodies so `promptops --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from promptops import __version__
+from promptops.errors import PromptopsError, UserInputError
+
+app = typer.Typer(
+    name="promptops",
+    help="Prompts and RAG pipelines as tested, versioned, monitored software.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"promptops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Prompts and RAG pipelines as tested, versioned, monitored software."""
+
+
+def _register_commands() -> None:
+    from promptops.cli import prompts_cmd
+
+    for module in (prompts_cmd,):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point: user errors become one clear line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except UserInputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except PromptopsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise

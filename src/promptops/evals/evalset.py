@@ -1,0 +1,246 @@
+"""Reading evalsets: JSONL, CSV or YAML files of cases, each problem named by file and line.
+
+Every format yields the same `Case` records. A case is validated on its own by a pydantic
+model (unknown keys are errors, so a typo such as `expeted` cannot silently drop the gold
+label); whether the cases fit a given prompt is checked later by `checks.validate_cases`.
+
+Formats, chosen by file extension:
+
+- `.jsonl`: one JSON object per line, `{"id", "input": {var: value}, "expected", "split",
+  "tags": [...]}`; blank lines are skipped.
+- `.csv`: a header row; the columns `id`, `expected`, `split` and `tags` (semicolon-separated)
+  are reserved, every other column is an input variable, written either `input.<var>` or just
+  `<var>`. An empty `id`, `expected` or `split` cell means "not given".
+- `.yaml` / `.yml`: a list of case mappings with the JSONL keys.
+
+Defaults: a case without `id` gets `line-<n>`, without `split` gets `test`; number values
+become strings (a template renders text anyway).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from promptops.errors import EvalsetError
+from promptops.yamlio import read_yaml
+
+DEFAULT_SPLIT = "test"
+_MAX_LISTED = 25
+_RESERVED_CSV = ("id", "expected", "split", "tags")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One evaluation case; `line` is where it starts in its file (1-based)."""
+
+    id: str
+    input: dict[str, str]
+    expected: str | None
+    split: str
+    tags: tuple[str, ...]
+    line: int
+
+
+class _CaseModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    id: str | None = Field(None, min_length=1)
+    input: dict[str, str]
+    expected: str | None = None
+    split: str = Field(DEFAULT_SPLIT, min_length=1)
+    tags: list[str] = Field(default_factory=list)
+
+
+def raise_problems(problems: Sequence[tuple[str, str]]) -> NoReturn:
+    """Raise one `EvalsetError` listing every (where, reason) problem found."""
+    if len(problems) == 1:
+        where, reason = problems[0]
+        raise EvalsetError(reason, where=where)
+    shown = [f"  {where}: {reason}" for where, reason in problems[:_MAX_LISTED]]
+    if len(problems) > _MAX_LISTED:
+        shown.append(f"  ... and {len(problems) - _MAX_LISTED} more")
+    raise EvalsetError(f"{len(problems)} problems:\n" + "\n".join(shown), where=problems[0][0])
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _model_problems(
+    exc: ValidationError, where_of: Callable[[tuple[str | int, ...]], str]
+) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
+        field = ".".join(str(p) for p in loc) or "(case)"
+        if err["type"] == "extra_forbidden":
+            reason = f"unknown key {loc[-1]!r} (allowed: id, input, expected, split, tags)"
+        else:
+            reason = f"{field}: {err['msg']} (got {_short(err['input'])})"
+        out.append((where_of(loc), reason))
+    return out
+
+
+def _to_case(model: _CaseModel, line: int) -> Case:
+    return Case(
+        id=model.id if model.id is not None else f"line-{line}",
+        input=dict(model.input),
+        expected=model.expected,
+        split=model.split,
+        tags=tuple(model.tags),
+        line=line,
+    )
+
+
+def _parse_jsonl(path: Path, text: str) -> tuple[list[Case], list[tuple[str, str]]]:
+    cases: list[Case] = []
+    problems: list[tuple[str, str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problems.append((where, f"not valid JSON: {exc.msg} (column {exc.colno})"))
+            continue
+        if not isinstance(obj, dict):
+            problems.append((where, f"expected a JSON object, got {_short(obj)}"))
+            continue
+        try:
+            cases.append(_to_case(_CaseModel.model_validate(obj), number))
+        except ValidationError as exc:
+            problems.extend(_model_problems(exc, lambda _loc, w=where: w))
+    return cases, problems
+
+
+def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Rows with the line each starts on (a quoted cell may span several lines)."""
+    reader = csv.reader(io.StringIO(text))
+    start = 1
+    for row in reader:
+        yield start, row
+        start = reader.line_num + 1
+
+
+def _csv_columns(path: Path, header: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Map header cells to case keys: reserved names stay, the rest become `input.<var>`."""
+    keys: list[str] = []
+    problems: list[tuple[str, str]] = []
+    for cell in header:
+        name = cell.strip()
+        if name in _RESERVED_CSV:
+            key = name
+        else:
+            var = name.removeprefix("input.")
+            key = f"input.{var}" if var else ""
+        if not key:
+            problems.append((f"{path}:1", f"empty column name in header {_short(header)}"))
+        elif key in keys:
+            problems.append((f"{path}:1", f"column {name!r} given twice (as var and input.var?)"))
+        keys.append(key)
+    return keys, problems
+
+
+def _parse_csv(path: Path, text: str) -> tuple[list[Case], list[tuple[str, str]]]:
+    records = _csv_records(text)
+    first = next(records, None)
+    if first is None:
+        return [], []
+    keys, problems = _csv_columns(path, first[1])
+    if problems:
+        return [], problems
+    cases: list[Case] = []
+    for line, row in records:
+        where = f"{path}:{line}"
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(keys):
+            problems.append((where, f"{len(row)} cells but the header has {len(keys)} columns"))
+            continue
+        obj: dict[str, Any] = {"input": {}}
+        for key, cell in zip(keys, row, strict=True):
+            if key.startswith("input."):
+                obj["input"][key.removeprefix("input.")] = cell
+            elif key == "tags":
+                obj["tags"] = [t.strip() for t in cell.split(";") if t.strip()]
+            elif cell.strip():
+                obj[key] = cell.strip()
+        try:
+            cases.append(_to_case(_CaseModel.model_validate(obj), line))
+        except ValidationError as exc:
+            problems.extend(_model_problems(exc, lambda _loc, w=where: w))
+    return cases, problems
+
+
+def _parse_yaml(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
+    doc = read_yaml(path, EvalsetError)
+    if doc.data is None:
+        return [], []
+    if not isinstance(doc.data, list):
+        return [], [(doc.where(()), "a YAML evalset must be a list of cases")]
+    cases: list[Case] = []
+    problems: list[tuple[str, str]] = []
+    for i, item in enumerate(doc.data):
+        line = doc.line_of((i,)) or 1
+        if not isinstance(item, dict):
+            problems.append((doc.where((i,)), f"a case must be a mapping, got {_short(item)}"))
+            continue
+        try:
+            cases.append(_to_case(_CaseModel.model_validate(item), line))
+        except ValidationError as exc:
+            problems.extend(_model_problems(exc, lambda loc, i=i: doc.where((i, *loc))))
+    return cases, problems
+
+
+def load_evalset(path: Path | str) -> list[Case]:
+    """Read every case of an evalset file; raise one `EvalsetError` listing all bad cases."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".csv", ".yaml", ".yml"):
+        raise EvalsetError(
+            f"unknown evalset format {suffix or '(no extension)'!r}; use .jsonl, .csv or .yaml",
+            where=str(path),
+        )
+    if suffix in (".yaml", ".yml"):
+        cases, problems = _parse_yaml(path)
+    else:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise EvalsetError(f"cannot read file: {exc.strerror}", where=str(path)) from exc
+        except UnicodeDecodeError as exc:
+            raise EvalsetError("file is not valid UTF-8", where=str(path)) from exc
+        parse = _parse_jsonl if suffix == ".jsonl" else _parse_csv
+        cases, problems = parse(path, text)
+    if problems:
+        raise_problems(problems)
+    return cases
+
+
+def evalset_hash(path: Path | str) -> str:
+    """sha256 of the file's bytes: results record exactly which evalset they came from."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise EvalsetError(f"cannot read file: {exc.strerror}", where=str(path)) from exc
+
+
+def case_text(case: Case) -> str:
+    """The case's input values joined by newlines, in key order: the text baselines and
+    leakage checks compare."""
+    return "\n".join(case.input.values())
+
+
+def cases_in_split(cases: Sequence[Case], split: str) -> list[Case]:
+    return [case for case in cases if case.split == split]

@@ -1,0 +1,76 @@
+"""Endpoint profiles: where requests go and how the endpoint may be asked.
+
+A profile without `base_url` is the embedded local model, served in-process through the same
+OpenAI SDK path as a remote endpoint. Capabilities (`structured_output`, `logprobs`) say what
+the endpoint offers; the client falls back to parsing text where they are off.
+The API key is read from the environment variable `api_key_env` at call time and is never
+stored in a profile, cache, report or log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from promptops.errors import ConfigError
+
+EMBEDDED_MODEL = "smollm2-135m-instruct"
+
+
+class Prices(BaseModel):
+    """USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_per_mtok: float = Field(0.0, ge=0)
+    output_per_mtok: float = Field(0.0, ge=0)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok
+        ) / 1_000_000
+
+
+class EndpointProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "embedded"
+    base_url: str | None = None
+    model: str = EMBEDDED_MODEL
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(6, ge=0)
+    concurrency: int = Field(8, ge=1)
+    structured_output: bool = True
+    logprobs: bool = False
+    context_window: int | None = Field(8192, gt=0)
+    prices: Prices = Field(default_factory=Prices)
+
+    @property
+    def embedded(self) -> bool:
+        return self.base_url is None
+
+
+def embedded_profile() -> EndpointProfile:
+    return EndpointProfile()
+
+
+def load_profiles(path: Path) -> dict[str, EndpointProfile]:
+    """Read a `profiles.yaml` mapping of name -> profile fields; the embedded one is built in."""
+    profiles = {"embedded": embedded_profile()}
+    if not path.exists():
+        return profiles
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", where=str(path)) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a mapping of profile name to settings", where=str(path))
+    for name, fields in raw.items():
+        try:
+            profiles[str(name)] = EndpointProfile(name=str(name), **(fields or {}))
+        except (ValidationError, TypeError) as exc:
+            raise ConfigError(str(exc), where=f"{path}: {name}") from exc
+    return profiles
