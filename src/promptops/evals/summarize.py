@@ -1,0 +1,335 @@
+"""From a finished run folder to its `ClassificationSummary`: metrics, intervals, baselines,
+slices, worst cases and the verdict. Pure: everything comes from the records and the cases."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from promptops.evals import metrics as m
+from promptops.evals import stats
+from promptops.evals.baselines import BaselineResult as FitResult
+from promptops.evals.suite import Suite
+from promptops.runs import summary as s
+
+MIN_SLICE = 5
+EXAMPLES_PER_CLASS = 3
+
+
+@dataclass
+class Outcomes:
+    """The headline sample (sample 0) of every evaluated case, in case order."""
+
+    records: list[dict[str, Any]]
+    labels: list[str]
+
+    @property
+    def y_true(self) -> list[str]:
+        return [str(r["expected"]) for r in self.records]
+
+    @property
+    def y_pred(self) -> list[str | None]:
+        return [r["predicted"] for r in self.records]
+
+    def probs(self) -> np.ndarray | None:
+        """(n, labels) probabilities when every case has them, else None."""
+        rows = []
+        for r in self.records:
+            p = r.get("label_probs")
+            if not p:
+                return None
+            rows.append([float(p.get(label, 0.0)) for label in self.labels])
+        return np.asarray(rows, dtype=np.float64) if rows else None
+
+    def correct(self) -> list[bool]:
+        return [r["predicted"] == r["expected"] for r in self.records]
+
+
+def metrics_model(result: m.ClassificationMetrics) -> s.ClassificationMetrics:
+    prob = result.probability
+    return s.ClassificationMetrics(
+        accuracy=result.accuracy,
+        macro_f1=result.macro_f1,
+        invalid_rate=result.invalid_rate,
+        per_class={
+            label: s.ClassMetrics(
+                precision=c.precision, recall=c.recall, f1=c.f1, support=c.support
+            )
+            for label, c in result.per_class.items()
+        },
+        confusion=s.Confusion(
+            labels=list(result.labels),
+            columns=list(result.confusion_columns),
+            matrix=result.confusion,
+        ),
+        pr_auc_macro=prob.macro_pr_auc if prob else None,
+        ece=prob.ece if prob else None,
+        reliability=[
+            s.ReliabilityBin(
+                lower=b.lower,
+                upper=b.upper,
+                count=b.count,
+                confidence=b.mean_confidence,
+                accuracy=b.accuracy,
+            )
+            for b in prob.reliability
+        ]
+        if prob
+        else None,
+    )
+
+
+def intervals(outcomes: Outcomes, suite: Suite) -> dict[str, s.Interval]:
+    kwargs = {"n_resamples": suite.bootstrap_samples, "seed": suite.seed}
+    f1 = stats.macro_f1_ci(outcomes.y_true, outcomes.y_pred, outcomes.labels, **kwargs)
+    acc = stats.accuracy_ci(outcomes.y_true, outcomes.y_pred, **kwargs)
+    return {
+        name: s.Interval(
+            estimate=ci.estimate,
+            low=ci.low,
+            high=ci.high,
+            level=ci.confidence,
+            n_boot=ci.n_resamples,
+            seed=suite.seed,
+        )
+        for name, ci in (("macro_f1", f1), ("accuracy", acc))
+    }
+
+
+BASELINE_TEXT = {
+    "majority": "always the most frequent train label",
+    "tfidf_lr": "TF-IDF word+char n-grams, logistic regression, fit on the train split",
+    "embedding_lr": "all-MiniLM-L6-v2 embeddings, logistic regression, fit on the train split",
+}
+
+
+def compare_baselines(
+    outcomes: Outcomes, fits: Sequence[FitResult], suite: Suite
+) -> list[s.BaselineResult]:
+    out = []
+    ids = [str(r["id"]) for r in outcomes.records]
+    for fit in fits:
+        description = BASELINE_TEXT.get(fit.name, fit.name)
+        if not fit.ok or fit.predictions is None:
+            out.append(
+                s.BaselineResult(
+                    name=fit.name, description=description, status="not_fit", reason=fit.error
+                )
+            )
+            continue
+        by_id = dict(zip(fit.case_ids, fit.predictions, strict=True))
+        preds: list[str | None] = [by_id[i] for i in ids]
+        base_metrics = m.classification_metrics(
+            outcomes.y_true, preds, outcomes.labels, _aligned(fit, ids)
+        )
+        mc = stats.mcnemar_exact(
+            outcomes.correct(), [p == t for p, t in zip(preds, outcomes.y_true, strict=True)]
+        )
+        pb = stats.paired_bootstrap(
+            outcomes.y_true,
+            preds,
+            outcomes.y_pred,
+            outcomes.labels,
+            n_resamples=suite.bootstrap_samples,
+            seed=suite.seed,
+        )
+        out.append(
+            s.BaselineResult(
+                name=fit.name,
+                description=description,
+                status="ok",
+                metrics=metrics_model(base_metrics),
+                mcnemar=s.McNemar(b=mc.b, c=mc.c, p_value=mc.p_value),
+                paired_bootstrap=s.PairedBootstrap(
+                    metric="macro_f1",
+                    diff=pb.difference,
+                    low=pb.low,
+                    high=pb.high,
+                    p_value=pb.p_value,
+                    n_boot=pb.n_resamples,
+                    seed=suite.seed,
+                ),
+                prompt_significantly_better=pb.difference > 0 and pb.p_value < suite.alpha,
+            )
+        )
+    return out
+
+
+def _aligned(fit: FitResult, ids: list[str]) -> np.ndarray | None:
+    if fit.probabilities is None:
+        return None
+    row = {case_id: i for i, case_id in enumerate(fit.case_ids)}
+    return np.asarray(fit.probabilities)[[row[i] for i in ids]]
+
+
+def verdict(prompt_f1: float, baselines: list[s.BaselineResult], alpha: float) -> s.Verdict:
+    fitted = [b for b in baselines if b.status == "ok" and b.metrics is not None]
+    if not fitted:
+        return s.Verdict(
+            best_baseline=None,
+            beats_best_baseline=None,
+            explanation="no baseline could be fit: nothing shows the prompt beats a trivial rule",
+        )
+    best = max(fitted, key=lambda b: b.metrics.macro_f1 if b.metrics else 0.0)
+    assert best.metrics is not None and best.paired_bootstrap is not None
+    pb = best.paired_bootstrap
+    beats = bool(best.prompt_significantly_better)
+    relation = "beats" if beats else "does not significantly beat"
+    return s.Verdict(
+        best_baseline=best.name,
+        beats_best_baseline=beats,
+        explanation=(
+            f"the prompt (macro-F1 {prompt_f1:.3f}) {relation} the best baseline {best.name} "
+            f"(macro-F1 {best.metrics.macro_f1:.3f}): difference {pb.diff:+.3f}, "
+            f"95% CI [{pb.low:+.3f}, {pb.high:+.3f}], paired bootstrap p={pb.p_value:.3g} "
+            f"(alpha {alpha})"
+        ),
+    )
+
+
+def slices(outcomes: Outcomes) -> tuple[list[s.SliceMetrics], s.SliceGap | None]:
+    """Accuracy and macro-F1 per tag (tags with at least MIN_SLICE cases); the largest
+    accuracy gap between two tags of the same family (`family:value`) is flagged."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in outcomes.records:
+        for tag in record.get("tags") or []:
+            groups[tag].append(record)
+    rows = []
+    for tag in sorted(groups):
+        recs = groups[tag]
+        if len(recs) < MIN_SLICE:
+            continue
+        y_true = [str(r["expected"]) for r in recs]
+        present = [label for label in outcomes.labels if label in set(y_true)]
+        result = m.classification_metrics(y_true, [r["predicted"] for r in recs], present)
+        rows.append(
+            s.SliceMetrics(tag=tag, n=len(recs), accuracy=result.accuracy, macro_f1=result.macro_f1)
+        )
+    families: dict[str, list[s.SliceMetrics]] = defaultdict(list)
+    for row in rows:
+        families[row.tag.split(":", 1)[0] if ":" in row.tag else ""].append(row)
+    gap: s.SliceGap | None = None
+    for members in families.values():
+        if len(members) < 2:
+            continue
+        lo = min(members, key=lambda r: r.accuracy)
+        hi = max(members, key=lambda r: r.accuracy)
+        if gap is None or hi.accuracy - lo.accuracy > gap.gap:
+            gap = s.SliceGap(
+                tag_a=hi.tag, tag_b=lo.tag, metric="accuracy", gap=hi.accuracy - lo.accuracy
+            )
+    return rows, gap
+
+
+def _view(record: dict[str, Any]) -> s.CaseView:
+    probs = record.get("label_probs") or {}
+    predicted = record.get("predicted")
+    return s.CaseView(
+        id=str(record["id"]),
+        input=record["input"],
+        expected=record.get("expected"),
+        predicted=predicted,
+        confidence=probs.get(predicted) if predicted is not None else None,
+        raw_output=record.get("raw_output"),
+        error=record.get("error"),
+    )
+
+
+def worst_cases(outcomes: Outcomes, metrics: s.ClassificationMetrics, n: int) -> s.WorstCases:
+    wrong = [r for r in outcomes.records if r["predicted"] != r["expected"] and not r.get("error")]
+    confident = sorted(
+        wrong,
+        key=lambda r: (
+            -float(
+                (r.get("label_probs") or {}).get(r["predicted"], 0.0) if r["predicted"] else 0.0
+            ),
+            str(r["id"]),
+        ),
+    )[:n]
+    by_class = sorted(metrics.per_class.items(), key=lambda kv: (kv[1].recall, kv[0]))[:3]
+    lowest = [
+        s.ClassRecall(
+            label=label,
+            recall=scores.recall,
+            support=scores.support,
+            examples=[_view(r) for r in wrong if r["expected"] == label][:EXAMPLES_PER_CLASS],
+        )
+        for label, scores in by_class
+    ]
+    errors = [_view(r) for r in outcomes.records if r.get("error")][:n]
+    return s.WorstCases(
+        confident_wrong=[_view(r) for r in confident], lowest_recall=lowest, errors=errors
+    )
+
+
+def repeats(all_records: list[dict[str, Any]], k: int) -> s.Repeats | None:
+    if k < 2:
+        return None
+    samples: dict[str, list[str | None]] = defaultdict(list)
+    expected: dict[str, str] = {}
+    for record in sorted(all_records, key=lambda r: (str(r["id"]), int(r["sample"]))):
+        samples[str(record["id"])].append(record["predicted"])
+        expected[str(record["id"])] = str(record["expected"])
+    ids = sorted(samples)
+    result = stats.repeated_samples([samples[i] for i in ids], [expected[i] for i in ids], ks=[k])
+    flaky = [i for i, a in zip(ids, result.per_case_agreement, strict=True) if a < 1.0]
+    return s.Repeats(
+        k=k,
+        mean_agreement=result.mean_agreement,
+        pass_hat_k=result.pass_hat_k[k],
+        flaky_cases=flaky,
+    )
+
+
+def thresholds(
+    suite: Suite, metrics: s.ClassificationMetrics, error_rate: float
+) -> list[s.ThresholdResult]:
+    actual = {
+        "macro_f1": metrics.macro_f1,
+        "accuracy": metrics.accuracy,
+        "invalid_rate": metrics.invalid_rate,
+        "error_rate": error_rate,
+    }
+    out = []
+    for name in sorted(suite.thresholds):
+        bound = suite.thresholds[name]
+        value = actual[name]
+        if bound.min is not None:
+            out.append(
+                s.ThresholdResult(
+                    metric=name, op=">=", value=bound.min, actual=value, passed=value >= bound.min
+                )
+            )
+        if bound.max is not None:
+            out.append(
+                s.ThresholdResult(
+                    metric=name, op="<=", value=bound.max, actual=value, passed=value <= bound.max
+                )
+            )
+    return out
+
+
+def must_beat(suite: Suite, baselines: list[s.BaselineResult]) -> s.ThresholdResult | None:
+    """The suite's `must_beat` rule as a pass/fail row (1 = significantly better)."""
+    if suite.must_beat == "none":
+        return None
+    fitted = [b for b in baselines if b.status == "ok" and b.metrics is not None]
+    if suite.must_beat == "majority":
+        fitted = [b for b in fitted if b.name == "majority"]
+    if not fitted:
+        return s.ThresholdResult(
+            metric=f"beats_{suite.must_beat}_baseline", op=">=", value=1, actual=None, passed=False
+        )
+    target = max(fitted, key=lambda b: b.metrics.macro_f1 if b.metrics else 0.0)
+    ok = bool(target.prompt_significantly_better)
+    return s.ThresholdResult(
+        metric=f"beats_{target.name}_baseline",
+        op=">=",
+        value=1,
+        actual=1.0 if ok else 0.0,
+        passed=ok,
+    )

@@ -1,0 +1,314 @@
+"""The one way promptops talks to a model: the official OpenAI SDK, wrapped.
+
+Every endpoint, including the embedded local model, is reached through `AsyncOpenAI`, so what
+is tested locally is the code path used against a remote API. The SDK's own retries are off:
+this module owns the retry loop (classification and backoff in `retry.py`), the adaptive
+concurrency (`limiter.py`), the response cache (`cache.py`) and answer parsing (`parse.py`).
+Endpoint failures never escape as exceptions: they come back as a `Completion` with `error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion
+
+from promptops.errors import ConfigError
+from promptops.llm.cache import ResponseCache, cache_key
+from promptops.llm.limiter import AdaptiveLimiter
+from promptops.llm.parse import parse_choice
+from promptops.llm.profile import EndpointProfile
+from promptops.llm.retry import BackoffPolicy, MalformedResponseError, RetryDecision, should_retry
+from promptops.llm.types import ChatRequest, Completion, Usage
+
+EMBEDDED_BASE_URL = "http://embedded.local/v1"
+TOP_LOGPROBS = 20
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+_LOCAL_DUMMY_KEY = "promptops-local"
+
+
+@dataclass(frozen=True)
+class _Failure:
+    decision: RetryDecision
+    exc: Exception
+
+
+@dataclass
+class ClientStats:
+    """Running totals for one client; `cost_usd` counts only calls actually made (not cache
+    hits). `errors` and `retries_by_kind` are keyed by failure kind."""
+
+    requests: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    attempts: int = 0
+    retries: int = 0
+    retries_by_kind: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class LLMClient:
+    """Chat completions against one endpoint profile, with retries, adaptive concurrency,
+    caching and label parsing. Use as `async with LLMClient(profile) as client:`."""
+
+    def __init__(
+        self,
+        profile: EndpointProfile,
+        *,
+        cache: ResponseCache | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+        api_key: str | None = None,
+        backoff: BackoffPolicy | None = None,
+    ) -> None:
+        self.profile = profile
+        self.cache = cache
+        self.backoff = backoff or BackoffPolicy()
+        self.limiter = AdaptiveLimiter(profile.concurrency)
+        self.stats = ClientStats()
+        self._api_key = _resolve_api_key(profile, api_key)
+        self._owns_http = http_client is None
+        if http_client is None:
+            http_client = _default_http_client(profile)
+        self._sdk = AsyncOpenAI(
+            base_url=profile.base_url or EMBEDDED_BASE_URL,
+            api_key=self._api_key,
+            max_retries=0,
+            timeout=profile.timeout,
+            http_client=http_client,
+        )
+
+    async def complete(self, req: ChatRequest) -> Completion:
+        """Answer one request; failures come back as a `Completion` with `error` set."""
+        self.stats.requests += 1
+        started = time.perf_counter()
+        body = self._body(req)
+        key = None
+        if self.cache is not None:
+            key = cache_key(
+                self.profile.base_url, body, labels=req.labels, sample_index=req.sample_index
+            )
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.stats.cache_hits += 1
+                return replace(hit, cost_usd=0.0, latency_s=time.perf_counter() - started)
+            self.stats.cache_misses += 1
+        completion = await self._call_with_retries(req, body)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, completion)
+        return completion
+
+    async def complete_many(
+        self, reqs: Sequence[ChatRequest]
+    ) -> AsyncIterator[tuple[int, Completion]]:
+        """Yield `(index, completion)` as each request finishes, in completion order.
+
+        At most a few times the concurrency limit of tasks exist at once (the limiter bounds
+        what is actually in flight), so a long list does not become a long list of tasks.
+        """
+        window = 4 * self.profile.concurrency
+        pending: dict[asyncio.Task[Completion], int] = {}
+        position = 0
+        try:
+            while position < len(reqs) or pending:
+                while position < len(reqs) and len(pending) < window:
+                    pending[asyncio.create_task(self.complete(reqs[position]))] = position
+                    position += 1
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    yield pending.pop(task), task.result()
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._sdk.close()
+
+    async def __aenter__(self) -> LLMClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _body(self, req: ChatRequest) -> dict[str, Any]:
+        """The request body as sent; it is also what the cache key hashes."""
+        body: dict[str, Any] = {
+            "model": self.profile.model,
+            "messages": req.message_dicts(),
+            "temperature": req.temperature,
+        }
+        optional = {
+            "max_tokens": req.max_tokens,
+            "top_p": req.top_p,
+            "stop": list(req.stop) if req.stop is not None else None,
+            "seed": req.seed,
+        }
+        body.update({name: value for name, value in optional.items() if value is not None})
+        if req.labels is not None:
+            if self.profile.structured_output:
+                body["response_format"] = label_response_format(req.labels)
+            if self.profile.logprobs:
+                body["logprobs"] = True
+                body["top_logprobs"] = TOP_LOGPROBS
+        return body
+
+    async def _call_with_retries(self, req: ChatRequest, body: dict[str, Any]) -> Completion:
+        attempt = 0
+        while True:
+            attempt += 1
+            self.stats.attempts += 1
+            result = await self._attempt(req, body)
+            if isinstance(result, Completion):
+                result.attempts = attempt
+                self._count_usage(result)
+                return result
+            decision = result.decision
+            if not decision.retry or attempt > self.profile.max_retries:
+                return self._failed(result, attempt)
+            self.stats.retries += 1
+            self.stats.retries_by_kind[decision.kind] += 1
+            delay = self.backoff.delay(attempt - 1, decision.retry_after_s)
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    async def _attempt(self, req: ChatRequest, body: dict[str, Any]) -> Completion | _Failure:
+        """One HTTP call holding one limiter slot; the slot is free again during backoff."""
+        async with self.limiter.slot() as outcome:
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.profile.timeout):
+                    response = await self._sdk.chat.completions.create(**body)
+                completion = self._to_completion(response, req)
+            except Exception as exc:
+                decision = should_retry(exc)
+                if decision.kind == "unexpected":
+                    raise
+                outcome.rate_limited = decision.kind == "rate_limit"
+                return _Failure(decision, exc)
+            outcome.success = True
+            completion.latency_s = time.perf_counter() - started
+            return completion
+
+    def _to_completion(self, response: object, req: ChatRequest) -> Completion:
+        if not isinstance(response, ChatCompletion):
+            raise MalformedResponseError(f"expected a chat completion, got {type(response)}")
+        choices = getattr(response, "choices", None)
+        if not choices or getattr(choices[0], "message", None) is None:
+            raise MalformedResponseError("the response has no choices")
+        choice = choices[0]
+        content = getattr(choice.message, "content", None)
+        if content is not None and not isinstance(content, str):
+            raise MalformedResponseError("the message content is not a string")
+        parsed = parse_choice(choice, req.labels)
+        usage = getattr(response, "usage", None)
+        tokens = Usage(
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        )
+        return Completion(
+            text=parsed.text,
+            label=parsed.label,
+            label_probs=parsed.label_probs,
+            invalid=parsed.invalid,
+            finish_reason=getattr(choice, "finish_reason", None),
+            usage=tokens,
+            cost_usd=self.profile.prices.cost(tokens.prompt_tokens, tokens.completion_tokens),
+            model=getattr(response, "model", None),
+        )
+
+    def _count_usage(self, completion: Completion) -> None:
+        self.stats.prompt_tokens += completion.usage.prompt_tokens
+        self.stats.completion_tokens += completion.usage.completion_tokens
+        self.stats.cost_usd += completion.cost_usd
+
+    def _failed(self, failure: _Failure, attempts: int) -> Completion:
+        decision = failure.decision
+        self.stats.errors[decision.kind] += 1
+        status = f"HTTP {decision.status} " if decision.status is not None else ""
+        detail = str(failure.exc) or type(failure.exc).__name__
+        if self._api_key:
+            detail = detail.replace(self._api_key, "***")
+        verdict = "not retryable" if not decision.retry else "gave up"
+        message = (
+            f"{self.profile.name}: {status}{decision.kind} ({verdict}) after {attempts} "
+            f"attempt{'s' if attempts != 1 else ''}: {detail}"
+        )
+        return Completion(
+            text=None,
+            attempts=attempts,
+            error=message,
+            error_kind=decision.kind,
+            model=self.profile.model,
+        )
+
+
+def label_response_format(labels: Sequence[str]) -> dict[str, Any]:
+    """A strict JSON schema that admits exactly `{"label": <one of labels>}`."""
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "label",
+            "strict": True,
+            "schema": {
+                "type": "object",
+                "properties": {"label": {"type": "string", "enum": list(labels)}},
+                "required": ["label"],
+                "additionalProperties": False,
+            },
+        },
+    }
+
+
+def is_local_url(base_url: str) -> bool:
+    return (urlsplit(base_url).hostname or "") in _LOCAL_HOSTS
+
+
+def _resolve_api_key(profile: EndpointProfile, api_key: str | None) -> str:
+    if api_key:
+        return api_key
+    from_env = os.environ.get(profile.api_key_env)
+    if from_env:
+        return from_env
+    if profile.base_url is None or is_local_url(profile.base_url):
+        return _LOCAL_DUMMY_KEY
+    raise ConfigError(
+        f"environment variable {profile.api_key_env} is not set (API key for {profile.base_url})",
+        where=f"profile {profile.name}: api_key_env",
+    )
+
+
+def _default_http_client(profile: EndpointProfile) -> httpx2.AsyncClient:
+    if profile.embedded:
+        from promptops.local.server import create_app  # heavy: loads the local model stack
+
+        return httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=create_app()),
+            base_url=EMBEDDED_BASE_URL,
+            timeout=profile.timeout,
+        )
+    connections = max(profile.concurrency, 1)
+    return httpx2.AsyncClient(
+        timeout=profile.timeout,
+        limits=httpx2.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )

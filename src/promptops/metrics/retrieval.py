@@ -1,0 +1,382 @@
+"""Ranking metrics with trec_eval's exact semantics, vectorised with numpy.
+
+Inputs are the dict-of-dicts that pytrec_eval and ranx take: qrels ``{qid: {docid: grade}}``
+(integer grades) and a run ``{qid: {docid: score}}``. Results agree with trec_eval
+(pytrec_eval) to floating-point rounding; the tests check that on random and real data.
+
+Semantics, all as trec_eval does them:
+
+* Ranking: documents sort by score descending, ties by docid descending (byte order, so
+  ``"9"`` ranks before ``"10"`` and ``"a"`` before ``"B"``). Ranks written in a run file are
+  ignored. Documents missing from the qrels are non-relevant.
+* Relevance: binary measures (``p``, ``recall``, ``hit``, ``mrr``, ``map``) count grade >= 1.
+  ``ndcg`` uses linear gain = grade (grades <= 0 gain nothing), discount 1 / log2(rank + 1),
+  and an ideal ranking of every positively judged document (trec_eval's ``ndcg_cut_k``;
+  plain ``ndcg`` has no cutoff on either side).
+* ``p@k`` divides by k even when fewer than k documents were retrieved; ``recall@k`` and
+  ``map`` divide by the number of relevant documents; ``map@k`` is trec_eval's ``map_cut_k``;
+  ``mrr@k`` is 1/rank of the first relevant document at rank <= k, else 0.
+* Queries: the evaluated queries are the judged ones (keys of the qrels). A judged query the
+  run does not rank scores 0 on every measure and is listed in ``missing_queries`` (trec_eval
+  ``-c``); run queries without judgments are ignored and listed in ``unjudged_queries``. A
+  judged query with no relevant document scores 0. Aggregates are means over judged queries.
+
+Names are ``<measure>[@k]`` with measures from the registry (`register_measure`); canonical
+names parse back to themselves (``precision@5`` is an alias and comes back as ``p@5``).
+
+Speed: turning dicts into arrays costs more than the measures, so Python touches only what
+it must: each ranking's scores are read in one C-level pass, and only judged documents are
+looked up. A document's rank is found by binary search in its query's sorted scores; only
+documents whose score is tied fall back to Python for the docid tie-break.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import chain
+from operator import and_
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from promptops.errors import ConfigError, EvalsetError
+
+Qrels = Mapping[str, Mapping[str, int]]
+Run = Mapping[str, Mapping[str, float]]
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+_V = TypeVar("_V", int, float)
+
+RELEVANCE_LEVEL = 1
+"""Lowest grade that counts as relevant for binary measures (trec_eval's default)."""
+
+_BLOCK_CELLS = 1 << 22
+"""Matrix cells per block of queries: bounds memory when one query ranks far more documents."""
+
+
+@dataclass(frozen=True)
+class RankedRelevance:
+    """A block of queries as matrices: everything a measure may look at.
+
+    ``grades[i, r]`` is the grade of query i's document at rank r + 1, or 0 when it is
+    non-relevant, unjudged or past the end of the ranking. ``ideal[i]`` holds query i's
+    positive grades sorted descending (0-padded); ``num_rel[i]`` counts grades >= 1.
+    """
+
+    grades: FloatArray
+    ideal: FloatArray
+    num_rel: FloatArray
+
+    @property
+    def relevant(self) -> NDArray[np.bool_]:
+        return self.grades >= RELEVANCE_LEVEL
+
+
+MeasureFn = Callable[[RankedRelevance, int | None], FloatArray]
+"""Per-query values of one measure for a block; the int is the cutoff k, None for none."""
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    name: str
+    compute: MeasureFn
+    cutoff_required: bool
+
+
+_MEASURES: dict[str, MeasureSpec] = {}
+_ALIASES: dict[str, str] = {}
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_METRIC = re.compile(r"([a-z][a-z0-9_]*)(?:@(\d+))?")
+
+
+def register_measure(
+    name: str, *, cutoff_required: bool, aliases: Sequence[str] = ()
+) -> Callable[[MeasureFn], MeasureFn]:
+    """Add a measure to the one registry; every name and alias must be new."""
+
+    def add(fn: MeasureFn) -> MeasureFn:
+        for key in (name, *aliases):
+            if not _NAME.fullmatch(key):
+                raise ConfigError(f"bad measure name {key!r}", where="metric registry")
+            if key in _MEASURES or key in _ALIASES:
+                raise ConfigError(f"measure {key!r} is already registered", where="metric registry")
+        _MEASURES[name] = MeasureSpec(name, fn, cutoff_required)
+        _ALIASES.update(dict.fromkeys(aliases, name))
+        return fn
+
+    return add
+
+
+def measure_names() -> list[str]:
+    """Registered measure names (aliases excluded), for help texts and errors."""
+    return sorted(_MEASURES)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A measure with its cutoff, e.g. ``ndcg@10``."""
+
+    spec: MeasureSpec
+    k: int | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name if self.k is None else f"{self.spec.name}@{self.k}"
+
+    def compute(self, block: RankedRelevance) -> FloatArray:
+        return self.spec.compute(block, self.k)
+
+
+def _parse_one(text: str) -> Metric | str:
+    """The metric, or why the name is bad."""
+    match = _METRIC.fullmatch(text.strip().lower())
+    if match is None:
+        return "not of the form measure[@k]"
+    base, digits = match.groups()
+    spec = _MEASURES.get(_ALIASES.get(base, base))
+    if spec is None:
+        return "unknown measure"
+    if digits is None:
+        return "needs a cutoff @k" if spec.cutoff_required else Metric(spec, None)
+    k = int(digits)
+    return Metric(spec, k) if k >= 1 else "cutoff must be >= 1"
+
+
+def parse_metrics(names: Iterable[str]) -> list[Metric]:
+    """Parse metric names, dropping repeats; one error lists every bad name."""
+    metrics: dict[str, Metric] = {}
+    problems: list[str] = []
+    for text in names:
+        parsed = _parse_one(text)
+        if isinstance(parsed, str):
+            problems.append(f"{text!r} ({parsed})")
+        else:
+            metrics.setdefault(parsed.name, parsed)
+    if problems:
+        known = ", ".join(measure_names())
+        raise ConfigError(
+            f"bad metric names: {'; '.join(problems)}. Known measures: {known}", where="metrics"
+        )
+    if not metrics:
+        raise ConfigError("no metrics requested", where="metrics")
+    return list(metrics.values())
+
+
+def _per_relevant(total: FloatArray, num_rel: FloatArray) -> FloatArray:
+    """total / num_rel, and 0 for queries without relevant documents (as trec_eval)."""
+    out = np.zeros_like(total)
+    np.divide(total, num_rel, out=out, where=num_rel > 0)
+    return out
+
+
+def _dcg(gains: FloatArray) -> FloatArray:
+    return gains @ (1.0 / np.log2(np.arange(2, gains.shape[1] + 2)))
+
+
+@register_measure("p", cutoff_required=True, aliases=("precision",))
+def _precision(block: RankedRelevance, k: int | None) -> FloatArray:
+    assert k is not None  # the registry guarantees a cutoff
+    return block.relevant[:, :k].sum(axis=1) / k
+
+
+@register_measure("recall", cutoff_required=True)
+def _recall(block: RankedRelevance, k: int | None) -> FloatArray:
+    return _per_relevant(block.relevant[:, :k].sum(axis=1, dtype=np.float64), block.num_rel)
+
+
+@register_measure("hit", cutoff_required=True)
+def _hit(block: RankedRelevance, k: int | None) -> FloatArray:
+    return block.relevant[:, :k].any(axis=1).astype(np.float64)
+
+
+@register_measure("mrr", cutoff_required=False)
+def _mrr(block: RankedRelevance, k: int | None) -> FloatArray:
+    hits = block.relevant[:, :k]
+    first_rank = hits.argmax(axis=1) + 1.0
+    return np.where(hits.any(axis=1), 1.0 / first_rank, 0.0)
+
+
+@register_measure("map", cutoff_required=False)
+def _average_precision(block: RankedRelevance, k: int | None) -> FloatArray:
+    hits = block.relevant[:, :k]
+    precision_at = np.cumsum(hits, axis=1) / np.arange(1.0, hits.shape[1] + 1)
+    return _per_relevant((precision_at * hits).sum(axis=1), block.num_rel)
+
+
+@register_measure("ndcg", cutoff_required=False)
+def _ndcg(block: RankedRelevance, k: int | None) -> FloatArray:
+    ideal = _dcg(block.ideal[:, :k])
+    out = np.zeros_like(ideal)
+    np.divide(_dcg(block.grades[:, :k]), ideal, out=out, where=ideal > 0)
+    return out
+
+
+@dataclass(frozen=True)
+class RetrievalResult:
+    """Aggregates, optional per-query values, and the queries that did not line up."""
+
+    aggregate: dict[str, float]
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict)
+    missing_queries: tuple[str, ...] = ()
+    unjudged_queries: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON shape of the CLI: ``per_query`` is empty unless it was requested."""
+        return {
+            "aggregate": self.aggregate,
+            "per_query": self.per_query,
+            "missing_queries": len(self.missing_queries),
+            "unjudged_queries": len(self.unjudged_queries),
+        }
+
+
+def evaluate_retrieval(
+    qrels: Qrels, run: Run, metrics: Iterable[str], *, per_query: bool = False
+) -> RetrievalResult:
+    """Score `run` against `qrels` on every metric; see the module docstring for semantics."""
+    wanted = parse_metrics(metrics)
+    qids = list(qrels)
+    if not qids:
+        raise EvalsetError("the qrels judge no queries", where="qrels")
+    judged = [_as_dict(qrels[qid]) for qid in qids]
+    rankings = [_as_dict(run.get(qid, {})) for qid in qids]
+    values = np.zeros((len(wanted), len(qids)))
+    for rows in _blocks(_lengths(rankings) + _lengths(judged)):
+        block = _relevance(
+            [qids[i] for i in rows], [judged[i] for i in rows], [rankings[i] for i in rows]
+        )
+        for j, metric in enumerate(wanted):
+            values[j, rows] = metric.compute(block)
+    names = [metric.name for metric in wanted]
+    return RetrievalResult(
+        aggregate={name: float(v) for name, v in zip(names, values.mean(axis=1), strict=True)},
+        per_query=(
+            {qid: dict(zip(names, row, strict=True)) for qid, row in zip(qids, values.T.tolist())}
+            if per_query
+            else {}
+        ),
+        missing_queries=tuple(qid for qid, ranking in zip(qids, rankings) if not ranking),
+        unjudged_queries=tuple(qid for qid in run if qid not in qrels),
+    )
+
+
+def aggregate(per_query: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """Mean of each measure over queries, e.g. over a subset of `RetrievalResult.per_query`."""
+    if not per_query:
+        raise EvalsetError("no per-query values to aggregate", where="per_query")
+    names = list(next(iter(per_query.values())))
+    try:
+        table = np.array([[values[name] for name in names] for values in per_query.values()])
+    except KeyError as exc:
+        raise EvalsetError(f"measure {exc.args[0]!r} is missing for some queries") from None
+    return {name: float(v) for name, v in zip(names, table.mean(axis=0), strict=True)}
+
+
+def _as_dict(mapping: Mapping[str, _V]) -> dict[str, _V]:
+    return mapping if isinstance(mapping, dict) else dict(mapping)
+
+
+def _lengths(mappings: Sequence[Mapping[str, object]]) -> IntArray:
+    return np.fromiter(map(len, mappings), np.int64, len(mappings))
+
+
+def _blocks(sizes: IntArray) -> Iterator[IntArray]:
+    """Query indices in blocks of similar size, each within `_BLOCK_CELLS` matrix cells."""
+    order = np.argsort(sizes, kind="stable")
+    widths = np.maximum(sizes[order], 1)
+    start = 0
+    while start < len(order):
+        cells = np.arange(1, len(order) - start + 1) * widths[start:]
+        stop = start + max(1, int(np.searchsorted(cells, _BLOCK_CELLS, side="right")))
+        yield order[start:stop]
+        start = stop
+
+
+def _relevance(
+    qids: list[str], judged: list[dict[str, int]], rankings: list[dict[str, float]]
+) -> RankedRelevance:
+    """Build the relevance matrices of one block of queries."""
+    judged_grades = _numbers(chain.from_iterable(map(dict.values, judged)), sum(map(len, judged)))
+    if (judged_grades != np.round(judged_grades)).any():
+        raise _culprit(qids, judged, "grade is not an integer", lambda g: g != round(g), "qrels")
+    lengths = _lengths(rankings)
+    width = max(int(lengths.max()), 1)
+    scores = _numbers(chain.from_iterable(map(dict.values, rankings)), int(lengths.sum()))
+    if np.isnan(scores).any():
+        raise _culprit(qids, rankings, "score is NaN", lambda v: bool(np.isnan(v)), "run")
+    # Negated so ascending sorts put high scores first; NaN padding sorts last.
+    sorted_desc = np.sort(_padded(-scores, lengths, width, np.nan), axis=1)
+
+    # The judged documents each query retrieved, their grades and scores.
+    common = list(map(and_, map(dict.keys, judged), map(dict.keys, rankings)))
+    counts = _lengths(common)
+    total = int(counts.sum())
+    grade = _numbers(chain.from_iterable(map(map, [q.__getitem__ for q in judged], common)), total)
+    score = _numbers(chain.from_iterable(map(map, [r.__getitem__ for r in rankings], common)), total)
+    row = np.repeat(np.arange(len(rankings)), counts)
+    keep = np.flatnonzero(grade > 0)
+    grade, score, row = grade[keep], score[keep], row[keep]
+
+    higher = _row_search(sorted_desc, lengths, row, -score, right=False)
+    tied = np.flatnonzero(_row_search(sorted_desc, lengths, row, -score, right=True) - higher > 1)
+    if len(tied):
+        docs = list(chain.from_iterable(common))
+        for i in tied:
+            ranking, doc = rankings[row[i]], docs[keep[i]]
+            higher[i] += sum(1 for d, s in ranking.items() if s == score[i] and d > doc)
+    grades = np.zeros((len(rankings), width))
+    grades[row, higher] = grade
+
+    positive = np.maximum(_padded(judged_grades, _lengths(judged), 1, 0.0), 0.0)
+    ideal = -np.sort(-positive, axis=1)
+    return RankedRelevance(grades, ideal, (ideal >= RELEVANCE_LEVEL).sum(axis=1, dtype=np.float64))
+
+
+def _numbers(values: Iterable[object], count: int) -> FloatArray:
+    try:
+        return np.fromiter(values, np.float64, count)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise EvalsetError("scores and grades must be numbers", where="qrels/run") from None
+
+
+def _padded(values: FloatArray, lengths: IntArray, min_width: int, fill: float) -> FloatArray:
+    """Ragged rows (concatenated in `values`) as a matrix, padded with `fill`."""
+    width = max(int(lengths.max(initial=0)), min_width)
+    out = np.full((len(lengths), width), fill)
+    out[np.arange(width) < lengths[:, None]] = values
+    return out
+
+
+def _row_search(
+    table: FloatArray, lengths: IntArray, row: IntArray, value: FloatArray, *, right: bool
+) -> IntArray:
+    """np.searchsorted of each value within its own row of an ascending, ragged table."""
+    lo = np.zeros(len(row), dtype=np.int64)
+    hi = lengths[row]
+    last = table.shape[1] - 1
+    for _ in range(table.shape[1].bit_length()):
+        active = lo < hi
+        mid = (lo + hi) // 2
+        probe = table[row, np.minimum(mid, last)]
+        below = (probe <= value) if right else (probe < value)
+        lo = np.where(active & below, mid + 1, lo)
+        hi = np.where(active & ~below, mid, hi)
+    return lo
+
+
+def _culprit(
+    qids: list[str],
+    mappings: Sequence[Mapping[str, float]],
+    problem: str,
+    bad: Callable[[float], bool],
+    where: str,
+) -> EvalsetError:
+    """The error naming the first (qid, docid) whose value is bad."""
+    for qid, mapping in zip(qids, mappings, strict=True):
+        for doc, value in mapping.items():
+            if bad(value):
+                return EvalsetError(f"{problem} for query {qid!r}, document {doc!r}", where=where)
+    return EvalsetError(problem, where=where)

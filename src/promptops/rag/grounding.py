@@ -1,0 +1,318 @@
+"""Is an answer grounded in its numbered context? Citation validity, coverage and support.
+
+Per answer, with the context passages numbered 1..N:
+
+- validity: the share of cited numbers that name an existing passage (`None` with no citations);
+  the invalid numbers are listed.
+- coverage: the share of answer sentences that cite anything (`None` for an empty answer).
+- support, per sentence, 0..1: how well the evidence backs the claim. The evidence is the
+  passages the sentence cites validly; a sentence citing nothing valid is checked against the
+  whole context (a bad citation costs validity, not support). Two deterministic signals:
+    lexical:  recall of the sentence's content words (lowercased alphanumeric tokens minus
+              scikit-learn's English stop words, numbers kept) among the evidence's words;
+    semantic: the highest cosine similarity, clipped to 0..1, between the sentence and any
+              sentence of the evidence, embedded with all-MiniLM-L6-v2.
+  support = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * semantic; a sentence without content
+  words (e.g. "Yes.") is scored on the semantic signal alone.
+- unsupported_rate: the share of sentences whose support is below the threshold: the
+  hallucination risk. The answer's support is the mean over its sentences.
+
+LEXICAL_WEIGHT and DEFAULT_THRESHOLD were chosen on the seeded fit half of HaluEval QA and
+reported on the held-out half (benchmarks/halueval_grounding.py refits and prints them).
+
+An optional LLM judge (`Judge`) gives a second, per-sentence verdict; a judge call that fails or
+whose answer cannot be parsed is recorded as an error on that sentence, never as a score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from promptops.llm.types import ChatRequest, Completion
+from promptops.rag.citations import Sentence, split_sentences
+
+LEXICAL_WEIGHT = 0.5
+DEFAULT_THRESHOLD = 0.5
+
+Embed = Callable[[Sequence[str]], NDArray[np.float32]]
+"""Texts -> one L2-normalised row per text."""
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+def content_tokens(text: str) -> set[str]:
+    """The words that carry a claim: lowercased alphanumeric tokens minus English stop words."""
+    return {token for token in _TOKEN_RE.findall(text.lower()) if token not in ENGLISH_STOP_WORDS}
+
+
+def lexical_support(claim: str, evidence: Sequence[str]) -> float | None:
+    """Recall of the claim's content words in the evidence; `None` when it has none."""
+    wanted = content_tokens(claim)
+    if not wanted:
+        return None
+    found: set[str] = set()
+    for passage in evidence:
+        found |= content_tokens(passage)
+    return len(wanted & found) / len(wanted)
+
+
+def evidence_units(passage: str) -> list[str]:
+    """The passage's sentences: the units a claim is compared with by embedding."""
+    return [sentence.claim for sentence in split_sentences(passage)] or [passage]
+
+
+@dataclass(frozen=True)
+class JudgeVerdict:
+    """One judge decision; `supported` is None exactly when `error` says why."""
+
+    supported: bool | None
+    error: str | None = None
+
+
+class Judge(Protocol):
+    async def judge(self, sentence: str, passages: Sequence[str]) -> JudgeVerdict: ...
+
+
+@dataclass(frozen=True)
+class SentenceGrounding:
+    index: int
+    text: str
+    citations: tuple[int, ...]
+    invalid_citations: tuple[int, ...]
+    evidence: tuple[int, ...]  # 1-based passage numbers the sentence was scored against
+    lexical: float | None
+    semantic: float
+    support: float
+    supported: bool
+    verdict: JudgeVerdict | None = None
+
+
+@dataclass(frozen=True)
+class GroundingResult:
+    sentences: tuple[SentenceGrounding, ...]
+    validity: float | None
+    invalid_citations: tuple[int, ...]
+    coverage: float | None
+    support: float | None
+    unsupported_rate: float | None
+    threshold: float
+
+    @property
+    def judge_unsupported_rate(self) -> float | None:
+        """Share of judged sentences the judge found unsupported (errors left out)."""
+        verdicts = [s.verdict.supported for s in self.sentences if s.verdict is not None]
+        decided = [v for v in verdicts if v is not None]
+        return None if not decided else sum(not v for v in decided) / len(decided)
+
+    @property
+    def judge_errors(self) -> int:
+        return sum(1 for s in self.sentences if s.verdict is not None and s.verdict.error)
+
+    def to_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["judge_unsupported_rate"] = self.judge_unsupported_rate
+        record["judge_errors"] = self.judge_errors
+        return record
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def aggregate(results: Sequence[GroundingResult]) -> dict[str, Any]:
+    """Means over answers of each metric, skipping answers where it is undefined."""
+    summary: dict[str, Any] = {"answers": len(results)}
+    for name in ("validity", "coverage", "support", "unsupported_rate"):
+        values = [getattr(r, name) for r in results if getattr(r, name) is not None]
+        summary[name] = _mean(values)
+    summary["sentences"] = sum(len(r.sentences) for r in results)
+    summary["invalid_citations"] = sum(len(r.invalid_citations) for r in results)
+    judged = [r.judge_unsupported_rate for r in results if r.judge_unsupported_rate is not None]
+    summary["judge_unsupported_rate"] = _mean(judged)
+    summary["judge_errors"] = sum(r.judge_errors for r in results)
+    return summary
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One sentence's claim and evidence, before embedding."""
+
+    sentence: Sentence
+    invalid: tuple[int, ...]
+    evidence: tuple[int, ...]
+    units: tuple[str, ...]
+
+
+def _plan(sentence: Sentence, passages: Sequence[str], units: Sequence[list[str]]) -> _Plan:
+    valid = tuple(sorted({n for n in sentence.citations if 1 <= n <= len(passages)}))
+    invalid = tuple(n for n in sentence.citations if not 1 <= n <= len(passages))
+    evidence = valid or tuple(range(1, len(passages) + 1))
+    return _Plan(
+        sentence=sentence,
+        invalid=invalid,
+        evidence=evidence,
+        units=tuple(unit for n in evidence for unit in units[n - 1]),
+    )
+
+
+class GroundingScorer:
+    """Scores answers against numbered passages; texts are embedded once per `score_many` call."""
+
+    def __init__(
+        self,
+        embed: Embed,
+        *,
+        lexical_weight: float = LEXICAL_WEIGHT,
+        threshold: float = DEFAULT_THRESHOLD,
+    ) -> None:
+        if not 0.0 <= lexical_weight <= 1.0:
+            raise ValueError(f"lexical_weight must be in [0, 1], got {lexical_weight}")
+        self._embed = embed
+        self.lexical_weight = lexical_weight
+        self.threshold = threshold
+
+    def score(self, answer: str, passages: Sequence[str]) -> GroundingResult:
+        return self.score_many([(answer, passages)])[0]
+
+    def score_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[GroundingResult]:
+        plans: list[tuple[list[_Plan], Sequence[str]]] = []
+        for answer, passages in items:
+            units = [evidence_units(p) for p in passages]
+            sentence_plans = [_plan(s, passages, units) for s in split_sentences(answer)]
+            plans.append((sentence_plans, passages))
+        vectors = self._embed_all(
+            {p.sentence.claim for ps, _ in plans for p in ps}
+            | {u for ps, _ in plans for p in ps for u in p.units}
+        )
+        return [self._result(ps, passages, vectors) for ps, passages in plans]
+
+    def with_threshold(self, threshold: float) -> GroundingScorer:
+        return GroundingScorer(self._embed, lexical_weight=self.lexical_weight, threshold=threshold)
+
+    def _embed_all(self, texts: set[str]) -> dict[str, NDArray[np.float32]]:
+        ordered = sorted(texts)
+        if not ordered:
+            return {}
+        matrix = self._embed(ordered)
+        return {text: matrix[i] for i, text in enumerate(ordered)}
+
+    def _semantic(self, plan: _Plan, vectors: dict[str, NDArray[np.float32]]) -> float:
+        if not plan.units:
+            return 0.0
+        claim = vectors[plan.sentence.claim]
+        best = max(float(np.dot(claim, vectors[unit])) for unit in plan.units)
+        return min(max(best, 0.0), 1.0)
+
+    def _sentence(
+        self, plan: _Plan, passages: Sequence[str], vectors: dict[str, NDArray[np.float32]]
+    ) -> SentenceGrounding:
+        semantic = self._semantic(plan, vectors)
+        lexical = lexical_support(plan.sentence.claim, [passages[n - 1] for n in plan.evidence])
+        support = (
+            semantic
+            if lexical is None
+            else self.lexical_weight * lexical + (1 - self.lexical_weight) * semantic
+        )
+        return SentenceGrounding(
+            index=plan.sentence.index,
+            text=plan.sentence.text,
+            citations=plan.sentence.citations,
+            invalid_citations=plan.invalid,
+            evidence=plan.evidence,
+            lexical=lexical,
+            semantic=semantic,
+            support=support,
+            supported=support >= self.threshold,
+        )
+
+    def _result(
+        self,
+        plans: list[_Plan],
+        passages: Sequence[str],
+        vectors: dict[str, NDArray[np.float32]],
+    ) -> GroundingResult:
+        sentences = tuple(self._sentence(p, passages, vectors) for p in plans)
+        cited = [n for s in sentences for n in s.citations]
+        invalid = tuple(n for s in sentences for n in s.invalid_citations)
+        supports = [s.support for s in sentences]
+        return GroundingResult(
+            sentences=sentences,
+            validity=None if not cited else 1 - len(invalid) / len(cited),
+            invalid_citations=invalid,
+            coverage=_mean([float(bool(s.citations)) for s in sentences]),
+            support=_mean(supports),
+            unsupported_rate=_mean([float(not s.supported) for s in sentences]),
+            threshold=self.threshold,
+        )
+
+
+async def apply_judge(
+    result: GroundingResult, passages: Sequence[str], judge: Judge, *, concurrency: int = 4
+) -> GroundingResult:
+    """`result` with each sentence's judge verdict on the same evidence it was scored against."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(sentence: SentenceGrounding) -> SentenceGrounding:
+        async with gate:
+            try:
+                verdict = await judge.judge(
+                    sentence.text, [passages[n - 1] for n in sentence.evidence]
+                )
+            except Exception as exc:  # a judge failure is data about this sentence, not a crash
+                verdict = JudgeVerdict(supported=None, error=f"{type(exc).__name__}: {exc}")
+        return replace(sentence, verdict=verdict)
+
+    judged = await asyncio.gather(*(one(s) for s in result.sentences))
+    return replace(result, sentences=tuple(judged))
+
+
+class ChatClient(Protocol):
+    """What the judge needs from `promptops.llm.client.LLMClient`."""
+
+    async def complete(self, request: ChatRequest) -> Completion: ...
+
+
+_JUDGE_SYSTEM = (
+    "You check whether a claim is supported by the given passages. Answer with exactly one "
+    "word: supported (the passages state or directly imply the claim) or unsupported "
+    "(the passages contradict it or do not mention it)."
+)
+_JUDGE_LABELS = ("supported", "unsupported")
+
+
+class LLMJudge:
+    """A `Judge` that asks a chat model for a constrained supported/unsupported label."""
+
+    def __init__(self, client: ChatClient, *, max_passage_chars: int = 4000) -> None:
+        self._client = client
+        self._max_passage_chars = max_passage_chars
+
+    def request(self, sentence: str, passages: Sequence[str]) -> ChatRequest:
+        numbered = "\n\n".join(
+            f"[{i}] {p[: self._max_passage_chars]}" for i, p in enumerate(passages, 1)
+        )
+        user = f"Passages:\n{numbered}\n\nClaim: {sentence}\n\nAnswer supported or unsupported."
+        return ChatRequest(
+            messages=(("system", _JUDGE_SYSTEM), ("user", user)),
+            temperature=0.0,
+            max_tokens=4,
+            labels=_JUDGE_LABELS,
+        )
+
+    async def judge(self, sentence: str, passages: Sequence[str]) -> JudgeVerdict:
+        completion = await self._client.complete(self.request(sentence, passages))
+        if not completion.ok:
+            return JudgeVerdict(supported=None, error=f"{completion.error_kind}: {completion.error}")
+        if completion.label not in _JUDGE_LABELS:
+            return JudgeVerdict(
+                supported=None, error=f"unparseable judge answer: {completion.text!r}"
+            )
+        return JudgeVerdict(supported=completion.label == "supported")

@@ -1,0 +1,106 @@
+"""A run folder: results written as each case completes, so an interrupted run resumes.
+
+    <out>/manifest.json   what this run is (prompt hash, evalset hash, model, settings)
+    <out>/results.jsonl   one line per finished case, appended and flushed as it lands
+    <out>/summary.json    written once at the end (atomically)
+    <out>/report.md, report.html
+
+A restart with the same `--out` reads `results.jsonl`, drops a torn last line left by a
+crash, and sends only the cases not yet there. A restart with different settings is
+refused rather than mixing two runs in one file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from promptops.errors import UserInputError
+
+RESULTS = "results.jsonl"
+MANIFEST = "manifest.json"
+SUMMARY = "summary.json"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, payload: Any) -> None:
+    write_atomic(path, json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+class RunFolder:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.results_path = path / RESULTS
+        self._handle: Any = None
+
+    def open(self, fingerprint: dict[str, Any]) -> None:
+        """Start or resume; refuse a folder holding a run with a different fingerprint."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        manifest = self.path / MANIFEST
+        if manifest.exists():
+            old = json.loads(manifest.read_text(encoding="utf-8"))
+            if old != fingerprint:
+                changed = sorted(
+                    k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k)
+                )
+                raise UserInputError(
+                    f"holds a run with different settings ({', '.join(changed)}); "
+                    "use another --out to start a new run",
+                    where=str(self.path),
+                )
+        else:
+            write_json(manifest, fingerprint)
+        self._repair_tail()
+        self._handle = self.results_path.open("a", encoding="utf-8")
+
+    def _repair_tail(self) -> None:
+        """Drop a torn last line (a crash mid-write) so every kept line is a whole record."""
+        if not self.results_path.exists():
+            return
+        data = self.results_path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return
+        cut = data.rfind(b"\n") + 1
+        with self.results_path.open("r+b") as handle:
+            handle.truncate(cut)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every finished record, streamed from disk."""
+        if not self.results_path.exists():
+            return
+        with self.results_path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    yield json.loads(line)
+
+    def done_keys(self) -> set[tuple[str, int]]:
+        return {(str(r["id"]), int(r.get("sample", 0))) for r in self.records()}
+
+    def append(self, record: dict[str, Any]) -> None:
+        if self._handle is None:
+            raise RuntimeError("RunFolder.open() must be called first")
+        self._handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            self._handle = None

@@ -1,0 +1,232 @@
+"""The versioned results model of a classification run: what `summary.json` holds.
+
+Reports (Markdown, HTML) and `compare` render from this model alone and never re-run
+anything. Fields that change between two runs with the same answers (run id, timestamps,
+latencies, durations, cache counts) are grouped under `volatile`, so the Markdown report can
+leave them out and stay byte-identical.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PromptInfo(_Model):
+    name: str
+    version: str
+    identity: str
+    content_hash: str
+    source: str | None = None
+
+
+class ModelInfo(_Model):
+    """Where answers came from; never carries an API key."""
+
+    profile: str
+    model: str
+    base_url: str | None  # None = embedded local model
+    temperature: float
+    max_tokens: int | None
+    calibration: str = "none"
+
+
+class EvalsetInfo(_Model):
+    path: str
+    sha256: str
+    n_cases: int
+    n_by_split: dict[str, int]
+
+
+class ClassMetrics(_Model):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class ReliabilityBin(_Model):
+    lower: float
+    upper: float
+    count: int
+    confidence: float | None
+    accuracy: float | None
+
+
+class Confusion(_Model):
+    """Rows are expected labels; columns are predicted labels plus a final `invalid` column."""
+
+    labels: list[str]
+    columns: list[str]
+    matrix: list[list[int]]
+
+
+class Interval(_Model):
+    estimate: float
+    low: float
+    high: float
+    level: float = 0.95
+    n_boot: int
+    seed: int
+
+
+class ClassificationMetrics(_Model):
+    accuracy: float
+    macro_f1: float
+    invalid_rate: float
+    per_class: dict[str, ClassMetrics]
+    confusion: Confusion
+    pr_auc_macro: float | None = None
+    ece: float | None = None
+    reliability: list[ReliabilityBin] | None = None
+
+
+class McNemar(_Model):
+    b: int = Field(description="cases the prompt got right and the baseline wrong")
+    c: int = Field(description="cases the baseline got right and the prompt wrong")
+    p_value: float
+
+
+class PairedBootstrap(_Model):
+    metric: str
+    diff: float  # prompt minus baseline
+    low: float
+    high: float
+    p_value: float
+    n_boot: int
+    seed: int
+
+
+class BaselineResult(_Model):
+    name: str
+    description: str
+    status: Literal["ok", "not_fit"]
+    reason: str | None = None
+    metrics: ClassificationMetrics | None = None
+    mcnemar: McNemar | None = None
+    paired_bootstrap: PairedBootstrap | None = None
+    prompt_significantly_better: bool | None = None
+
+
+class Verdict(_Model):
+    best_baseline: str | None
+    beats_best_baseline: bool | None
+    explanation: str
+
+
+class SliceMetrics(_Model):
+    tag: str
+    n: int
+    accuracy: float
+    macro_f1: float
+
+
+class SliceGap(_Model):
+    tag_a: str
+    tag_b: str
+    metric: str
+    gap: float
+
+
+class CaseView(_Model):
+    """One case shown in a report: its input and the model's answer."""
+
+    id: str
+    input: dict[str, Any]
+    expected: str | None
+    predicted: str | None
+    confidence: float | None = None
+    raw_output: str | None = None
+    error: str | None = None
+
+
+class ClassRecall(_Model):
+    label: str
+    recall: float
+    support: int
+    examples: list[CaseView]
+
+
+class WorstCases(_Model):
+    confident_wrong: list[CaseView]
+    lowest_recall: list[ClassRecall]
+    errors: list[CaseView] = Field(default_factory=list)
+
+
+class Finding(_Model):
+    """A pre-flight check result shown in reports (leakage, PII, balance)."""
+
+    check: str
+    severity: Literal["info", "warning", "error"]
+    message: str
+    details: list[str] = Field(default_factory=list)
+
+
+class Repeats(_Model):
+    k: int
+    mean_agreement: float
+    pass_hat_k: float
+    flaky_cases: list[str]
+
+
+class ThresholdResult(_Model):
+    metric: str
+    op: Literal[">=", "<="]
+    value: float
+    actual: float | None
+    passed: bool
+
+
+class Volatile(_Model):
+    """Values that differ between runs with identical answers: never in report.md."""
+
+    run_id: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    latency_p99_s: float | None
+    cache_hits: int
+    cache_misses: int
+    retries: int
+
+
+class Usage(_Model):
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+class ClassificationSummary(_Model):
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["classification"] = "classification"
+    suite: str
+    prompt: PromptInfo
+    model: ModelInfo
+    evalset: EvalsetInfo
+    labels: list[str]
+    n_cases: int
+    n_errors: int
+    n_invalid: int
+    primary_metric: str = "macro_f1"
+    metrics: ClassificationMetrics
+    intervals: dict[str, Interval]
+    baselines: list[BaselineResult]
+    verdict: Verdict
+    slices: list[SliceMetrics]
+    largest_gap: SliceGap | None
+    worst_cases: WorstCases
+    findings: list[Finding]
+    repeats: Repeats | None = None
+    usage: Usage
+    thresholds: list[ThresholdResult]
+    passed: bool
+    volatile: Volatile
