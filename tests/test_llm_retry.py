@@ -26,14 +26,19 @@ _REQUEST = httpx2.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
 
 def status_error(status: int, headers: dict[str, str] | None = None) -> openai.APIStatusError:
     response = httpx2.Response(status, headers=headers or {}, request=_REQUEST)
-    client = openai.AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:1/v1", max_retries=0)
-    return client._make_status_error_from_response(response)
+    return openai.APIStatusError(f"Error code: {status}", response=response, body=None)
 
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(429, "rate_limit"), (500, "server_error"), (502, "server_error"), (503, "server_error")]
-    + [(504, "server_error"), (408, "timeout")],
+    [
+        (429, "rate_limit"),
+        (500, "server_error"),
+        (502, "server_error"),
+        (503, "server_error"),
+        (504, "server_error"),
+        (408, "timeout"),
+    ],
 )
 def test_transient_statuses_are_retried(status: int, kind: str) -> None:
     for subject in (status, status_error(status)):
@@ -43,19 +48,19 @@ def test_transient_statuses_are_retried(status: int, kind: str) -> None:
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(400, "bad_request"), (401, "auth"), (403, "permission"), (404, "not_found")]
-    + [(422, "unprocessable"), (418, "client_error")],
+    [
+        (400, "bad_request"),
+        (401, "auth"),
+        (403, "permission"),
+        (404, "not_found"),
+        (422, "unprocessable"),
+        (418, "client_error"),
+    ],
 )
 def test_client_errors_are_not_retried(status: int, kind: str) -> None:
     for subject in (status, status_error(status)):
         decision = should_retry(subject)
         assert (decision.retry, decision.kind, decision.status) == (False, kind, status)
-
-
-def test_sdk_builds_the_error_classes_we_expect() -> None:
-    assert isinstance(status_error(429), openai.RateLimitError)
-    assert isinstance(status_error(400), openai.BadRequestError)
-    assert isinstance(status_error(503), openai.InternalServerError)
 
 
 def _validation_error() -> pydantic.ValidationError:

@@ -38,9 +38,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from promptops.cli import prompts_cmd
+    from promptops.cli import eval_cmd, prompts_cmd, retrieve_cmd, run_cmd, serve_cmd
 
-    for module in (prompts_cmd,):
+    for module in (prompts_cmd, run_cmd, eval_cmd, serve_cmd, retrieve_cmd):
         module.register(app)
 
 

@@ -7,10 +7,18 @@ from pathlib import Path
 
 import typer
 
-from promptops.prompts import PromptStore, canonical_lines, diff_prompts, prompts_dir, resolve_prompt
+from promptops.prompts import (
+    PromptStore,
+    canonical_lines,
+    diff_prompts,
+    prompts_dir,
+    resolve_prompt,
+)
 from promptops.prompts.render import declared_variables
 
-DirOption = typer.Option(None, "--dir", help="Prompts folder (default: $PROMPTOPS_PROMPTS_DIR or ./prompts).")
+DirOption = typer.Option(
+    None, "--dir", help="Prompts folder (default: $PROMPTOPS_PROMPTS_DIR or ./prompts)."
+)
 
 group = typer.Typer(help="List, show and diff versioned prompt files.", no_args_is_help=True)
 
@@ -79,5 +87,3 @@ def diff(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="prompts")
-
-

@@ -114,7 +114,9 @@ def load_embedder() -> SentenceTransformer:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     model_dir = files(EMBEDDING_PACKAGE) / "model"
     return SentenceTransformer(str(model_dir), device="cpu")
 

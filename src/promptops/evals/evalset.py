@@ -104,7 +104,8 @@ def _to_case(model: _CaseModel, line: int) -> Case:
 def _parse_jsonl(path: Path, text: str) -> tuple[list[Case], list[tuple[str, str]]]:
     cases: list[Case] = []
     problems: list[tuple[str, str]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # split on \n only: JSON strings may hold U+2028 and friends, which splitlines() breaks on
+    for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         where = f"{path}:{number}"

@@ -22,11 +22,11 @@ from promptops.evals.baselines import run_baselines
 from promptops.evals.checks import class_balance, find_leakage, find_pii, validate_cases
 from promptops.evals.evalset import Case, case_text, evalset_hash, load_evalset
 from promptops.evals.sending import Progress, jobs, send_all
-from promptops.evals.suite import EndpointOverrides, Suite, apply_overrides, resolve_suite
+from promptops.evals.suite import Suite, resolve_suite
 from promptops.llm.cache import ResponseCache
 from promptops.llm.calibration import content_free_prior
 from promptops.llm.client import ClientStats, LLMClient
-from promptops.llm.profile import EndpointProfile, load_profiles
+from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_profile
 from promptops.prompts import Prompt, build_request, declared_variables, resolve_prompt
 from promptops.runs import summary as s
 from promptops.runs.folder import SUMMARY, RunFolder, write_json
@@ -82,12 +82,6 @@ def _prompt(suite: Suite, options: EvalOptions) -> Prompt:
 
 
 def _profile(suite: Suite, options: EvalOptions) -> EndpointProfile:
-    profiles = load_profiles(options.profiles_path)
-    if suite.profile not in profiles:
-        raise EvalsetError(
-            f"unknown profile {suite.profile!r}; known: {', '.join(sorted(profiles))}",
-            where="suite.profile",
-        )
     cli = EndpointOverrides(
         base_url=options.base_url,
         model=options.model,
@@ -95,7 +89,7 @@ def _profile(suite: Suite, options: EvalOptions) -> EndpointProfile:
         max_retries=options.max_retries,
         concurrency=options.concurrency,
     )
-    return apply_overrides(apply_overrides(profiles[suite.profile], suite.endpoint), cli)
+    return resolve_profile(suite.profile, suite.endpoint, cli, path=options.profiles_path)
 
 
 def prepare(suite_ref: str, options: EvalOptions) -> Prepared:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from promptops.evals.evalset import Case
-from promptops.llm.calibration import apply_calibration
+from promptops.llm.calibration import calibrate
 from promptops.llm.client import LLMClient
 from promptops.llm.types import ChatRequest, Completion
 from promptops.prompts import Prompt, build_request
@@ -46,7 +46,7 @@ def result_record(
     probs = completion.label_probs
     predicted = completion.label
     if probs is not None and content_free is not None:
-        probs = apply_calibration(probs, content_free)
+        probs = calibrate(probs, content_free)
         predicted = max(probs, key=lambda label: probs[label]) if completion.ok else None
     return {
         "id": job.case.id,
@@ -115,14 +115,12 @@ async def send_all(
     client: LLMClient,
     folder: RunFolder,
     work: Iterator[Job],
-    total: int,
     content_free: dict[str, float] | None,
-    progress: Progress | None = None,
+    progress: Progress,
 ) -> None:
     """Send every job, at most a window in flight, appending each result as it completes."""
     window = 4 * client.profile.concurrency
     pending: dict[asyncio.Task[Completion], Job] = {}
-    progress = progress or Progress(total)
     exhausted = False
     try:
         while pending or not exhausted:

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from promptops.errors import EvalsetError
-from promptops.llm.profile import EndpointProfile
+from promptops.llm.profile import EndpointOverrides
 from promptops.yamlio import read_yaml, validation_errors
 
 SUITES_DIR = Path("evalsets")
@@ -44,17 +44,6 @@ class PiiPolicy(_Strict):
         if self.allow and not (self.justification and self.justification.strip()):
             raise ValueError("allowing PII needs a written justification")
         return self
-
-
-class EndpointOverrides(_Strict):
-    base_url: str | None = None
-    model: str | None = None
-    api_key_env: str | None = None
-    timeout: float | None = Field(None, gt=0)
-    max_retries: int | None = Field(None, ge=0)
-    concurrency: int | None = Field(None, ge=1)
-    structured_output: bool | None = None
-    logprobs: bool | None = None
 
 
 class Suite(_Strict):
@@ -110,11 +99,3 @@ def resolve_suite(ref: str) -> tuple[Suite, Path]:
         raise EvalsetError(f"invalid suite:\n{lines}", where=problems[0][0]) from exc
     suite._dir = path.parent
     return suite, path
-
-
-def apply_overrides(profile: EndpointProfile, overrides: EndpointOverrides) -> EndpointProfile:
-    """A copy of `profile` with every set override applied; a base_url makes it remote."""
-    changes = overrides.model_dump(exclude_none=True)
-    if "base_url" in changes and "name" not in changes:
-        changes["name"] = "custom"
-    return profile.model_copy(update=changes)

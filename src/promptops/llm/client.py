@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
@@ -91,7 +91,12 @@ class LLMClient:
         )
 
     async def complete(self, req: ChatRequest) -> Completion:
-        """Answer one request; failures come back as a `Completion` with `error` set."""
+        """Answer one request; failures come back as a `Completion` with `error` set.
+
+        `latency_s` is the duration of the attempt that answered (not queueing or backoff);
+        `attempts` counts HTTP attempts. A cache hit has `cached=True`, `attempts=0`,
+        `cost_usd=0` (nothing was spent) and the lookup's own latency.
+        """
         self.stats.requests += 1
         started = time.perf_counter()
         body = self._body(req)
@@ -112,7 +117,7 @@ class LLMClient:
 
     async def complete_many(
         self, reqs: Sequence[ChatRequest]
-    ) -> AsyncIterator[tuple[int, Completion]]:
+    ) -> AsyncGenerator[tuple[int, Completion], None]:
         """Yield `(index, completion)` as each request finishes, in completion order.
 
         At most a few times the concurrency limit of tasks exist at once (the limiter bounds

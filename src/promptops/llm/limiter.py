@@ -2,7 +2,8 @@
 
 A fixed concurrency either wastes a generous endpoint or hammers a strict one. Additive
 increase, multiplicative decrease finds the level the endpoint tolerates: a 429 halves the
-limit, a run of successes adds one back. Waiters are served first come, first served.
+limit, and a full window of successes (as many as the current limit, one round trip's worth)
+adds one back, as TCP congestion avoidance does. Waiters are served first come, first served.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-
-DEFAULT_INCREASE_AFTER = 10
 
 
 @dataclass
@@ -31,20 +30,11 @@ class AdaptiveLimiter:
     once per round trip instead of collapsing to the minimum.
     """
 
-    def __init__(
-        self,
-        max_limit: int,
-        *,
-        min_limit: int = 1,
-        increase_after: int = DEFAULT_INCREASE_AFTER,
-    ) -> None:
+    def __init__(self, max_limit: int, *, min_limit: int = 1) -> None:
         if not 1 <= min_limit <= max_limit:
             raise ValueError(f"need 1 <= min_limit <= max_limit, got {min_limit}, {max_limit}")
-        if increase_after < 1:
-            raise ValueError(f"increase_after must be >= 1, got {increase_after}")
         self.max_limit = max_limit
         self.min_limit = min_limit
-        self.increase_after = increase_after
         self.limit = max_limit
         self.in_flight = 0
         self.cuts = 0
@@ -84,7 +74,7 @@ class AdaptiveLimiter:
                 self.lowest_limit = min(self.lowest_limit, self.limit)
         elif success:
             self._successes += 1
-            if self._successes >= self.increase_after and self.limit < self.max_limit:
+            if self._successes >= self.limit and self.limit < self.max_limit:
                 self.limit += 1
                 self._successes = 0
         self._wake()

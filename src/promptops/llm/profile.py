@@ -53,6 +53,44 @@ class EndpointProfile(BaseModel):
         return self.base_url is None
 
 
+class EndpointOverrides(BaseModel):
+    """Fields a suite file or the command line may change on a profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+    timeout: float | None = Field(None, gt=0)
+    max_retries: int | None = Field(None, ge=0)
+    concurrency: int | None = Field(None, ge=1)
+    structured_output: bool | None = None
+    logprobs: bool | None = None
+
+
+def apply_overrides(profile: EndpointProfile, overrides: EndpointOverrides) -> EndpointProfile:
+    """A copy of `profile` with every set override applied; a base_url makes it remote."""
+    changes = overrides.model_dump(exclude_none=True)
+    if "base_url" in changes:
+        changes.setdefault("name", "custom")
+    return profile.model_copy(update=changes)
+
+
+def resolve_profile(
+    name: str, *overrides: EndpointOverrides, path: Path = Path("profiles.yaml")
+) -> EndpointProfile:
+    """The named profile from `path` (or the built-in embedded one), overrides applied in order."""
+    profiles = load_profiles(path)
+    if name not in profiles:
+        raise ConfigError(
+            f"unknown profile {name!r}; known: {', '.join(sorted(profiles))}", where=str(path)
+        )
+    profile = profiles[name]
+    for layer in overrides:
+        profile = apply_overrides(profile, layer)
+    return profile
+
+
 def embedded_profile() -> EndpointProfile:
     return EndpointProfile()
 

@@ -15,13 +15,14 @@ import copy
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from promptops.errors import ContextOverflowError, UserInputError
 from promptops.local.model import LoadedModel, get_model
 
 if TYPE_CHECKING:
     import torch
+    from transformers.generation.utils import GenerateDecoderOnlyOutput
 
 Messages = Sequence[Mapping[str, str]]
 
@@ -30,6 +31,12 @@ MAX_TOP_LOGPROBS = 20
 _LABEL_BATCH = 16  # bounds the memory of the repeated prompt cache when there are many labels
 
 _lock = threading.Lock()
+
+
+class _Generator(Protocol):
+    """The slice of a causal LM's `generate` used here, for the type checker."""
+
+    def generate(self, inputs: torch.Tensor, **kwargs: Any) -> GenerateDecoderOnlyOutput: ...
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,7 @@ def generate(
     """Reply to `messages`: greedy at temperature 0, otherwise sampled (reproducibly when
     `seed` is set). `top_logprobs` (0-20) asks for per-token log-probabilities."""
     import torch
+    from transformers import GenerationConfig
 
     loaded = get_model()
     tokenizer = loaded.tokenizer
@@ -107,44 +115,55 @@ def generate(
         if max_tokens is None:
             max_tokens = min(DEFAULT_MAX_TOKENS, room)
         _check_fits(loaded, len(prompt), max(max_tokens, 1))
-        options: dict[str, object] = {"do_sample": False}
+        settings: dict[str, Any] = {"do_sample": False}
         if temperature > 0:
-            options = {"do_sample": True, "temperature": temperature, "top_k": 0}
+            settings = {"do_sample": True, "temperature": temperature, "top_k": 0}
             if top_p is not None:
-                options["top_p"] = top_p
-        if stops:
-            options.update(stop_strings=stops, tokenizer=tokenizer)
+                settings["top_p"] = top_p
+        config = GenerationConfig.from_dict(
+            {
+                "max_new_tokens": max_tokens,
+                "stop_strings": stops or None,
+                "return_dict_in_generate": True,
+                "output_logits": top_logprobs is not None,
+                "eos_token_id": tokenizer.eos_token_id,
+                "pad_token_id": tokenizer.eos_token_id,
+                **settings,
+            }
+        )
         with torch.random.fork_rng(devices=[]), torch.inference_mode():
             if seed is not None:
                 torch.manual_seed(seed)
-            output = loaded.model.generate(
-                input_ids=torch.tensor([prompt]),
+            output = cast("_Generator", loaded.model).generate(
+                torch.tensor([prompt]),
                 attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
-                max_new_tokens=max_tokens,
-                return_dict_in_generate=True,
-                output_logits=top_logprobs is not None,
-                **options,
+                generation_config=config,
+                tokenizer=tokenizer,
             )
     new_ids = [int(t) for t in output.sequences[0, len(prompt) :]]
     eos = int(tokenizer.eos_token_id)
     ended = eos in new_ids
     content_ids = new_ids[: new_ids.index(eos)] if ended else new_ids
-    text = tokenizer.decode(content_ids, skip_special_tokens=True)
+    text = _decode(loaded, content_ids)
     cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
     if cut >= 0:
         text = text[:cut]
         content_ids = _ids_covering(loaded, content_ids, len(text))
     finish = "stop" if ended or cut >= 0 or len(new_ids) < max_tokens else "length"
     logprobs = None
-    if top_logprobs is not None:
+    if top_logprobs is not None and output.logits is not None:
         logprobs = _token_logprobs(loaded, output.logits, content_ids, top_logprobs)
     return Generation(text, len(prompt), len(new_ids), finish, logprobs)
+
+
+def _decode(loaded: LoadedModel, ids: list[int]) -> str:
+    return str(loaded.tokenizer.decode(ids, skip_special_tokens=True))
 
 
 def _ids_covering(loaded: LoadedModel, ids: list[int], length: int) -> list[int]:
     """The shortest prefix of `ids` whose text reaches `length` characters (after a stop cut)."""
     for count in range(len(ids) + 1):
-        if len(loaded.tokenizer.decode(ids[:count], skip_special_tokens=True)) >= length:
+        if len(_decode(loaded, ids[:count])) >= length:
             return ids[:count]
     return ids
 
@@ -155,7 +174,6 @@ def _token_logprobs(
     """Log-probabilities from the raw (untempered) logits, as OpenAI reports them."""
     import torch
 
-    decode = loaded.tokenizer.decode
     top = max(0, min(top, MAX_TOP_LOGPROBS))
     result = []
     for step, token_id in enumerate(ids):
@@ -163,13 +181,13 @@ def _token_logprobs(
         best = torch.topk(row, top) if top else None
         alternatives = (
             tuple(
-                (decode([int(i)]), float(v))
+                (_decode(loaded, [int(i)]), float(v))
                 for v, i in zip(best.values, best.indices, strict=True)
             )
             if best is not None
             else ()
         )
-        result.append(TokenLogprob(decode([token_id]), float(row[token_id]), alternatives))
+        result.append(TokenLogprob(_decode(loaded, [token_id]), float(row[token_id]), alternatives))
     return tuple(result)
 
 
@@ -211,7 +229,7 @@ def _sum_logprobs(
     import torch
 
     model = loaded.model
-    head = model(input_ids=torch.tensor([prompt]), use_cache=True)
+    head = model(input_ids=torch.tensor([prompt]), use_cache=True, logits_to_keep=1)
     first = torch.log_softmax(head.logits[0, -1].float(), dim=-1)
     totals = torch.tensor([float(first[c[0]]) for c in continuations], dtype=torch.float64)
     pad = int(loaded.tokenizer.eos_token_id)

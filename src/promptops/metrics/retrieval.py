@@ -315,7 +315,9 @@ def _relevance(
     counts = _lengths(common)
     total = int(counts.sum())
     grade = _numbers(chain.from_iterable(map(map, [q.__getitem__ for q in judged], common)), total)
-    score = _numbers(chain.from_iterable(map(map, [r.__getitem__ for r in rankings], common)), total)
+    score = _numbers(
+        chain.from_iterable(map(map, [r.__getitem__ for r in rankings], common)), total
+    )
     row = np.repeat(np.arange(len(rankings)), counts)
     keep = np.flatnonzero(grade > 0)
     grade, score, row = grade[keep], score[keep], row[keep]

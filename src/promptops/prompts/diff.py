@@ -32,10 +32,13 @@ def canonical_lines(prompt: Prompt) -> list[str]:
     if prompt.output_schema:
         lines.append("output_schema:")
         lines.extend(
-            "  " + line for line in json.dumps(prompt.output_schema, indent=2, sort_keys=True).splitlines()
+            "  " + line
+            for line in json.dumps(prompt.output_schema, indent=2, sort_keys=True).splitlines()
         )
     for i, example in enumerate(prompt.examples):
-        lines.append(f"example[{i}]: {json.dumps(example.input, sort_keys=True)} -> {example.output}")
+        lines.append(
+            f"example[{i}]: {json.dumps(example.input, sort_keys=True)} -> {example.output}"
+        )
     for i, message in enumerate(prompt.messages):
         lines.append(f"message[{i}] ({message.role}):")
         lines.extend(f"  | {line}" for line in message.content.splitlines() or [""])

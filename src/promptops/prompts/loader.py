@@ -30,13 +30,18 @@ def _check_templates(doc: YamlDoc, prompt: Prompt) -> list[tuple[str, str]]:
         try:
             used |= template_variables(message.content)
         except jinja2.TemplateSyntaxError as exc:
-            problems.append((doc.where(loc), f"messages[{i}].content: template syntax: {exc.message}"))
+            problems.append(
+                (doc.where(loc), f"messages[{i}].content: template syntax: {exc.message}")
+            )
     if prompt.variables is not None:
         undeclared = sorted(used - set(prompt.variables))
         unused = sorted(set(prompt.variables) - used)
         if undeclared:
             problems.append(
-                (doc.where(("messages",)), f"messages: undeclared variable(s): {', '.join(undeclared)}")
+                (
+                    doc.where(("messages",)),
+                    f"messages: undeclared variable(s): {', '.join(undeclared)}",
+                )
             )
         if unused:
             problems.append(

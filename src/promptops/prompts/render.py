@@ -67,7 +67,9 @@ def _coerce(name: str, spec: Variable, value: Any) -> Any:
                 return False
             raise ValueError(text)
     except (TypeError, ValueError) as exc:
-        raise RenderError(f"expected {spec.type}, got {value!r}", where=f"variable {name!r}") from exc
+        raise RenderError(
+            f"expected {spec.type}, got {value!r}", where=f"variable {name!r}"
+        ) from exc
     text = value if isinstance(value, str) else str(value)
     if spec.max_chars is not None and len(text) > spec.max_chars:
         raise RenderError(

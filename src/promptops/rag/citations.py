@@ -33,6 +33,7 @@ Sentence splitting is a deterministic regex pass, no model:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAX_RANGE = 100
@@ -42,12 +43,47 @@ CITATION_RE = re.compile(r"\[\s*(" + _NUMBER_LIST + r")\s*\](?!\()")
 _ITEM_RE = re.compile(r"(\d+)(?:\s*[-–]\s*(\d+))?")
 
 # A sentence end: punctuation, closing quotes/brackets, then any trailing citation markers.
-_END_RE = re.compile(
-    r"[.!?]+[\"'”’)\]]*(?:\s*\[\s*" + _NUMBER_LIST + r"\s*\](?!\())*(?=\s+|$)"
-)
+_END_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?:\s*\[\s*" + _NUMBER_LIST + r"\s*\](?!\())*(?=\s+|$)")
 _ABBREVIATIONS = frozenset(
-    "e.g i.e etc al vs cf fig figs dr mr mrs ms prof st no nos vol approx ca resp eq eqs "
-    "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co".split()
+    [
+        "e.g",
+        "i.e",
+        "etc",
+        "al",
+        "vs",
+        "cf",
+        "fig",
+        "figs",
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "prof",
+        "st",
+        "no",
+        "nos",
+        "vol",
+        "approx",
+        "ca",
+        "resp",
+        "eq",
+        "eqs",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "inc",
+        "ltd",
+        "co",
+    ]
 )
 _WORD_BEFORE_RE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _HAS_CONTENT_RE = re.compile(r"\w")
@@ -68,6 +104,11 @@ class Sentence:
     def claim(self) -> str:
         """The sentence with its citation markers removed: what the passages must support."""
         return strip_citations(self.text)
+
+
+def number_passages(passages: Sequence[str]) -> str:
+    """The numbered context citations refer to: `[1] first` and `[2] second`, a blank line apart."""
+    return "\n\n".join(f"[{number}] {passage}" for number, passage in enumerate(passages, 1))
 
 
 def parse_citations(text: str) -> list[int]:

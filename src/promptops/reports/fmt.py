@@ -66,3 +66,33 @@ def count(value: int) -> str:
 def money(value: float) -> str:
     """A cost in US dollars with four decimals (local runs cost fractions of a cent)."""
     return "$" + _fixed(value, 4)
+
+
+METRIC_NAMES = {
+    "accuracy": "Accuracy",
+    "macro_f1": "Macro-F1",
+    "pr_auc_macro": "PR-AUC (macro)",
+    "ece": "Expected calibration error",
+    "invalid_rate": "Invalid-output rate",
+}
+
+
+def metric_name(key: str) -> str:
+    """The reader-facing name of a metric key; unknown keys print as they are."""
+    return METRIC_NAMES.get(key, key)
+
+
+def metric_value(metrics: object, key: str) -> float | None:
+    """A scalar metric read off a metrics model by key; None if absent or not a number."""
+    value = getattr(metrics, key, None)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+_OPS = {">=": "≥", "<=": "≤"}
+
+
+def rule_text(op: str, value: float) -> str:
+    """A threshold rule: (">=", 0.7) -> "≥ 0.700"."""
+    return f"{_OPS.get(op, op)} {num(value)}"

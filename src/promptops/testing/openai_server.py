@@ -133,7 +133,7 @@ class FakeOpenAIServer:
     `requests` holds every chat request body in arrival order; `attempts` and `faulted` count,
     per case (the last user message), the attempts seen and the faults injected;
     `fault_counts` counts injected faults per kind; `max_in_flight` is the peak number of chat
-    requests being handled at once.
+    requests being handled at once; `connections` counts accepted TCP connections.
     """
 
     def __init__(
@@ -162,6 +162,7 @@ class FakeOpenAIServer:
         self.fault_counts: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.connections = 0
         self._served = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -179,6 +180,7 @@ class FakeOpenAIServer:
         self.faulted.clear()
         self.fault_counts.clear()
         self.max_in_flight = 0
+        self.connections = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -242,6 +244,7 @@ class FakeOpenAIServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.connections += 1
         try:
             while True:
                 request = await _read_request(reader)

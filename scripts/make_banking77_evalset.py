@@ -1,0 +1,190 @@
+"""Build evalsets/banking77/intent.jsonl, the shipped 6-intent subset of BANKING77.
+
+Usage: python scripts/make_banking77_evalset.py [SOURCE_DIR] [OUT_DIR]
+(defaults: /work/shared/data/banking77 and evalsets/banking77 next to this script).
+
+How the subset is made, so anyone can rebuild it byte for byte from the official files:
+
+1. Read the official `train.csv` and `test.csv` (columns `text,category`) and keep the rows
+   of the six intents in `INTENTS`. Row index = 0-based position among the data rows of the
+   file (header excluded). Texts are stripped of leading/trailing whitespace.
+2. Test split: every kept test row (40 per intent = 240), id `test-<intent>-<row index>`.
+3. Train candidates: kept train rows, minus rows whose text equals a test text after
+   `promptops.evals.checks.normalize_text` (lowercase, no punctuation, collapsed
+   whitespace), minus later repeats of an earlier train text (same normalisation).
+4. Train split: for each intent in `INTENTS` order, `random.Random(SEED).sample` of
+   `PER_INTENT` candidates (one generator shared across intents), written in row order,
+   id `train-<intent>-<row index>`.
+5. Tags: `length:short` (<= 7 words), `length:medium` (8-12), `length:long` (>= 13), words
+   split on whitespace (the thresholds are roughly the tertiles of these intents);
+   `form:question` when the text ends with "?" or starts with a question word
+   (`QUESTION_WORDS`), else `form:statement`.
+
+The counts of removed rows and the source files' sha256 go to MANIFEST.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from promptops.evals.checks import normalize_text
+
+INTENTS = (
+    "card_arrival",
+    "change_pin",
+    "exchange_rate",
+    "lost_or_stolen_card",
+    "terminate_account",
+    "top_up_failed",
+)
+SEED = 77
+PER_INTENT = 50
+SHORT_MAX_WORDS = 7
+MEDIUM_MAX_WORDS = 12
+QUESTION_WORDS = frozenset(
+    {
+        "how",
+        "what",
+        "why",
+        "when",
+        "where",
+        "who",
+        "which",
+        "whom",
+        "whose",
+        "can",
+        "could",
+        "do",
+        "does",
+        "did",
+        "is",
+        "are",
+        "am",
+        "was",
+        "were",
+        "will",
+        "would",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "have",
+        "has",
+    }
+)
+SOURCE = "PolyAI-LDN/task-specific-datasets @ 57ec275d, banking_data/"
+DEFAULT_SOURCE = Path("/work/shared/data/banking77")
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "evalsets" / "banking77"
+
+
+def read_rows(path: Path) -> list[tuple[int, str, str]]:
+    """(row index, stripped text, category) for every data row of an official CSV."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [
+            (i, row["text"].strip(), row["category"])
+            for i, row in enumerate(csv.DictReader(handle))
+        ]
+
+
+def tags_for(text: str) -> list[str]:
+    words = text.split()
+    if len(words) <= SHORT_MAX_WORDS:
+        length = "short"
+    elif len(words) <= MEDIUM_MAX_WORDS:
+        length = "medium"
+    else:
+        length = "long"
+    first = words[0].lower().strip("\"'(,.") if words else ""
+    form = "question" if text.endswith("?") or first in QUESTION_WORDS else "statement"
+    return [f"length:{length}", f"form:{form}"]
+
+
+def _case(split: str, index: int, text: str, intent: str) -> dict[str, Any]:
+    return {
+        "id": f"{split}-{intent}-{index}",
+        "input": {"message": text},
+        "expected": intent,
+        "split": split,
+        "tags": tags_for(text),
+    }
+
+
+def build(source_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The cases (test first, then train) and the manifest describing how they were made."""
+    test_rows = [r for r in read_rows(source_dir / "test.csv") if r[2] in INTENTS]
+    train_rows = [r for r in read_rows(source_dir / "train.csv") if r[2] in INTENTS]
+    test_norms = {normalize_text(text) for _, text, _ in test_rows}
+    seen: set[str] = set()
+    candidates: dict[str, list[tuple[int, str]]] = {intent: [] for intent in INTENTS}
+    leaked = repeated = 0
+    for index, text, intent in train_rows:
+        norm = normalize_text(text)
+        if norm in test_norms:
+            leaked += 1
+        elif norm in seen:
+            repeated += 1
+        else:
+            candidates[intent].append((index, text))
+        seen.add(norm)
+    rng = random.Random(SEED)
+    cases = [
+        _case("test", i, text, intent)
+        for intent in INTENTS
+        for i, text, c in test_rows
+        if c == intent
+    ]
+    for intent in INTENTS:
+        picked = sorted(rng.sample(candidates[intent], PER_INTENT))
+        cases.extend(_case("train", i, text, intent) for i, text in picked)
+    manifest = {
+        "source": SOURCE,
+        "source_sha256": {
+            name: hashlib.sha256((source_dir / name).read_bytes()).hexdigest()
+            for name in ("train.csv", "test.csv")
+        },
+        "intents": list(INTENTS),
+        "seed": SEED,
+        "train_per_intent": PER_INTENT,
+        "counts": {
+            "test": sum(1 for c in cases if c["split"] == "test"),
+            "train": sum(1 for c in cases if c["split"] == "train"),
+            "train_rows_of_intents": len(train_rows),
+            "train_removed_duplicate_of_test": leaked,
+            "train_removed_repeated_text": repeated,
+        },
+        "tags": {
+            "length": f"short <= {SHORT_MAX_WORDS} words < medium <= {MEDIUM_MAX_WORDS} < long",
+            "form": "question if it ends with '?' or starts with a question word",
+        },
+    }
+    return cases, manifest
+
+
+def write(source_dir: Path, out_dir: Path) -> dict[str, Any]:
+    cases, manifest = build(source_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (out_dir / "intent.jsonl").open("w", encoding="utf-8", newline="\n") as handle:
+        for case in cases:
+            handle.write(json.dumps(case, ensure_ascii=False) + "\n")
+    (out_dir / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+    shutil.copyfile(source_dir / "LICENSE", out_dir / "LICENSE")
+    return manifest
+
+
+def main(argv: list[str]) -> int:
+    source_dir = Path(argv[0]) if argv else DEFAULT_SOURCE
+    out_dir = Path(argv[1]) if len(argv) > 1 else DEFAULT_OUT
+    manifest = write(source_dir, out_dir)
+    print(json.dumps(manifest["counts"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

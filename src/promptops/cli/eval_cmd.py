@@ -1,0 +1,67 @@
+"""`promptops eval NAME`: run the suite `evalsets/NAME.yaml` and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from promptops.cli.common import endpoint_options
+
+
+def eval_command(
+    name: str = typer.Argument(..., help="Suite name (evalsets/NAME.yaml) or a suite file."),
+    prompt: str | None = typer.Option(None, "--prompt", help="Prompt NAME[@VERSION] or file."),
+    evalset: Path | None = typer.Option(None, "--evalset", help="Evalset file (JSONL/CSV/YAML)."),
+    base_url: str | None = endpoint_options.BASE_URL,
+    model: str | None = endpoint_options.MODEL,
+    concurrency: int | None = endpoint_options.CONCURRENCY,
+    timeout: float | None = endpoint_options.TIMEOUT,
+    max_retries: int | None = endpoint_options.MAX_RETRIES,
+    no_cache: bool = endpoint_options.NO_CACHE,
+    repeat: int | None = typer.Option(
+        None, "--repeat", min=1, help="Samples per case (independent, for flakiness)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Run folder (default reports/runs/<run id>); reuse it to resume."
+    ),
+) -> None:
+    """Score a classification prompt on golden cases beside baselines it must beat.
+
+    Exit code 0 when the suite's thresholds hold, 1 when one fails, 2 for bad input.
+    """
+    from promptops.evals.runner import EvalOptions, run_eval
+
+    options = EvalOptions(
+        prompt=prompt,
+        evalset=evalset,
+        base_url=base_url,
+        model=model,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_retries=max_retries,
+        repeat=repeat,
+        no_cache=no_cache,
+        out=out,
+    )
+    outcome = run_eval(name, options)
+    summary = outcome.summary
+    metrics = summary.metrics
+    ci = summary.intervals["macro_f1"]
+    typer.echo(f"{summary.prompt.identity} on {summary.suite}: {summary.n_cases} cases")
+    typer.echo(
+        f"macro-F1 {metrics.macro_f1:.3f} [{ci.low:.3f}, {ci.high:.3f}]  "
+        f"accuracy {metrics.accuracy:.3f}  invalid {metrics.invalid_rate:.1%}  "
+        f"errors {summary.n_errors}"
+    )
+    typer.echo(summary.verdict.explanation)
+    for check in summary.thresholds:
+        mark = "PASS" if check.passed else "FAIL"
+        actual = "n/a" if check.actual is None else f"{check.actual:.3f}"
+        typer.echo(f"  {mark} {check.metric} {check.op} {check.value:g} (actual {actual})")
+    typer.echo(f"reports: {outcome.out_dir / 'report.md'}  {outcome.out_dir / 'report.html'}")
+    raise typer.Exit(outcome.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

@@ -1,0 +1,126 @@
+"""`promptops grounding FILE.jsonl`: score answers against the context they were given.
+
+Each line is `{"id": ..., "context": ["passage 1", "passage 2"] or "one passage", "answer": "..."}`;
+citations `[n]` in the answer refer to the 1-based passages. Prints per answer support,
+citation validity, coverage and the unsupported-sentence rate (see promptops.rag.grounding),
+then the means. A malformed line stops the run with `file:line` and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from promptops.errors import EvalsetError
+
+if TYPE_CHECKING:
+    from promptops.rag.grounding import GroundingResult
+
+
+class GroundingRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    id: str = Field(min_length=1)
+    context: list[str] | str
+    answer: str
+
+    @property
+    def passages(self) -> list[str]:
+        return [self.context] if isinstance(self.context, str) else self.context
+
+
+def read_rows(path: Path) -> list[GroundingRow]:
+    """Every non-blank line as a row; the first bad one raises `EvalsetError` at file:line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalsetError(f"cannot read file: {exc}", where=str(path)) from exc
+    rows: list[GroundingRow] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            row = GroundingRow.model_validate(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise EvalsetError(f"invalid JSON: {exc.msg}", where=where) from exc
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(part) for part in err["loc"]) or "line"
+            raise EvalsetError(f"{field}: {err['msg']}", where=where) from exc
+        if row.id in seen:
+            raise EvalsetError(f"duplicate id {row.id!r} (first on line {seen[row.id]})", where)
+        seen[row.id] = lineno
+        rows.append(row)
+    if not rows:
+        raise EvalsetError("no rows", where=str(path))
+    return rows
+
+
+def report(rows: Sequence[GroundingRow], results: Sequence[GroundingResult]) -> dict[str, Any]:
+    from promptops.rag.grounding import aggregate
+
+    summary = aggregate(results)
+    summary["threshold"] = results[0].threshold if results else None
+    return {
+        "rows": [
+            {"id": row.id, **result.to_record()} for row, result in zip(rows, results, strict=True)
+        ],
+        "aggregate": summary,
+    }
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def print_table(payload: dict[str, Any]) -> None:
+    header = ("ID", "SUPPORT", "VALIDITY", "COVERAGE", "UNSUPPORTED", "SENTENCES")
+    keys = ("support", "validity", "coverage", "unsupported_rate")
+    lines: list[tuple[str, ...]] = [header]
+    for row in payload["rows"]:
+        lines.append((row["id"], *(_cell(row[k]) for k in keys), str(len(row["sentences"]))))
+    total = payload["aggregate"]
+    lines.append(("MEAN", *(_cell(total[k]) for k in keys), str(total["sentences"])))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    typer.echo(f"threshold {total['threshold']}; invalid citations {total['invalid_citations']}")
+    for row in payload["rows"]:
+        for sentence in row["sentences"]:
+            if not sentence["supported"]:
+                typer.echo(f"unsupported {row['id']}#{sentence['index']}: {sentence['text']}")
+
+
+def grounding(
+    file: Path = typer.Argument(..., help="JSONL: one {id, context, answer} object per line."),
+    as_json: bool = typer.Option(False, "--json", help="Print rows and aggregate as JSON."),
+    threshold: float | None = typer.Option(
+        None,
+        "--threshold",
+        min=0.0,
+        max=1.0,
+        help="Support below this marks a sentence unsupported (default: the HaluEval-fitted one).",
+    ),
+) -> None:
+    """Citation validity, coverage and support of answers against their numbered context."""
+    from promptops.rag.grounding import DEFAULT_THRESHOLD, GroundingScorer
+
+    rows = read_rows(file)
+    scorer = GroundingScorer(threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
+    results = scorer.score_many([(row.answer, row.passages) for row in rows])
+    payload = report(rows, results)
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        print_table(payload)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("grounding")(grounding)

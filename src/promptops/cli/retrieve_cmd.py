@@ -1,0 +1,118 @@
+"""`promptops retrieve`: run a retriever over a query set and write a TREC run file.
+
+Each output line is `qid Q0 docid rank score tag`. Without chunking (`--no-chunking`) the
+"docid" is the document id, so the run can be scored against document-level qrels directly;
+with chunking it is a chunk id (`<doc_id>#<n>`) unless `--doc-level` aggregates chunk scores to
+their documents by max. The index is cached (see promptops.rag.index) and reused when the
+corpus, chunking and retriever settings are unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from promptops.errors import ConfigError
+
+
+def _write_run(
+    path: Path, qids: list[str], results: list[list[tuple[str, float]]], tag: str
+) -> int:
+    lines = [
+        f"{qid} Q0 {doc_id} {rank} {score:.6f} {tag}\n"
+        for qid, hits in zip(qids, results, strict=True)
+        for rank, (doc_id, score) in enumerate(hits, start=1)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(lines), encoding="utf-8")
+    tmp.replace(path)
+    return len(lines)
+
+
+def retrieve(
+    corpus: Path = typer.Option(..., "--corpus", help="Corpus: BEIR corpus.jsonl or a folder."),
+    queries: Path = typer.Option(..., "--queries", help="Queries: BEIR JSONL or id<TAB>text TSV."),
+    retriever: str = typer.Option("bm25", "--retriever", help="bm25, dense or hybrid."),
+    rerank: str | None = typer.Option(
+        None, "--rerank", help="Reranker: minilm-fusion or cross-encoder (needs --rerank-model)."
+    ),
+    rerank_model: Path | None = typer.Option(
+        None, "--rerank-model", help="Local model folder for the cross-encoder reranker."
+    ),
+    chunk_size: int | None = typer.Option(None, "--chunk-size", help="Tokens per chunk [256]."),
+    overlap: int | None = typer.Option(None, "--overlap", help="Overlapping tokens [32]."),
+    no_chunking: bool = typer.Option(
+        False, "--no-chunking", help="Index whole documents (ids are doc ids)."
+    ),
+    doc_level: bool = typer.Option(
+        False, "--doc-level", help="Score documents: each keeps its best chunk's score."
+    ),
+    ann: bool = typer.Option(False, "--ann", help="Approximate (HNSW) dense search."),
+    k: int = typer.Option(100, "-k", "--top-k", help="Results per query."),
+    out: Path = typer.Option(..., "--out", help="TREC run file to write."),
+    tag: str | None = typer.Option(None, "--tag", help="Run tag (default promptops-RETRIEVER)."),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Index cache (default $PROMPTOPS_CACHE_DIR/indexes)."
+    ),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Build the index in memory only."),
+) -> None:
+    """Retrieve the top-k documents or chunks for every query into a TREC run file."""
+    from promptops.rag import (
+        ChunkingConfig,
+        build_index,
+        create_reranker,
+        create_retriever,
+        load_corpus,
+        load_queries,
+    )
+
+    if no_chunking and (chunk_size is not None or overlap is not None):
+        raise ConfigError("cannot be combined with --chunk-size/--overlap", where="--no-chunking")
+    if k < 1:
+        raise ConfigError(f"must be at least 1, got {k}", where="-k")
+    if (rerank == "cross-encoder") != (rerank_model is not None):
+        raise ConfigError("--rerank cross-encoder and --rerank-model go together", where="--rerank")
+    chunking = None
+    if not no_chunking:
+        defaults = ChunkingConfig()
+        chunking = ChunkingConfig(
+            size=chunk_size if chunk_size is not None else defaults.size,
+            overlap=overlap if overlap is not None else defaults.overlap,
+        )
+    params: dict[str, Any] = {}
+    if ann and retriever == "dense":
+        params["index"] = "hnsw"
+    elif ann and retriever == "hybrid":
+        params["member_params"] = {"dense": {"index": "hnsw"}}
+    elif ann:
+        raise ConfigError("--ann applies to the dense and hybrid retrievers", where="--ann")
+    model = create_retriever(retriever, **params)
+    reranker = None
+    if rerank is not None:
+        rerank_params = {"model": str(rerank_model)} if rerank_model is not None else {}
+        reranker = create_reranker(rerank, **rerank_params)
+
+    docs = load_corpus(corpus)
+    query_map = load_queries(queries)
+    index = build_index(docs, model, chunking, cache_dir=cache_dir, use_cache=not no_cache)
+    qids = list(query_map)
+    results = index.retrieve(
+        [query_map[q] for q in qids],
+        k,
+        reranker=reranker,
+        doc_level=doc_level and chunking is not None,
+    )
+    n_lines = _write_run(out, qids, results, tag or f"promptops-{retriever}")
+    source = "loaded from cache" if index.loaded else "built"
+    typer.echo(
+        f"{n_lines} results for {len(qids)} queries over {len(index.chunks)} "
+        f"{'chunks' if chunking else 'documents'} (index {source}) -> {out}",
+        err=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("retrieve")(retrieve)

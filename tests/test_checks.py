@@ -1,0 +1,220 @@
+"""Pre-flight checks: validation, leakage, class balance and PII, on toy and real data."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from promptops.errors import EvalsetError
+from promptops.evals.checks import (
+    class_balance,
+    find_leakage,
+    find_pii,
+    iban_valid,
+    luhn_valid,
+    normalize_text,
+    validate_cases,
+)
+from promptops.evals.evalset import Case, case_text, load_evalset
+
+BANKING = Path("/work/shared/data/banking77")
+SHIPPED = Path(__file__).resolve().parent.parent / "evalsets" / "banking77" / "intent.jsonl"
+
+
+def _case(
+    cid: str,
+    text: str = "x",
+    expected: str | None = "a",
+    split: str = "test",
+    line: int = 1,
+    **extra: str,
+) -> Case:
+    return Case(cid, {"message": text, **extra}, expected, split, (), line)
+
+
+# --------------------------------------------------------------------------- validate_cases
+
+
+def test_validate_collects_every_problem_with_file_line_and_value() -> None:
+    cases = [
+        _case("c1", line=1),
+        _case("c1", line=2),
+        _case("c3", expected="zebra", line=3),
+        Case("c4", {"text": "no message"}, "a", "test", (), 4),
+        _case("c5", expected=None, line=5),
+    ]
+    with pytest.raises(EvalsetError) as info:
+        validate_cases(cases, ["a", "b"], ["message"], "set.jsonl")
+    reason = info.value.reason
+    assert info.value.where == "set.jsonl:2"
+    assert reason.startswith("4 problems:")
+    assert "set.jsonl:2: id 'c1' already used on line 1" in reason
+    assert "set.jsonl:3: expected 'zebra' is not one of the prompt's labels (a, b)" in reason
+    assert "set.jsonl:4: case 'c4' lacks input variable 'message'" in reason
+    assert "set.jsonl:5: case 'c5' has no expected value" in reason
+
+
+def test_validate_returns_warnings_for_unused_inputs() -> None:
+    cases = [_case("c1", channel="email"), _case("c2", expected="b", note="n")]
+    findings = validate_cases(
+        cases, ["a", "b"], ["message"], "s.csv", optional_variables=["channel"]
+    )
+    assert [(f.severity, f.kind, f.where) for f in findings] == [
+        ("warning", "unused_input", "s.csv:1")
+    ]
+    assert "'note'" in findings[0].message
+
+
+def test_validate_empty_and_unlabelled_allowed() -> None:
+    with pytest.raises(EvalsetError, match="the evalset has no cases"):
+        validate_cases([], ["a"], ["message"], "e.jsonl")
+    findings = validate_cases(
+        [_case("x", expected=None)], None, [], "g.jsonl", require_expected=False
+    )
+    assert [(f.severity, f.kind) for f in findings] == [("warning", "unused_input")]
+
+
+def test_shipped_evalset_validates_against_its_intents() -> None:
+    cases = load_evalset(SHIPPED)
+    labels = sorted({str(c.expected) for c in cases})
+    assert validate_cases(cases, labels, ["message"], SHIPPED) == []
+
+
+# --------------------------------------------------------------------------- leakage
+
+
+def test_normalize_text() -> None:
+    assert normalize_text("  Hello,\tWORLD!! what's up?\n") == "hello world whats up"
+
+
+def test_exact_and_near_duplicates_from_train_and_few_shot() -> None:
+    train = [
+        ("t1", "How do I change my PIN?"),
+        ("t2", "My card still has not arrived after two weeks"),
+        ("t3", "What is the exchange rate for euros?"),
+    ]
+    test = [
+        ("x1", "how do I change my pin"),  # exact after normalisation
+        ("x2", "My card still has not arrived after 2 weeks"),  # near
+        ("x3", "Cancel my account please"),  # nothing
+        ("x4", "Someone stole my wallet and card"),  # few-shot exact
+    ]
+    report = find_leakage(train, test, ["someone stole my wallet and card!"])
+    found = {(p.test_id, p.source, p.source_id, p.kind) for p in report.pairs}
+    assert found == {
+        ("x1", "train", "t1", "exact"),
+        ("x2", "train", "t2", "near"),
+        ("x4", "few_shot", "few_shot-0", "exact"),
+    }
+    near = next(p for p in report.pairs if p.kind == "near")
+    assert 0.9 <= near.similarity < 1.0
+    assert report.count("train", "exact") == 1 and report.count("train", "near") == 1
+    assert report.leaked_test_ids == ("x1", "x2", "x4")
+    strict = find_leakage(train, test, threshold=0.999)
+    assert {p.test_id for p in strict.pairs} == {"x1"}
+
+
+def test_texts_too_short_for_ngrams_still_match_exactly() -> None:
+    report = find_leakage([("t", "OK")], [("x", "ok!")])
+    assert [(p.test_id, p.kind) for p in report.pairs] == [("x", "exact")]
+    assert find_leakage([], [("x", "ok")]).pairs == ()
+
+
+def test_leakage_on_shipped_set_is_chunk_independent_and_matches_dense_cosine() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    cases = load_evalset(SHIPPED)
+    train = [(c.id, case_text(c)) for c in cases if c.split == "train"]
+    test = [(c.id, case_text(c)) for c in cases if c.split == "test"]
+    report = find_leakage(train, test)
+    assert report.count("train", "exact") == 0  # the builder removed them
+    assert report.count("train", "near") == 21
+    assert find_leakage(train, test, chunk_rows=7).pairs == report.pairs
+    # independent dense computation of the same definition
+    norm_train = [normalize_text(t) for _, t in train]
+    norm_test = [normalize_text(t) for _, t in test]
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
+    vec.fit(norm_train + norm_test)
+    sims = cosine_similarity(vec.transform(norm_test), vec.transform(norm_train))
+    rows, cols = np.nonzero(sims >= 0.9)
+    assert {(test[r][0], train[c][0]) for r, c in zip(rows, cols, strict=True)} == {
+        (p.test_id, p.source_id) for p in report.pairs
+    }
+
+
+# --------------------------------------------------------------------------- class balance
+
+
+def test_class_balance_counts_ratio_and_missing_labels() -> None:
+    cases = [_case(f"a{i}", expected="a") for i in range(6)]
+    cases += [_case(f"b{i}", expected="b") for i in range(2)]
+    cases += [_case("u", expected=None)]
+    cases += [_case(f"t{i}", expected="a", split="train") for i in range(3)]
+    balance = class_balance(cases, ["a", "b", "c"])
+    assert balance.counts == {"test": {"a": 6, "b": 2, "c": 0}, "train": {"a": 3, "b": 0, "c": 0}}
+    assert balance.imbalance_ratio == {"test": None, "train": None}
+    assert balance.missing_labels == {"test": ("c",), "train": ("b", "c")}
+    assert balance.unlabelled == {"test": 1, "train": 0}
+    assert class_balance(cases).imbalance_ratio == {"test": 3.0, "train": 1.0}
+
+
+# --------------------------------------------------------------------------- PII
+
+
+def test_checksums() -> None:
+    assert luhn_valid("4111111111111111") and luhn_valid("79927398713")
+    assert not luhn_valid("4111111111111112")
+    assert iban_valid("GB82 WEST 1234 5698 7654 32") and iban_valid("DE89370400440532013000")
+    assert not iban_valid("GB82 WEST 1234 5698 7654 33")
+
+
+def test_find_pii_kinds_and_masking() -> None:
+    secrets = {
+        "email": "jane.doe+bank@example.co.uk",
+        "phone": "+44 20 7946 0958",
+        "card_number": "4111-1111-1111-1111",
+        "iban": "GB82 WEST 1234 5698 7654 32",
+    }
+    text = (
+        f"Mail {secrets['email']} or call {secrets['phone']}. My card {secrets['card_number']}"
+        f" and IBAN {secrets['iban']} OK"
+    )
+    findings = find_pii([_case("p1", text)])
+    assert [(f.case_id, f.field, f.kind) for f in findings] == [
+        ("p1", "input.message", "email"),
+        ("p1", "input.message", "phone"),
+        ("p1", "input.message", "card_number"),
+        ("p1", "input.message", "iban"),
+    ]
+    for finding in findings:
+        for value in secrets.values():
+            assert value not in finding.excerpt
+    by_kind = {f.kind: f.excerpt for f in findings}
+    assert "j***@***.uk" in by_kind["email"]
+    assert "****-****-****-1111" in by_kind["card_number"]
+    assert "**** **** **** **** **54 32" in by_kind["iban"]
+    assert "+** ** **** **58" in by_kind["phone"]
+
+
+def test_find_pii_ignores_numbers_that_fail_checks() -> None:
+    cases = [
+        _case("n1", "card 4111 1111 1111 1112 was declined"),  # Luhn fails
+        _case("n2", "IBAN GB82 WEST 1234 5698 7654 33"),  # mod 97 fails
+        _case("n3", "I paid 1,250.00 on 2024-03-15 for order 12345"),
+        _case("n4", "ok", expected="mail me at a@b.io"),
+    ]
+    assert [(f.case_id, f.field, f.kind) for f in find_pii(cases)] == [("n4", "expected", "email")]
+
+
+@pytest.mark.skipif(not BANKING.exists(), reason="needs the BANKING77 source data")
+def test_no_pii_false_positives_on_all_of_banking77() -> None:
+    texts: list[str] = []
+    for name in ("train.csv", "test.csv"):
+        with (BANKING / name).open(encoding="utf-8", newline="") as handle:
+            texts += [row["text"] for row in csv.DictReader(handle)]
+    assert len(texts) == 13083
+    assert find_pii([_case(str(i), t) for i, t in enumerate(texts)]) == []

@@ -1,0 +1,191 @@
+"""Answer parsing: exact labels only, probabilities from the extension field or logprobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from typing import Any
+
+import pytest
+from openai.types.chat import ChatCompletion
+from openai.types.chat.chat_completion import Choice, ChoiceLogprobs
+
+from _llm_util import profile_for
+from promptops.llm.client import LLMClient
+from promptops.llm.parse import match_label, parse_choice, probs_from_logprobs
+from promptops.llm.types import ChatRequest
+from promptops.testing import FakeOpenAIServer
+
+LABELS = ("positive", "negative", "neutral")
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("positive", "positive"),
+        ("  Positive.  \n", "positive"),
+        ('"negative"', "negative"),
+        ("`neutral`", "neutral"),
+        ("'NEUTRAL'.", "neutral"),
+        ('"positive."', "positive"),
+        ('{"label": "negative"}', "negative"),
+        ('{"label": " Negative. "}', "negative"),
+        ('```json\n{"label": "neutral"}\n```', "neutral"),
+        ("```\npositive\n```", "positive"),
+        ("positively", None),
+        ("positive negative", None),
+        ("The answer is positive", None),
+        ("positive!", None),
+        ("pos", None),
+        ('{"label": "mixed"}', None),
+        ('{"answer": "positive"}', None),
+        ('{"label": 1}', None),
+        ('{"label": "positive"', None),
+        ("", None),
+        ("..", None),
+    ],
+)
+def test_match_label_is_exact_after_trimming(text: str, label: str | None) -> None:
+    assert match_label(text, LABELS) == label
+
+
+def test_labels_with_punctuation_or_case_twins() -> None:
+    assert match_label("U.S.", ("U.S.", "U.K.")) == "U.S."
+    assert match_label("u.k.", ("U.S.", "U.K.")) == "U.K."
+    assert match_label("A", ("A", "a")) == "A"
+    assert match_label("a", ("A", "a")) == "a"
+    # Equal up to case and neither exact: ambiguous, so not matched.
+    assert match_label("Ab", ("AB", "ab")) is None
+
+
+def _choice(content: str | None, **extra: Any) -> Choice:
+    data = {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+                **extra,
+            }
+        ],
+    }
+    return ChatCompletion.model_validate(data).choices[0]
+
+
+def _logprobs(tokens: list[tuple[str, float, list[tuple[str, float]]]]) -> dict[str, Any]:
+    return {
+        "content": [
+            {
+                "token": token,
+                "logprob": logprob,
+                "bytes": None,
+                "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in top],
+            }
+            for token, logprob, top in tokens
+        ]
+    }
+
+
+def test_extension_label_probs_are_used_as_given() -> None:
+    choice = _choice("positive", label_probs={"positive": 0.7, "negative": 0.2, "neutral": 0.1})
+    parsed = parse_choice(choice, LABELS)
+    assert (parsed.label, parsed.invalid) == ("positive", False)
+    assert parsed.label_probs == {"positive": 0.7, "negative": 0.2, "neutral": 0.1}
+    partial = parse_choice(_choice("meh", label_probs={"negative": 1.0}), LABELS)
+    assert partial.label_probs == {"positive": 0.0, "negative": 1.0, "neutral": 0.0}
+    assert (partial.label, partial.invalid, partial.text) == (None, True, "meh")
+    broken = parse_choice(_choice("neutral", label_probs={"neutral": "high"}), LABELS)
+    assert broken.label_probs is None and broken.label == "neutral"
+
+
+def test_free_text_calls_only_carry_text() -> None:
+    parsed = parse_choice(_choice("positive", label_probs={"positive": 1.0}), None)
+    assert (parsed.text, parsed.label, parsed.label_probs, parsed.invalid) == (
+        "positive",
+        None,
+        None,
+        False,
+    )
+
+
+def test_logprobs_at_the_json_label_position() -> None:
+    top = [("pos", -0.2), ("neg", -1.8), ("neutral", -3.0), ("mixed", -4.0), ("{", -6.0)]
+    lp = _logprobs(
+        [
+            ('{"', -0.01, []),
+            ("label", -0.01, []),
+            ('":"', -0.01, []),
+            ("pos", -0.2, top),
+            ("itive", -0.01, []),
+            ('"}', -0.01, []),
+        ]
+    )
+    choice = _choice('{"label":"positive"}', logprobs=lp)
+    parsed = parse_choice(choice, LABELS)
+    mass = {"positive": math.exp(-0.2), "negative": math.exp(-1.8), "neutral": math.exp(-3.0)}
+    total = sum(mass.values())
+    assert parsed.label == "positive"
+    assert parsed.label_probs == pytest.approx({k: v / total for k, v in mass.items()})
+
+
+def test_logprobs_in_plain_text_with_a_token_spanning_the_prefix() -> None:
+    # " Neg" covers the leading space; "positive." contains a whole label and a period;
+    # "ne" begins both "negative" and "neutral" and is split between them.
+    top = [(" Neg", -0.5), (" positive.", -1.0), (" ne", -2.0), (" The", -2.5), ("neg", -1.0)]
+    lp = _logprobs([(" Neg", -0.5, top), ("ative", -0.01, [])])
+    probs = probs_from_logprobs(ChoiceLogprobs.model_validate(lp), LABELS)
+    # "neg" does not share the token's leading-space prefix, so it is not comparable: skipped.
+    mass = {
+        "negative": math.exp(-0.5) + math.exp(-2.0) / 2,
+        "positive": math.exp(-1.0),
+        "neutral": math.exp(-2.0) / 2,
+    }
+    total = sum(mass.values())
+    assert probs == pytest.approx({k: mass[k] / total for k in LABELS})
+
+
+def test_logprobs_without_any_label_token_give_none() -> None:
+    lp = _logprobs([("Sorry", -0.1, [("Sorry", -0.1), ("I", -2.0)])])
+    assert probs_from_logprobs(ChoiceLogprobs.model_validate(lp), LABELS) is None
+    assert probs_from_logprobs(ChoiceLogprobs.model_validate({"content": []}), LABELS) is None
+    # No top_logprobs at all: the sampled token alone decides.
+    alone = _logprobs([("negative", -0.3, [])])
+    probs = probs_from_logprobs(ChoiceLogprobs.model_validate(alone), LABELS)
+    assert probs == {"positive": 0.0, "negative": 1.0, "neutral": 0.0}
+
+
+def test_extension_wins_over_logprobs_end_to_end_through_the_sdk() -> None:
+    def extra(body: dict[str, Any], text: str) -> dict[str, Any]:
+        label = json.loads(text)["label"]
+        fields: dict[str, Any] = {
+            "logprobs": _logprobs(
+                [('{"label": "', -0.01, []), (label, -0.1, [(label, -0.1), ("neutral", -2.3)])]
+            )
+        }
+        if "ext" in body["messages"][-1]["content"]:
+            fields["label_probs"] = {"positive": 0.25, "negative": 0.5, "neutral": 0.25}
+        return fields
+
+    with FakeOpenAIServer(choice_extra=extra) as srv:
+        profile = profile_for(srv, logprobs=True)
+
+        async def scenario() -> list[Any]:
+            async with LLMClient(profile) as client:
+                return [
+                    await client.complete(ChatRequest((("user", text),), labels=LABELS))
+                    for text in ("this is negative", "ext: negative")
+                ]
+
+        from_logprobs, from_extension = asyncio.run(scenario())
+    total = math.exp(-0.1) + math.exp(-2.3)
+    assert from_logprobs.label == "negative"
+    assert from_logprobs.label_probs == pytest.approx(
+        {"positive": 0.0, "negative": math.exp(-0.1) / total, "neutral": math.exp(-2.3) / total}
+    )
+    assert from_extension.label_probs == {"positive": 0.25, "negative": 0.5, "neutral": 0.25}
+    assert all(r["logprobs"] is True and r["top_logprobs"] == 20 for r in srv.requests)

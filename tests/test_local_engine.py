@@ -1,0 +1,241 @@
+"""The embedded model: conversion cache, generation, and KV-cached label scoring.
+
+Tests that need the model share the process-wide instance (`get_model`); the first load on a
+fresh machine converts the GGUF into the cache (PROMPTOPS_CACHE_DIR when set).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from promptops.errors import ContextOverflowError, UserInputError
+from promptops.local import engine, model
+from promptops.local.model import LoadedModel, get_model
+
+LABELS = [
+    "card_arrival",
+    "change_pin",
+    "exchange_rate",
+    "lost_or_stolen_card",
+    "terminate_account",
+    "top_up_failed",
+]
+MESSAGES = [
+    {"role": "system", "content": "Classify the message. Labels: " + ", ".join(LABELS)},
+    {"role": "user", "content": "My new card still has not arrived, where is it?"},
+]
+QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+
+
+@pytest.fixture(scope="module")
+def loaded() -> LoadedModel:
+    return get_model()
+
+
+# --- cache location and atomic conversion (no model needed) ---
+
+
+def test_cache_root_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PROMPTOPS_CACHE_DIR", str(tmp_path / "explicit"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert model.cache_root() == tmp_path / "explicit"
+    monkeypatch.delenv("PROMPTOPS_CACHE_DIR")
+    assert model.cache_root() == tmp_path / "xdg" / "promptops"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert model.cache_root() == tmp_path / "home" / ".cache" / "promptops"
+
+
+def test_converted_dir_follows_the_file_content(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.gguf", tmp_path / "b.gguf"
+    first.write_bytes(b"x" * 100)
+    second.write_bytes(b"x" * 101)
+    root = tmp_path / "cache"
+    name = model.converted_dir(first, root)
+    assert name.parent == root / "models"
+    assert name.name.startswith("smollm2-135m-instruct-")
+    assert name == model.converted_dir(first, root)
+    assert name != model.converted_dir(second, root)
+
+
+def test_bundled_gguf_is_found() -> None:
+    path = model.gguf_path()
+    assert path.name == model.GGUF_FILE
+    assert path.stat().st_size > 50_000_000
+
+
+class _FakeTokenizer:
+    """Stands in for the GGUF tokenizer (slow to parse); can fail while saving."""
+
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+
+    def save_pretrained(self, path: Path) -> None:
+        if self.fail:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-write
+        (Path(path) / "tokenizer.json").write_text("{}")
+
+
+def _fake_conversion(monkeypatch: pytest.MonkeyPatch, fail: bool) -> None:
+    """A tiny random Llama instead of dequantizing the real GGUF, to keep the test fast."""
+    import transformers
+
+    tiny = transformers.LlamaConfig(
+        vocab_size=32,
+        hidden_size=8,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+    )
+    monkeypatch.setattr(
+        transformers.AutoModelForCausalLM,
+        "from_pretrained",
+        lambda *a, **k: transformers.LlamaForCausalLM(tiny),
+    )
+    monkeypatch.setattr(
+        transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: _FakeTokenizer(fail)
+    )
+
+
+def test_conversion_is_atomic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    target = tmp_path / "models" / "smollm2-135m-instruct-test"
+    _fake_conversion(monkeypatch, fail=True)
+    with pytest.raises(KeyboardInterrupt):  # the weights were already written when it broke
+        model._convert(model.gguf_path(), target)
+    assert list(target.parent.iterdir()) == []  # neither the target nor the staging dir
+
+    _fake_conversion(monkeypatch, fail=False)
+    model._convert(model.gguf_path(), target)
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {
+        p.name for p in target.iterdir()
+    }
+
+
+# --- label scoring ---
+
+
+def _naive_logprobs(loaded: LoadedModel, messages: list[dict[str, str]]) -> dict[str, float]:
+    """Independent reference: one full forward pass per prompt+label, no cache, no batching."""
+    import torch
+
+    prompt = engine.prompt_ids(loaded, messages)
+    result = {}
+    for label in LABELS:
+        continuation = engine.label_ids(loaded, label)
+        ids = torch.tensor([prompt + continuation])
+        with torch.inference_mode():
+            logits = loaded.model(input_ids=ids).logits[0].float()
+        steps = torch.log_softmax(logits[len(prompt) - 1 : -1], dim=-1)
+        result[label] = float(steps.gather(1, torch.tensor(continuation)[:, None]).sum())
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch", [16, 4])  # 4 splits the labels over two cache copies
+def test_kv_cache_scoring_matches_full_sequences(
+    loaded: LoadedModel, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    monkeypatch.setattr(engine, "_LABEL_BATCH", batch)
+    scores = engine.label_scores(MESSAGES, LABELS)
+    reference = _naive_logprobs(loaded, MESSAGES)
+    for label in LABELS:
+        assert scores.logprobs[label] == pytest.approx(reference[label], abs=1e-4)
+    assert scores.prompt_tokens == len(engine.prompt_ids(loaded, MESSAGES))
+
+
+@pytest.mark.slow
+def test_probabilities_are_a_softmax_over_label_likelihoods(loaded: LoadedModel) -> None:
+    scores = engine.label_scores(MESSAGES, LABELS)
+    assert list(scores.probs) == LABELS
+    assert sum(scores.probs.values()) == pytest.approx(1.0, abs=1e-9)
+    norm = sum(math.exp(lp) for lp in scores.logprobs.values())
+    for label in LABELS:
+        assert scores.probs[label] == pytest.approx(math.exp(scores.logprobs[label]) / norm)
+        assert scores.label_tokens[label] == len(engine.label_ids(loaded, label))
+    assert engine.score_labels(MESSAGES, LABELS) == scores.probs
+    assert scores.best == max(scores.probs, key=scores.probs.__getitem__)
+
+
+@pytest.mark.slow
+def test_label_tokens_are_the_templated_assistant_reply(loaded: LoadedModel) -> None:
+    """Scoring `label + end-of-turn` after the prompt is exactly the chat template's reply."""
+    tokenizer = loaded.tokenizer
+    for label in LABELS:
+        text = tokenizer.apply_chat_template(
+            [*MESSAGES, {"role": "assistant", "content": label}], tokenize=False
+        )
+        full = tokenizer(str(text), add_special_tokens=False)["input_ids"]
+        expected = engine.prompt_ids(loaded, MESSAGES) + engine.label_ids(loaded, label)
+        assert full[: len(expected)] == expected
+
+
+@pytest.mark.slow
+def test_label_input_errors(loaded: LoadedModel) -> None:
+    with pytest.raises(UserInputError, match="at least one label"):
+        engine.label_scores(MESSAGES, [])
+    with pytest.raises(UserInputError, match="distinct"):
+        engine.label_scores(MESSAGES, ["a", "a"])
+    with pytest.raises(UserInputError, match="at least one message"):
+        engine.label_scores([], LABELS)
+
+
+# --- generation ---
+
+
+@pytest.mark.slow
+def test_greedy_generation_is_deterministic_and_counts_tokens(loaded: LoadedModel) -> None:
+    first = engine.generate(QUESTION, max_tokens=12, temperature=0)
+    again = engine.generate(QUESTION, max_tokens=12, temperature=0)
+    assert first == again
+    assert "Paris" in first.text
+    assert first.prompt_tokens == len(engine.prompt_ids(loaded, QUESTION))
+    assert 1 <= first.completion_tokens <= 12
+
+    short = engine.generate(QUESTION, max_tokens=2, temperature=0)
+    assert short.finish_reason == "length"
+    assert short.completion_tokens == 2
+    assert first.text.startswith(short.text)
+
+
+@pytest.mark.slow
+def test_stop_sequence_cuts_the_text(loaded: LoadedModel) -> None:
+    full = engine.generate(QUESTION, max_tokens=12, temperature=0)
+    word = full.text.split()[2]  # a word from the middle of the greedy reply
+    cut = engine.generate(QUESTION, max_tokens=12, temperature=0, stop=[word])
+    assert cut.text == full.text[: full.text.index(word)]
+    assert cut.finish_reason == "stop"
+
+
+@pytest.mark.slow
+def test_seeded_sampling_repeats(loaded: LoadedModel) -> None:
+    one = engine.generate(QUESTION, max_tokens=8, temperature=1.0, top_p=0.9, seed=7)
+    two = engine.generate(QUESTION, max_tokens=8, temperature=1.0, top_p=0.9, seed=7)
+    assert one.text == two.text
+
+
+@pytest.mark.slow
+def test_token_logprobs(loaded: LoadedModel) -> None:
+    result = engine.generate(QUESTION, max_tokens=4, temperature=0, top_logprobs=3)
+    assert result.logprobs is not None
+    assert "".join(t.token for t in result.logprobs) == result.text
+    for token in result.logprobs:
+        assert len(token.top) == 3
+        assert token.top[0][0] == token.token  # greedy picks the top-1 token
+        assert token.top[0][1] == pytest.approx(token.logprob)
+        assert token.logprob <= 0
+
+
+@pytest.mark.slow
+def test_context_overflow(loaded: LoadedModel) -> None:
+    huge = [{"role": "user", "content": "word " * loaded.context_window}]
+    with pytest.raises(ContextOverflowError):
+        engine.generate(huge, max_tokens=1)
+    with pytest.raises(ContextOverflowError):
+        engine.label_scores(huge, LABELS)
+    with pytest.raises(ContextOverflowError):
+        engine.generate(QUESTION, max_tokens=loaded.context_window)
