@@ -11,7 +11,9 @@ How the subset is made, so anyone can rebuild it byte for byte from the official
 2. Test split: every kept test row (40 per intent = 240), id `test-<intent>-<row index>`.
 3. Train candidates: kept train rows, minus rows whose text equals a test text after
    `promptops.evals.checks.normalize_text` (lowercase, no punctuation, collapsed
-   whitespace), minus later repeats of an earlier train text (same normalisation).
+   whitespace), minus later repeats of an earlier train text (same normalisation), minus
+   rows that are near duplicates (paraphrases) of a test text: character n-gram TF-IDF
+   cosine >= NEAR_DUPLICATE_THRESHOLD, the check `promptops eval` runs before sending.
 4. Train split: for each intent in `INTENTS` order, `random.Random(SEED).sample` of
    `PER_INTENT` candidates (one generator shared across intents), written in row order,
    id `train-<intent>-<row index>`.
@@ -34,7 +36,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from promptops.evals.checks import normalize_text
+from promptops.evals.checks import find_leakage, normalize_text
 
 INTENTS = (
     "card_arrival",
@@ -46,6 +48,7 @@ INTENTS = (
 )
 SEED = 77
 PER_INTENT = 50
+NEAR_DUPLICATE_THRESHOLD = 0.9
 SHORT_MAX_WORDS = 7
 MEDIUM_MAX_WORDS = 12
 QUESTION_WORDS = frozenset(
@@ -133,6 +136,16 @@ def build(source_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         else:
             candidates[intent].append((index, text))
         seen.add(norm)
+    # Paraphrases count as leakage too: drop train rows nearly equal to a test text, with
+    # the same check and threshold `promptops eval` applies before it sends anything.
+    near = find_leakage(
+        [(str(i), text) for rows in candidates.values() for i, text in rows],
+        [(str(i), text) for i, text, _ in test_rows],
+        threshold=NEAR_DUPLICATE_THRESHOLD,
+    )
+    near_ids = {int(p.source_id) for p in near.pairs}
+    for intent in INTENTS:
+        candidates[intent] = [(i, t) for i, t in candidates[intent] if i not in near_ids]
     rng = random.Random(SEED)
     cases = [
         _case("test", i, text, intent)
@@ -158,6 +171,7 @@ def build(source_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             "train_rows_of_intents": len(train_rows),
             "train_removed_duplicate_of_test": leaked,
             "train_removed_repeated_text": repeated,
+            "train_removed_near_duplicate_of_test": len(near_ids),
         },
         "tags": {
             "length": f"short <= {SHORT_MAX_WORDS} words < medium <= {MEDIUM_MAX_WORDS} < long",

@@ -83,6 +83,7 @@ def test_manifest_and_attribution() -> None:
         "train_rows_of_intents": 722,
         "train_removed_duplicate_of_test": 1,
         "train_removed_repeated_text": 1,
+        "train_removed_near_duplicate_of_test": 55,
     }
     readme = (FOLDER / "README.md").read_text()
     for needle in (

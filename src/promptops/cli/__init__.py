@@ -38,9 +38,16 @@ def _root(
 
 
 def _register_commands() -> None:
-    from promptops.cli import eval_cmd, prompts_cmd, retrieve_cmd, run_cmd, serve_cmd
+    from promptops.cli import (
+        eval_cmd,
+        grounding_cmd,
+        prompts_cmd,
+        retrieve_cmd,
+        run_cmd,
+        serve_cmd,
+    )
 
-    for module in (prompts_cmd, run_cmd, eval_cmd, serve_cmd, retrieve_cmd):
+    for module in (prompts_cmd, run_cmd, eval_cmd, serve_cmd, retrieve_cmd, grounding_cmd):
         module.register(app)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from promptops.errors import EvalsetError
 
@@ -23,11 +23,17 @@ if TYPE_CHECKING:
 
 
 class GroundingRow(BaseModel):
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str = Field(min_length=1)
     context: list[str] | str
     answer: str
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _number_id(cls, value: object) -> object:
+        """Numeric ids are common in JSONL exports; they are kept as their decimal text."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @property
     def passages(self) -> list[str]:
@@ -110,9 +116,12 @@ def grounding(
     ),
 ) -> None:
     """Citation validity, coverage and support of answers against their numbered context."""
+    from transformers.utils import logging as hf_logging
+
     from promptops.rag.grounding import DEFAULT_THRESHOLD, GroundingScorer
 
     rows = read_rows(file)
+    hf_logging.disable_progress_bar()
     scorer = GroundingScorer(threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
     results = scorer.score_many([(row.answer, row.passages) for row in rows])
     payload = report(rows, results)

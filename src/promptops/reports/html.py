@@ -74,7 +74,7 @@ tr.flag td { background: #fff7ed; }
 footer { color: #9ca3af; font-size: 12px; text-align: center; margin-top: 24px; }
 """
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+CSP = "default-src 'none'; style-src 'unsafe-inline'"
 TEXT_LIMIT = 600
 
 
