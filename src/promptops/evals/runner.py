@@ -279,6 +279,7 @@ def run_eval(
     out_dir = options.out or Path("reports") / "runs" / run_id
     folder = RunFolder(out_dir)
     folder.open(_fingerprint(prep, repeat))
+    folder.save_prompt(prep.prompt)
     clock = time.perf_counter()
     try:
         stats, calibration = asyncio.run(

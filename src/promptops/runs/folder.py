@@ -1,6 +1,7 @@
 """A run folder: results written as each case completes, so an interrupted run resumes.
 
     <out>/manifest.json   what this run is (prompt hash, evalset hash, model, settings)
+    <out>/prompt.json     the prompt as run (for diffs between runs)
     <out>/results.jsonl   one line per finished case, appended and flushed as it lands
     <out>/summary.json    written once at the end (atomically)
     <out>/report.md, report.html
@@ -20,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from promptops.errors import UserInputError
+from promptops.prompts.model import Prompt
 
 RESULTS = "results.jsonl"
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
+PROMPT = "prompt.json"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -68,6 +71,11 @@ class RunFolder:
             write_json(manifest, fingerprint)
         self._repair_tail()
         self._handle = self.results_path.open("a", encoding="utf-8")
+
+    def save_prompt(self, prompt: Prompt) -> None:
+        """A snapshot of the prompt as run, so `compare` can diff two runs' prompts later."""
+        payload = {"identity": prompt.identity, "content_hash": prompt.content_hash}
+        write_json(self.path / PROMPT, {**payload, **prompt.model_dump(mode="json")})
 
     def _repair_tail(self) -> None:
         """Drop a torn last line (a crash mid-write) so every kept line is a whole record."""
