@@ -11,7 +11,7 @@ import sys
 import typer
 
 from promptops import __version__
-from promptops.errors import PromptopsError, UserInputError
+from promptops.errors import PromptopsError
 
 app = typer.Typer(
     name="promptops",
@@ -39,6 +39,8 @@ def _root(
 
 def _register_commands() -> None:
     from promptops.cli import (
+        baseline_cmd,
+        compare_cmd,
         eval_cmd,
         grounding_cmd,
         prompts_cmd,
@@ -47,7 +49,16 @@ def _register_commands() -> None:
         serve_cmd,
     )
 
-    for module in (prompts_cmd, run_cmd, eval_cmd, serve_cmd, retrieve_cmd, grounding_cmd):
+    for module in (
+        prompts_cmd,
+        run_cmd,
+        eval_cmd,
+        serve_cmd,
+        retrieve_cmd,
+        grounding_cmd,
+        compare_cmd,
+        baseline_cmd,
+    ):
         module.register(app)
 
 
@@ -55,24 +66,13 @@ _register_commands()
 
 
 def main() -> None:
-    """Entry point: user errors become one clear line on stderr and exit code 2."""
+    """Entry point: user errors become one clear line on stderr and exit code 2.
+
+    Typer's standalone mode already turns usage errors (a missing argument, a bad option
+    value) into a usage message and exit code 2; promptops' own errors are handled here.
+    """
     try:
-        app(standalone_mode=False)
-    except UserInputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        app()
     except PromptopsError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
