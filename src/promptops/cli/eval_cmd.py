@@ -25,12 +25,28 @@ def eval_command(
     out: Path | None = typer.Option(
         None, "--out", help="Run folder (default reports/runs/<run id>); reuse it to resume."
     ),
+    against_baseline: bool = typer.Option(
+        False,
+        "--against-baseline",
+        help="After the run, compare with the stored baseline (baselines/<suite>.json).",
+    ),
+    baseline: Path | None = typer.Option(
+        None, "--baseline", help="Baseline record to compare with (implies --against-baseline)."
+    ),
 ) -> None:
     """Score a classification prompt on golden cases beside baselines it must beat.
 
-    Exit code 0 when the suite's thresholds hold, 1 when one fails, 2 for bad input.
+    Exit code 0 when the suite's thresholds hold, 1 when one fails (or, with
+    --against-baseline, when the run is significantly worse than the baseline), 2 for bad
+    input.
     """
     from promptops.evals.runner import EvalOptions, run_eval
+
+    reference: tuple[Path, float] | None = None
+    if against_baseline or baseline is not None:
+        from promptops.regress.compare import baseline_for
+
+        reference = baseline_for(name, baseline)
 
     options = EvalOptions(
         prompt=prompt,
@@ -60,7 +76,17 @@ def eval_command(
         actual = "n/a" if check.actual is None else f"{check.actual:.3f}"
         typer.echo(f"  {mark} {check.metric} {check.op} {check.value:g} (actual {actual})")
     typer.echo(f"reports: {outcome.out_dir / 'report.md'}  {outcome.out_dir / 'report.html'}")
-    raise typer.Exit(outcome.exit_code)
+    exit_code = outcome.exit_code
+    if reference is not None:
+        from promptops.cli.compare_cmd import print_verdict
+        from promptops.regress.compare import compare_with_baseline
+
+        path, alpha = reference
+        comparison, files = compare_with_baseline(path, outcome.out_dir, alpha=alpha)
+        typer.echo(f"against baseline {path}:")
+        print_verdict(comparison, files)
+        exit_code = max(exit_code, comparison.exit_code)
+    raise typer.Exit(exit_code)
 
 
 def register(app: typer.Typer) -> None:

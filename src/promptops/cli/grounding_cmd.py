@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from promptops.rag.grounding import GroundingResult
 
 
+_CONTEXT_ERROR = "expected a list of passage strings or one string"
+
+
 class GroundingRow(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -58,8 +61,9 @@ def read_rows(path: Path) -> list[GroundingRow]:
             raise EvalsetError(f"invalid JSON: {exc.msg}", where=where) from exc
         except ValidationError as exc:
             err = exc.errors()[0]
-            field = ".".join(str(part) for part in err["loc"]) or "line"
-            raise EvalsetError(f"{field}: {err['msg']}", where=where) from exc
+            field = str(err["loc"][0]) if err["loc"] else "line"
+            reason = _CONTEXT_ERROR if field == "context" else err["msg"]
+            raise EvalsetError(f"{field}: {reason}", where=where) from exc
         if row.id in seen:
             raise EvalsetError(f"duplicate id {row.id!r} (first on line {seen[row.id]})", where)
         seen[row.id] = lineno
@@ -121,7 +125,7 @@ def grounding(
     from promptops.rag.grounding import DEFAULT_THRESHOLD, GroundingScorer
 
     rows = read_rows(file)
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     scorer = GroundingScorer(threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
     results = scorer.score_many([(row.answer, row.passages) for row in rows])
     payload = report(rows, results)

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, RequestOptions
 from openai.types.chat import ChatCompletion
 
 from promptops.errors import ConfigError
@@ -35,6 +35,10 @@ EMBEDDED_BASE_URL = "http://embedded.local/v1"
 TOP_LOGPROBS = 20
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 _LOCAL_DUMMY_KEY = "promptops-local"
+# `chat.completions.create` re-walks the body against the SDK's TypedDicts (about half a
+# millisecond a request, more than the rest of the client); `body` is already plain JSON, so
+# it is posted as is, to the same path with the same bearer auth that `create` uses.
+_CHAT_OPTIONS: RequestOptions = {"security": {"bearer_auth": True}}
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,12 @@ class LLMClient:
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(self.profile.timeout):
-                    response = await self._sdk.chat.completions.create(**body)
+                    response = await self._sdk.post(
+                        "/chat/completions",
+                        body=body,
+                        cast_to=ChatCompletion,
+                        options=_CHAT_OPTIONS,
+                    )
                 completion = self._to_completion(response, req)
             except Exception as exc:
                 decision = should_retry(exc)

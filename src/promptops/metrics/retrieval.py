@@ -32,11 +32,12 @@ documents whose score is tied fall back to Python for the docid tie-break.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import and_
+from itertools import chain, filterfalse, repeat
+from operator import attrgetter
 from typing import TypeVar
 
 import numpy as np
@@ -53,7 +54,7 @@ _V = TypeVar("_V", int, float)
 RELEVANCE_LEVEL = 1
 """Lowest grade that counts as relevant for binary measures (trec_eval's default)."""
 
-_BLOCK_CELLS = 1 << 22
+_BLOCK_CELLS = 1 << 20
 """Matrix cells per block of queries: bounds memory when one query ranks far more documents."""
 
 
@@ -241,25 +242,27 @@ def evaluate_retrieval(
     qids = list(qrels)
     if not qids:
         raise EvalsetError("the qrels judge no queries", where="qrels")
-    judged = [_as_dict(qrels[qid]) for qid in qids]
-    rankings = [_as_dict(run.get(qid, {})) for qid in qids]
+    judged = _dicts(map(qrels.__getitem__, qids))
+    rankings = _dicts(map(run.get, qids, repeat({})))
     values = np.zeros((len(wanted), len(qids)))
     for rows in _blocks(_lengths(rankings) + _lengths(judged)):
+        picked = rows.tolist()
         block = _relevance(
-            [qids[i] for i in rows], [judged[i] for i in rows], [rankings[i] for i in rows]
+            [qids[i] for i in picked], [judged[i] for i in picked], [rankings[i] for i in picked]
         )
         for j, metric in enumerate(wanted):
             values[j, rows] = metric.compute(block)
     names = [metric.name for metric in wanted]
+    missing = np.flatnonzero(_lengths(rankings) == 0).tolist()
     return RetrievalResult(
         aggregate={name: float(v) for name, v in zip(names, values.mean(axis=1), strict=True)},
         per_query=(
-            {qid: dict(zip(names, row, strict=True)) for qid, row in zip(qids, values.T.tolist())}
+            dict(zip(qids, map(dict, map(zip, repeat(names), values.T.tolist())), strict=True))
             if per_query
             else {}
         ),
-        missing_queries=tuple(qid for qid, ranking in zip(qids, rankings) if not ranking),
-        unjudged_queries=tuple(qid for qid in run if qid not in qrels),
+        missing_queries=tuple(qids[i] for i in missing),
+        unjudged_queries=tuple(filterfalse(qrels.__contains__, run)),
     )
 
 
@@ -275,8 +278,12 @@ def aggregate(per_query: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     return {name: float(v) for name, v in zip(names, table.mean(axis=0), strict=True)}
 
 
-def _as_dict(mapping: Mapping[str, _V]) -> dict[str, _V]:
-    return mapping if isinstance(mapping, dict) else dict(mapping)
+def _dicts(mappings: Iterable[Mapping[str, _V]]) -> list[dict[str, _V]]:
+    """Plain dicts, which the C-level passes below need; copies only what is not one."""
+    items = list(mappings)
+    if all(map(isinstance, items, repeat(dict))):
+        return items  # type: ignore[return-value]
+    return [dict(mapping) for mapping in items]
 
 
 def _lengths(mappings: Sequence[Mapping[str, object]]) -> IntArray:
@@ -299,74 +306,89 @@ def _relevance(
     qids: list[str], judged: list[dict[str, int]], rankings: list[dict[str, float]]
 ) -> RankedRelevance:
     """Build the relevance matrices of one block of queries."""
-    judged_grades = _numbers(chain.from_iterable(map(dict.values, judged)), sum(map(len, judged)))
-    if (judged_grades != np.round(judged_grades)).any():
+    judged_lengths = _lengths(judged)
+    grade = _numbers(chain.from_iterable(map(dict.values, judged)), int(judged_lengths.sum()))
+    if (grade != np.round(grade)).any():
         raise _culprit(qids, judged, "grade is not an integer", lambda g: g != round(g), "qrels")
+    ideal = -np.sort(-np.maximum(_padded(grade, judged_lengths, 0.0), 0.0), axis=1)
+
     lengths = _lengths(rankings)
-    width = max(int(lengths.max()), 1)
     scores = _numbers(chain.from_iterable(map(dict.values, rankings)), int(lengths.sum()))
     if np.isnan(scores).any():
-        raise _culprit(qids, rankings, "score is NaN", lambda v: bool(np.isnan(v)), "run")
-    # Negated so ascending sorts put high scores first; NaN padding sorts last.
-    sorted_desc = np.sort(_padded(-scores, lengths, width, np.nan), axis=1)
+        raise _culprit(qids, rankings, "score is NaN", math.isnan, "run")
+    # Scores negated, so that ascending order is rank order; NaN pads the short rows.
+    by_column = _padded(-scores, lengths, math.nan)
+    by_rank = np.sort(by_column, axis=1)
 
-    # The judged documents each query retrieved, their grades and scores.
-    common = list(map(and_, map(dict.keys, judged), map(dict.keys, rankings)))
-    counts = _lengths(common)
-    total = int(counts.sum())
-    grade = _numbers(chain.from_iterable(map(map, [q.__getitem__ for q in judged], common)), total)
-    score = _numbers(
-        chain.from_iterable(map(map, [r.__getitem__ for r in rankings], common)), total
+    # Each judged document's negated score: NaN where its query's ranking lacks it.
+    getters = map(attrgetter("get"), rankings)
+    found = _numbers(
+        chain.from_iterable(map(map, getters, judged, repeat(repeat(math.nan)))), len(grade)
     )
-    row = np.repeat(np.arange(len(rankings)), counts)
-    keep = np.flatnonzero(grade > 0)
-    grade, score, row = grade[keep], score[keep], row[keep]
-
-    higher = _row_search(sorted_desc, lengths, row, -score, right=False)
-    tied = np.flatnonzero(_row_search(sorted_desc, lengths, row, -score, right=True) - higher > 1)
+    item = np.flatnonzero((grade > 0) & ~np.isnan(found))
+    row = np.repeat(np.arange(len(judged)), judged_lengths)[item]
+    value = -found[item]
+    rank = _count_below(by_rank, row, value)
+    width = by_rank.shape[1]
+    after = np.minimum(rank + 1, width - 1)
+    tied = np.flatnonzero((rank + 1 < width) & (by_rank[row, after] == value))
     if len(tied):
-        docs = list(chain.from_iterable(common))
-        for i in tied:
-            ranking, doc = rankings[row[i]], docs[keep[i]]
-            higher[i] += sum(1 for d, s in ranking.items() if s == score[i] and d > doc)
-    grades = np.zeros((len(rankings), width))
-    grades[row, higher] = grade
-
-    positive = np.maximum(_padded(judged_grades, _lengths(judged), 1, 0.0), 0.0)
-    ideal = -np.sort(-positive, axis=1)
+        docs = list(chain.from_iterable(judged))
+        rank[tied] += _docid_tiebreak(
+            by_column, row[tied], value[tied], [docs[i] for i in item[tied]], rankings
+        )
+    grades = np.zeros_like(by_rank)
+    grades[row, rank] = grade[item]
     return RankedRelevance(grades, ideal, (ideal >= RELEVANCE_LEVEL).sum(axis=1, dtype=np.float64))
 
 
 def _numbers(values: Iterable[object], count: int) -> FloatArray:
     try:
-        return np.fromiter(values, np.float64, count)  # type: ignore[call-overload]
+        return np.fromiter(values, np.float64, count)
     except (TypeError, ValueError):
         raise EvalsetError("scores and grades must be numbers", where="qrels/run") from None
 
 
-def _padded(values: FloatArray, lengths: IntArray, min_width: int, fill: float) -> FloatArray:
-    """Ragged rows (concatenated in `values`) as a matrix, padded with `fill`."""
-    width = max(int(lengths.max(initial=0)), min_width)
-    out = np.full((len(lengths), width), fill)
-    out[np.arange(width) < lengths[:, None]] = values
+def _padded(values: FloatArray, lengths: IntArray, fill: float) -> FloatArray:
+    """Ragged rows (concatenated in `values`) as a matrix 2**n - 1 columns wide."""
+    width = (1 << int(lengths.max(initial=0)).bit_length()) - 1
+    out = np.full((len(lengths), max(width, 1)), fill)
+    out[np.arange(out.shape[1]) < lengths[:, None]] = values
     return out
 
 
-def _row_search(
-    table: FloatArray, lengths: IntArray, row: IntArray, value: FloatArray, *, right: bool
+def _count_below(table: FloatArray, row: IntArray, value: FloatArray) -> IntArray:
+    """How many entries of its row each value exceeds, in a table of ascending rows.
+
+    A vectorised binary search (numpy's searchsorted takes one array, not one per row). The
+    table is 2**n - 1 columns wide and NaN-padded, so probes never leave their row.
+    """
+    width = table.shape[1]
+    flat = table.ravel()
+    before_row = row * width - 1
+    count = np.zeros(len(row), dtype=np.int64)
+    step = (width + 1) // 2
+    while step:
+        count += step * (flat[before_row + count + step] < value)
+        step //= 2
+    return count
+
+
+def _docid_tiebreak(
+    by_column: FloatArray,
+    row: IntArray,
+    value: FloatArray,
+    docs: list[str],
+    rankings: list[dict[str, float]],
 ) -> IntArray:
-    """np.searchsorted of each value within its own row of an ascending, ragged table."""
-    lo = np.zeros(len(row), dtype=np.int64)
-    hi = lengths[row]
-    last = table.shape[1] - 1
-    for _ in range(table.shape[1].bit_length()):
-        active = lo < hi
-        mid = (lo + hi) // 2
-        probe = table[row, np.minimum(mid, last)]
-        below = (probe <= value) if right else (probe < value)
-        lo = np.where(active & below, mid + 1, lo)
-        hi = np.where(active & ~below, mid, hi)
-    return lo
+    """For documents whose score is tied: how many tied documents rank first by docid."""
+    item, column = np.nonzero(by_column[row] == value[:, None])
+    keys = {r: list(rankings[r]) for r in set(row.tolist())}
+    ahead = [
+        keys[r][c] > docs[i]
+        for i, r, c in zip(item.tolist(), row[item].tolist(), column.tolist(), strict=True)
+    ]
+    return np.bincount(item, weights=ahead, minlength=len(row)).astype(np.int64)
 
 
 def _culprit(

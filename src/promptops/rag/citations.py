@@ -26,8 +26,10 @@ Sentence splitting is a deterministic regex pass, no model:
    `et al.`, single initials) or the next word starts with a lowercase letter.
 3. Citation markers right after the end punctuation (`... true. [1] Next ...`) belong to the
    sentence before them, the common placement in model output.
-4. A piece with no letters or digits besides citations (a line holding only `[2]`) gives its
-   citations to the sentence before it; at the very start it is dropped.
+4. A piece with no letters or digits besides citations (a line holding only `[2]`) joins the
+   sentence before it, or the one after it at the very start, so no citation is ever lost:
+   the sentences' citations, in order, are exactly `parse_citations(answer)`.
+   Citation markers do not span lines (spaces and tabs only inside the brackets).
 """
 
 from __future__ import annotations
@@ -38,12 +40,14 @@ from dataclasses import dataclass
 
 MAX_RANGE = 100
 
-_NUMBER_LIST = r"\d+(?:\s*[-–]\s*\d+)?(?:\s*[,;]\s*\d+(?:\s*[-–]\s*\d+)?)*"
-CITATION_RE = re.compile(r"\[\s*(" + _NUMBER_LIST + r")\s*\](?!\()")
-_ITEM_RE = re.compile(r"(\d+)(?:\s*[-–]\s*(\d+))?")
+_NUMBER_LIST = r"\d+(?:[ \t]*[-–][ \t]*\d+)?(?:[ \t]*[,;][ \t]*\d+(?:[ \t]*[-–][ \t]*\d+)?)*"
+CITATION_RE = re.compile(r"\[[ \t]*(" + _NUMBER_LIST + r")[ \t]*\](?!\()")
+_ITEM_RE = re.compile(r"(\d+)(?:[ \t]*[-–][ \t]*(\d+))?")
 
 # A sentence end: punctuation, closing quotes/brackets, then any trailing citation markers.
-_END_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?:\s*\[\s*" + _NUMBER_LIST + r"\s*\](?!\())*(?=\s+|$)")
+_END_RE = re.compile(
+    r"[.!?]+[\"'”’)\]]*(?:[ \t]*\[[ \t]*" + _NUMBER_LIST + r"[ \t]*\](?!\())*(?=\s|$)"
+)
 _ABBREVIATIONS = frozenset(
     [
         "e.g",
@@ -184,11 +188,15 @@ def _raw_pieces(text: str) -> list[tuple[int, int]]:
 def split_sentences(text: str) -> list[Sentence]:
     """Split an answer into sentences that keep their citation markers (see module doc)."""
     merged: list[tuple[int, int]] = []
+    leading: int | None = None  # start of citation-only pieces before the first sentence
     for start, end in _raw_pieces(text):
         if _HAS_CONTENT_RE.search(strip_citations(text[start:end])):
-            merged.append((start, end))
+            merged.append((start if leading is None else leading, end))
+            leading = None
         elif merged:
             merged[-1] = (merged[-1][0], end)
+        elif leading is None:
+            leading = start
     return [
         Sentence(
             index=index,

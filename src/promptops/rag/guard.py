@@ -23,16 +23,17 @@ Which tokenizer counts:
 - By default `promptops.tokens.count_chat_tokens(messages, model)`: tiktoken with the model
   family's encoding (tiktoken's model table; models it does not know get o200k_base) plus the
   OpenAI chat framing. Exact for OpenAI chat endpoints, an estimate for anything else.
-- Pass `count_tokens` (messages -> prompt tokens) for a model with its own tokenizer, such as
-  the embedded SmolLM2-135M, whose tokenizer is not tiktoken: `chat_template_counter(tokenizer)`
-  counts with the model's own chat template.
+- Pass `count_tokens` (messages -> prompt tokens) for a model with its own tokenizer. The
+  embedded SmolLM2-135M is not a tiktoken model: `embedded_model_counter()` counts with its
+  tokenizer and chat template exactly as the embedded engine builds the prompt (its window is
+  8,192 tokens). Use it whenever the endpoint is the embedded model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import tiktoken
 
@@ -85,18 +86,13 @@ class GuardResult:
         }
 
 
-class _ChatTokenizer(Protocol):
-    def apply_chat_template(self, conversation: Any, **kwargs: Any) -> Any: ...
-
-
-def chat_template_counter(tokenizer: _ChatTokenizer) -> CountTokens:
-    """Count prompt tokens with a Hugging Face tokenizer's chat template (generation prompt on)."""
+def embedded_model_counter() -> CountTokens:
+    """Prompt tokens exactly as the embedded engine builds them (SmolLM2's chat template)."""
+    from promptops.local.engine import prompt_ids
+    from promptops.local.model import get_model
 
     def count(messages: Messages) -> int:
-        ids = tokenizer.apply_chat_template(
-            [dict(m) for m in messages], add_generation_prompt=True, tokenize=True
-        )
-        return len(ids)
+        return len(prompt_ids(get_model(), messages))
 
     return count
 

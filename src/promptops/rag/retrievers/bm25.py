@@ -25,6 +25,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -93,7 +94,8 @@ class _BM25State:
 
 @register_retriever("bm25")
 class BM25Retriever:
-    """Sparse lexical retrieval (see module docstring); `n_threads` > 0 searches in parallel."""
+    """Sparse lexical retrieval (see module docstring); `n_threads` > 1 searches queries on a
+    thread pool (numpy releases the GIL for most of the per-query work)."""
 
     name = "bm25"
 
@@ -143,20 +145,29 @@ class BM25Retriever:
 
     def search(self, queries: Sequence[str], k: int) -> list[Hits]:
         engine = self.engine
-        if not queries:
+        term_ids = [engine.get_tokens_ids(self.tokenizer(q)) for q in queries]
+        if self.n_threads > 1 and len(queries) > 1:
+            with ThreadPoolExecutor(max_workers=self.n_threads) as pool:
+                return list(pool.map(lambda ids: self._top_k(ids, k), term_ids))
+        return [self._top_k(ids, k) for ids in term_ids]
+
+    def _top_k(self, term_ids: list[int], k: int) -> Hits:
+        """bm25s's scores for one query, then top-k among the chunks that scored at all.
+
+        Selecting among the (usually few) positive scores instead of partitioning the whole
+        score vector, as bm25s.retrieve does, is what keeps this faster than bm25s itself.
+        """
+        if not term_ids:
             return []
-        k_eff = min(k, len(self._chunk_ids))
-        indices, scores = engine.retrieve(
-            [self.tokenizer(q) for q in queries],
-            k=k_eff,
-            show_progress=False,
-            n_threads=self.n_threads,
-        )
+        scores = self.engine.get_scores_from_ids(term_ids)
+        hits = np.flatnonzero(scores > 0)
+        if hits.size > k:
+            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        hit_scores = scores[hits]
+        order = np.lexsort((hits, -hit_scores))  # best first, ties by fit order
         ids = self._chunk_ids
-        out: list[Hits] = []
-        for row_idx, row_scores in zip(indices.tolist(), scores.tolist(), strict=True):
-            out.append([(ids[i], s) for i, s in zip(row_idx, row_scores, strict=True) if s > 0])
-        return out
+        pairs = zip(hits[order].tolist(), hit_scores[order].tolist(), strict=True)
+        return [(ids[i], s) for i, s in pairs]
 
     def scores(self, query: str) -> np.ndarray:
         """The BM25 score of every chunk for one query, in fit order (for analysis and tests)."""

@@ -1,0 +1,181 @@
+"""`promptops retrieve`: TREC runs from the command line, scored independently with
+pytrec_eval on Cranfield; chunked and doc-level runs; clean user errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from _rag_small import SMALL_DOCS, SMALL_QUERIES
+from _rag_util import cranfield_qrels, mean_metrics, require_cranfield
+from promptops.cli import app
+
+runner = CliRunner()
+
+
+def _read_run(path: Path) -> dict[str, list[tuple[str, int, float]]]:
+    run: dict[str, list[tuple[str, int, float]]] = {}
+    for line in path.read_text().splitlines():
+        qid, q0, doc_id, rank, score, tag = line.split()
+        assert q0 == "Q0" and tag.startswith("promptops-")
+        run.setdefault(qid, []).append((doc_id, int(rank), float(score)))
+    return run
+
+
+def test_bm25_run_on_cranfield_scores_like_the_library(tmp_path: Path) -> None:
+    root = require_cranfield()
+    out = tmp_path / "run.trec"
+    args = [
+        "retrieve",
+        "--corpus",
+        str(root / "corpus.jsonl"),
+        "--queries",
+        str(root / "queries.jsonl"),
+        "--retriever",
+        "bm25",
+        "--no-chunking",
+        "-k",
+        "100",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "index built" in result.stderr
+    run = _read_run(out)
+    assert len(run) == 225
+    for rows in run.values():
+        assert [r for _, r, _ in rows] == list(range(1, len(rows) + 1))
+        assert [s for _, _, s in rows] == sorted((s for _, _, s in rows), reverse=True)
+        assert len(rows) <= 100
+    scores = mean_metrics(
+        cranfield_qrels(), {q: {d: s for d, _, s in rows} for q, rows in run.items()}
+    )
+    assert scores["ndcg_cut_10"] == pytest.approx(0.3651, abs=5e-4)
+    assert scores["recall_100"] == pytest.approx(0.7349, abs=5e-4)
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "loaded from cache" in again.stderr
+    assert _read_run(out) == run
+
+
+def _small_corpus(tmp_path: Path) -> tuple[Path, Path]:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for doc in SMALL_DOCS:
+        (folder / f"{doc.doc_id}.txt").write_text(" ".join([doc.text] * 20), encoding="utf-8")
+    queries = tmp_path / "queries.tsv"
+    lines = ["qid\ttext"] + [f"q{i}\t{q}" for i, q in enumerate(SMALL_QUERIES)]
+    queries.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder, queries
+
+
+def test_chunked_hybrid_with_rerank_and_doc_level(tmp_path: Path) -> None:
+    folder, queries = _small_corpus(tmp_path)
+    common = ["--corpus", str(folder), "--queries", str(queries), "--cache-dir", str(tmp_path)]
+    chunked = tmp_path / "chunks.trec"
+    result = runner.invoke(
+        app,
+        [
+            "retrieve",
+            *common,
+            "--retriever",
+            "hybrid",
+            "--chunk-size",
+            "64",
+            "--overlap",
+            "8",
+            "-k",
+            "5",
+            "--out",
+            str(chunked),
+            "--rerank",
+            "minilm-fusion",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    chunk_run = _read_run(chunked)
+    assert all("#" in doc for rows in chunk_run.values() for doc, _, _ in rows)
+
+    docs = tmp_path / "docs.trec"
+    result = runner.invoke(
+        app,
+        [
+            "retrieve",
+            *common,
+            "--retriever",
+            "hybrid",
+            "--chunk-size",
+            "64",
+            "--overlap",
+            "8",
+            "-k",
+            "3",
+            "--doc-level",
+            "--out",
+            str(docs),
+            "--rerank",
+            "minilm-fusion",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "index loaded from cache" in result.stderr  # same corpus, chunking and retriever
+    doc_run = _read_run(docs)
+    expected = list(SMALL_QUERIES.values())
+    top1 = [doc_run[f"q{i}"][0][0] for i in range(len(expected))]
+    assert top1 == [f"{doc}.txt" for doc in expected]
+    for rows in doc_run.values():
+        assert len({d for d, _, _ in rows}) == len(rows)  # one line per document
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--no-chunking", "--chunk-size", "64"], "--no-chunking: cannot be combined"),
+        (["--retriever", "splade"], "unknown retriever 'splade'"),
+        (["--chunk-size", "10", "--overlap", "10"], "overlap: overlap must be in"),
+        (["--rerank", "cross-encoder"], "--rerank: --rerank cross-encoder and --rerank-model"),
+    ],
+)
+def test_user_errors_exit_2_without_traceback(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
+    folder, queries = _small_corpus(tmp_path)
+    cmd = [sys.executable, "-m", "promptops", "retrieve", "--corpus", str(folder)]
+    cmd += ["--queries", str(queries), "--out", str(tmp_path / "r.trec"), *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_queries_file_names_the_line(tmp_path: Path) -> None:
+    folder, _ = _small_corpus(tmp_path)
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"_id": "1", "text": "ok"}\n{"_id": "2"}\n', encoding="utf-8")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promptops",
+            "retrieve",
+            "--corpus",
+            str(folder),
+            "--queries",
+            str(bad),
+            "--out",
+            str(tmp_path / "r.trec"),
+            "--no-chunking",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert f"{bad}:2: text" in proc.stderr
