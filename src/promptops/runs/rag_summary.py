@@ -1,0 +1,230 @@
+"""The versioned results model of a RAG run: what `summary.json` holds for `rag-eval`.
+
+Retrieval and generation are kept apart, because they fail for different reasons:
+
+- `retrieval`: for every pipeline (a retriever, alone and after the reranker) the ranking
+  measures on what was retrieved and on what was delivered, i.e. what the context guard let
+  through to the model, with the guard's counts;
+- `generation`: answer quality against the gold answers, grounding of the answers in the
+  delivered context, every context overflow, the worst answers and the failed calls;
+- `sweep` (optional): retrieval measures per chunk size and overlap.
+
+Reports render from this model alone. Values that change between two runs with identical
+answers (run id, times, latencies, cache counts) live under `volatile`, which report.md leaves
+out so that it stays byte-identical.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from promptops.runs.summary import Finding, PromptInfo, ThresholdResult, Usage
+
+SCHEMA_VERSION = 1
+Stage = Literal["first_stage", "reranked"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RagModelInfo(_Model):
+    """Where answers came from; never carries an API key."""
+
+    profile: str
+    model: str
+    base_url: str | None  # None = embedded local model
+    temperature: float
+    max_tokens: int
+
+
+class CorpusInfo(_Model):
+    path: str
+    sha256: str
+    n_docs: int
+    n_chunks: int
+
+
+class QuestionsInfo(_Model):
+    path: str
+    sha256: str
+    n_questions: int
+    n_judged: int = Field(description="questions with answer spans (scored for retrieval)")
+    n_generated: int = Field(description="questions answered (0 in a retrieval-only sweep)")
+
+
+class ChunkingInfo(_Model):
+    size: int
+    overlap: int
+    encoding: str
+
+
+class RerankInfo(_Model):
+    name: str
+    candidates: int
+    config: dict[str, Any]
+
+
+class ContextInfo(_Model):
+    policy: Literal["drop", "truncate", "fail"]
+    context_window: int
+    max_tokens: int
+    counter: str = Field(description="which tokenizer counted the prompt")
+
+
+class GuardCounts(_Model):
+    """What the context guard did to one pipeline's rankings."""
+
+    questions: int
+    overflowed: int = Field(description="questions whose retrieved chunks did not all fit")
+    refused: int = Field(description="overflows where nothing was delivered (policy fail)")
+    chunks_retrieved: int
+    chunks_delivered: int
+    chunks_dropped: int
+    chunks_truncated: int
+
+
+class PipelineMetrics(_Model):
+    retriever: str
+    stage: Stage
+    label: str
+    generates: bool = Field(description="the pipeline whose chunks were sent to the model")
+    retrieved: dict[str, float]
+    delivered: dict[str, float]
+    guard: GuardCounts
+
+
+class RetrievalSection(_Model):
+    relevance: str = Field(description="how relevant chunks were decided")
+    k: int
+    metrics: list[str]
+    n_judged: int
+    unjudged: list[str] = Field(description="question ids without answer spans")
+    reranker: RerankInfo | None
+    context: ContextInfo
+    pipelines: list[PipelineMetrics]
+
+
+class GroundingFigures(_Model):
+    """Means over answers (each skips answers where it is undefined), and totals."""
+
+    threshold: float
+    answers: int
+    answers_citing: int = Field(description="answers with at least one citation")
+    sentences: int
+    invalid_citations: int
+    validity: float | None
+    coverage: float | None
+    support: float | None
+    unsupported_rate: float | None
+
+
+class OverflowView(_Model):
+    """One question whose chunks did not all fit, and what the guard did."""
+
+    id: str
+    needed: int
+    budget: int
+    delivered: list[str]
+    dropped: list[str]
+    truncated: str | None
+    refused: str | None = None
+
+
+class AnswerView(_Model):
+    """One answered question shown in a report."""
+
+    id: str
+    question: str
+    gold: list[str]
+    answer: str | None
+    delivered: list[str]
+    relevant_delivered: int
+    token_f1: float | None
+    rouge_l: float | None
+    support: float | None
+    unsupported_rate: float | None
+    error: str | None = None
+
+
+class GenerationSection(_Model):
+    pipeline: str
+    n_questions: int
+    n_errors: int
+    metrics: dict[str, float | None] = Field(
+        description="corpus BLEU; mean ROUGE-L, exact match, token F1; a failed call scores 0"
+    )
+    grounding: GroundingFigures
+    guard: GuardCounts
+    overflows: list[OverflowView]
+    worst: list[AnswerView]
+    errors: list[AnswerView]
+    usage: Usage
+
+
+class SweepPipeline(_Model):
+    retriever: str
+    stage: Stage
+    label: str
+    metrics: dict[str, float]
+
+
+class SweepPoint(_Model):
+    size: int
+    overlap: int
+    n_chunks: int
+    pipelines: list[SweepPipeline]
+
+
+class SweepBest(_Model):
+    label: str
+    size: int
+    overlap: int
+    value: float
+
+
+class SweepSection(_Model):
+    """Retrieval only (nothing generated) for each chunking setting."""
+
+    k: int
+    metrics: list[str]
+    primary_metric: str
+    points: list[SweepPoint]
+    best: list[SweepBest] = Field(description="per pipeline, the setting that maximises it")
+
+
+class RagVolatile(_Model):
+    """Values that differ between runs with identical answers: never in report.md."""
+
+    run_id: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    retrieval_s: float
+    generation_s: float
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    cache_hits: int
+    cache_misses: int
+    retries: int
+
+
+class RagSummary(_Model):
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["rag"] = "rag"
+    suite: str
+    description: str
+    prompt: PromptInfo
+    model: RagModelInfo
+    corpus: CorpusInfo
+    questions: QuestionsInfo
+    chunking: ChunkingInfo
+    retrieval: RetrievalSection
+    generation: GenerationSection | None
+    sweep: SweepSection | None = None
+    findings: list[Finding]
+    thresholds: list[ThresholdResult]
+    passed: bool
+    volatile: RagVolatile
