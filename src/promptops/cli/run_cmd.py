@@ -39,6 +39,7 @@ def run_command(
     from promptops.llm.cache import ResponseCache
     from promptops.llm.client import LLMClient
     from promptops.llm.profile import EndpointOverrides, resolve_profile
+    from promptops.llm.prompted import calibrator_for
     from promptops.prompts import build_request, resolve_prompt
 
     prompt = resolve_prompt(prompt_ref)
@@ -53,7 +54,8 @@ def run_command(
         cache = None if no_cache else ResponseCache()
         try:
             async with LLMClient(endpoint, cache=cache) as client:
-                return await client.complete(request)
+                calibrator = await calibrator_for(client, prompt)
+                return calibrator.apply(await client.complete(request))
         finally:
             if cache is not None:
                 cache.close()

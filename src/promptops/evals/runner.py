@@ -26,10 +26,10 @@ from promptops.evals.results import read_results
 from promptops.evals.sending import Progress, jobs, send_all
 from promptops.evals.suite import Suite, resolve_suite
 from promptops.llm.cache import ResponseCache
-from promptops.llm.calibration import content_free_prior
 from promptops.llm.client import ClientStats, LLMClient
 from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_profile
-from promptops.prompts import Prompt, build_request, declared_variables, resolve_prompt
+from promptops.llm.prompted import calibrator_for
+from promptops.prompts import Prompt, declared_variables, resolve_prompt
 from promptops.runs import summary as s
 from promptops.runs.folder import SUMMARY, RunFolder, write_json
 
@@ -220,23 +220,6 @@ def _fingerprint(prep: Prepared, repeat: int) -> dict[str, object]:
     }
 
 
-async def _content_free(client: LLMClient, prompt: Prompt) -> tuple[dict[str, float] | None, str]:
-    """Label probabilities for content-free inputs, or why calibration is off."""
-    if prompt.calibration is None or prompt.calibration.method == "none":
-        return None, "none"
-    names = list(declared_variables(prompt))
-    found = []
-    for text in prompt.calibration.content_free:
-        completion = await client.complete(build_request(prompt, dict.fromkeys(names, text)))
-        if completion.label_probs is None:
-            return (
-                None,
-                "contextual calibration requested, but the endpoint gives no label probabilities",
-            )
-        found.append(completion.label_probs)
-    return content_free_prior(found), "contextual"
-
-
 async def _send(
     prep: Prepared,
     folder: RunFolder,
@@ -248,7 +231,7 @@ async def _send(
     cache = None if no_cache else ResponseCache()
     try:
         async with LLMClient(prep.profile, cache=cache, http_client=http_client) as client:
-            prior, calibration = await _content_free(client, prep.prompt)
+            calibrator = await calibrator_for(client, prep.prompt)
             done = folder.done_keys()
             total = len(prep.test) * repeat - len(done)
             if done:
@@ -257,10 +240,10 @@ async def _send(
                 client,
                 folder,
                 jobs(prep.prompt, prep.test, repeat, done),
-                prior,
+                calibrator,
                 Progress(max(total, 0), stream),
             )
-            return client.stats, calibration
+            return client.stats, calibrator.status
     finally:
         if cache is not None:
             cache.close()

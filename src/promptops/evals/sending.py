@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from promptops.evals.evalset import Case
-from promptops.llm.calibration import calibrate
 from promptops.llm.client import LLMClient
+from promptops.llm.prompted import Calibrator
 from promptops.llm.types import ChatRequest, Completion
 from promptops.prompts import Prompt, build_request
 from promptops.runs.folder import RunFolder
@@ -38,16 +38,11 @@ def jobs(
                 yield Job(case, sample, build_request(prompt, case.input, sample_index=sample))
 
 
-def result_record(
-    job: Job, completion: Completion, content_free: dict[str, float] | None
-) -> dict[str, Any]:
-    """One line of results.jsonl. With calibration, `predicted` is the calibrated argmax and
-    the model's own probabilities stay in `raw_label_probs`."""
+def result_record(job: Job, completion: Completion) -> dict[str, Any]:
+    """One line of results.jsonl. With calibration, `predicted` is the calibrated label and
+    the model's own probabilities are in `raw_label_probs`."""
     probs = completion.label_probs
     predicted = completion.label
-    if probs is not None and content_free is not None:
-        probs = calibrate(probs, content_free)
-        predicted = max(probs, key=lambda label: probs[label]) if completion.ok else None
     return {
         "id": job.case.id,
         "sample": job.sample,
@@ -61,7 +56,7 @@ def result_record(
         "invalid": completion.invalid,
         "raw_output": completion.text,
         "label_probs": probs,
-        "raw_label_probs": completion.label_probs if content_free is not None else None,
+        "raw_label_probs": completion.raw_label_probs,
         "latency_s": round(completion.latency_s, 6),
         "prompt_tokens": completion.usage.prompt_tokens,
         "completion_tokens": completion.usage.completion_tokens,
@@ -115,7 +110,7 @@ async def send_all(
     client: LLMClient,
     folder: RunFolder,
     work: Iterator[Job],
-    content_free: dict[str, float] | None,
+    calibrator: Calibrator,
     progress: Progress,
 ) -> None:
     """Send every job, at most a window in flight, appending each result as it completes."""
@@ -135,8 +130,8 @@ async def send_all(
             finished, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in finished:
                 job = pending.pop(task)
-                completion = task.result()
-                folder.append(result_record(job, completion, content_free))
+                completion = calibrator.apply(task.result())
+                folder.append(result_record(job, completion))
                 progress.update(completion.ok)
     finally:
         for task in pending:

@@ -55,6 +55,7 @@ class Completion:
     text: str | None
     label: str | None = None
     label_probs: dict[str, float] | None = None
+    raw_label_probs: dict[str, float] | None = None  # before calibration, when calibrated
     invalid: bool = False
     finish_reason: str | None = None
     usage: Usage = field(default_factory=Usage)
@@ -76,6 +77,7 @@ class Completion:
             "text": self.text,
             "label": self.label,
             "label_probs": self.label_probs,
+            "raw_label_probs": self.raw_label_probs,
             "invalid": self.invalid,
             "finish_reason": self.finish_reason,
             "prompt_tokens": self.usage.prompt_tokens,

@@ -24,6 +24,7 @@ from promptops.evals import metrics as m
 from promptops.evals.evalset import Case, load_evalset
 from promptops.llm.client import LLMClient
 from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_profile
+from promptops.llm.prompted import calibrator_for
 from promptops.llm.types import ChatRequest, Completion
 from promptops.prompts import Prompt, PromptStore, build_request, load_prompt
 from promptops.regress.recording import Mode, Recordings, RecordReplayTransport
@@ -233,7 +234,9 @@ class PromptRunner:
     def _answer(self, prompt: Prompt, jobs: list[_Job]) -> list[PromptResult]:
         profile = self._profile(prompt)
         transport = RecordReplayTransport(self.recordings, self.mode, self._upstream(profile))
-        completions = asyncio.run(self._send(profile, transport, [j.request for j in jobs]))
+        completions = asyncio.run(
+            self._send(prompt, profile, transport, [j.request for j in jobs])
+        )
         if transport.misses:
             self._missing(prompt, jobs, transport.misses)
         return [
@@ -252,6 +255,7 @@ class PromptRunner:
 
     async def _send(
         self,
+        prompt: Prompt,
         profile: EndpointProfile,
         transport: RecordReplayTransport,
         requests: list[ChatRequest],
@@ -262,8 +266,9 @@ class PromptRunner:
             httpx2.AsyncClient(transport=transport, timeout=profile.timeout) as http,
             LLMClient(profile, http_client=http, api_key=api_key) as client,
         ):
+            calibrator = await calibrator_for(client, prompt)
             async for index, completion in client.complete_many(requests):
-                out[index] = completion
+                out[index] = calibrator.apply(completion)
         return [c for c in out if c is not None]
 
     def _missing(self, prompt: Prompt, jobs: list[_Job], misses: list[Any]) -> None:
