@@ -85,6 +85,9 @@ def run_command(
         if completion.label_probs:
             ranked = sorted(completion.label_probs.items(), key=lambda kv: -kv[1])
             typer.echo("probabilities: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked))
+        if completion.raw_label_probs:
+            raw = max(completion.raw_label_probs, key=completion.raw_label_probs.__getitem__)
+            typer.echo(f"calibration: contextual (uncalibrated answer: {raw})")
         usage = completion.usage
         typer.echo(
             f"tokens: {usage.prompt_tokens} in, {usage.completion_tokens} out"

@@ -128,7 +128,9 @@ def _set_threads() -> None:
 def load_model(root: Path | None = None) -> LoadedModel:
     """Load a fresh copy on CPU, converting the GGUF first if the cache lacks it."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # keep CLI output clean
     started = time.perf_counter()
     _set_threads()
     source = gguf_path()
