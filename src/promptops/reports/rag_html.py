@@ -30,6 +30,7 @@ from promptops.reports.html import (
 from promptops.reports.rag_markdown import (
     GROUNDING_ROWS,
     LISTED,
+    OVERFLOW_HEADERS,
     grounding_value,
     guard_sentence,
     measure_name,
@@ -225,6 +226,7 @@ def _overflows(s: RagSummary) -> Safe:
         return Safe("")
     parts: list[Safe] = [paragraph(guard_sentence(g.guard, s.retrieval.context.policy))]
     if g.overflows:
+        refusals = any(o.refused for o in g.overflows)
         rows: list[list[Cell]] = [
             [
                 Id(o.id),
@@ -233,12 +235,11 @@ def _overflows(s: RagSummary) -> Safe:
                 Text(", ".join(o.delivered) or "none"),
                 Text(", ".join(o.dropped) or "none"),
                 Text(o.truncated or "none"),
-                Text(o.refused or ""),
+                *([Text(o.refused or "")] if refusals else []),
             ]
             for o in g.overflows[:LISTED]
         ]
-        headers = ["Question", "Context tokens needed", "Budget", "Delivered", "Dropped"]
-        parts.append(table([*headers, "Truncated", "Refused"], rows))
+        parts.append(table([*OVERFLOW_HEADERS, *(["Refused"] if refusals else [])], rows))
         if len(g.overflows) > LISTED:
             parts.append(
                 paragraph(f"{fmt.count(len(g.overflows) - LISTED)} more in results.jsonl.")

@@ -42,6 +42,14 @@ GROUNDING_ROWS = (
     ("unsupported_rate", "Unsupported-sentence rate"),
 )
 LISTED = 50
+OVERFLOW_HEADERS = (
+    "Question",
+    "Context tokens needed",
+    "Budget",
+    "Delivered",
+    "Dropped",
+    "Truncated",
+)
 
 
 def measure_name(metric: str) -> str:
@@ -248,6 +256,7 @@ def _overflows(s: RagSummary) -> list[str]:
         escape(guard_sentence(g.guard, s.retrieval.context.policy)),
     ]
     if g.overflows:
+        refusals = any(o.refused for o in g.overflows)
         rows = [
             [
                 escape(o.id),
@@ -256,12 +265,12 @@ def _overflows(s: RagSummary) -> list[str]:
                 escape(", ".join(o.delivered) or "none", CELL_LIMIT),
                 escape(", ".join(o.dropped) or "none", CELL_LIMIT),
                 escape(o.truncated or "none"),
-                escape(o.refused or "", CELL_LIMIT),
+                *([escape(o.refused or "", CELL_LIMIT)] if refusals else []),
             ]
             for o in g.overflows[:LISTED]
         ]
-        headers = ["Question", "Context tokens needed", "Budget", "Delivered", "Dropped"]
-        lines += ["", *table([*headers, "Truncated", "Refused"], rows)]
+        headers = [*OVERFLOW_HEADERS, *(["Refused"] if refusals else [])]
+        lines += ["", *table(headers, rows)]
         if len(g.overflows) > LISTED:
             lines += ["", f"{fmt.count(len(g.overflows) - LISTED)} more in results.jsonl."]
     return lines

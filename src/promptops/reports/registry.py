@@ -7,14 +7,13 @@ no caller changes. Files are written atomically: a reader never sees half a repo
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from promptops.errors import PromptopsError
+from promptops.runs.folder import write_atomic
 
 S = TypeVar("S")
 
@@ -70,21 +69,6 @@ def writer_names() -> list[str]:
 def writers_for(kind: str) -> list[ReportWriter[Any]]:
     """Every writer of one summary kind, in registration order."""
     return [writer for writer in _WRITERS.values() if writer.kind == kind]
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` as UTF-8 with "\\n" line ends via a temp file and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_all(summary: Summary, out_dir: Path) -> list[Path]:
