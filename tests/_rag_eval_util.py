@@ -44,7 +44,9 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 def mini_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(corpus rows, question rows) of the four articles."""
     docs = [d for d in _rows(COVID / "corpus.jsonl") if d["_id"] in DOC_IDS]
-    questions = [q for q in _rows(COVID / "queries.jsonl") if q["answer_spans"][0]["doc_id"] in DOC_IDS]
+    questions = [
+        q for q in _rows(COVID / "queries.jsonl") if q["answer_spans"][0]["doc_id"] in DOC_IDS
+    ]
     return docs, questions
 
 
@@ -54,7 +56,9 @@ def make_rag_project(root: Path, suite: str = SUITE) -> Path:
     shutil.copy(REPO / "prompts" / "rag_answer.yaml", root / "prompts" / "rag_answer.yaml")
     data = root / "evalsets" / "mini"
     data.mkdir(parents=True, exist_ok=True)
-    (data / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    (data / "corpus.jsonl").write_text(
+        "".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8"
+    )
     (data / "queries.jsonl").write_text(
         "".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8"
     )
@@ -76,7 +80,9 @@ def reference_qrels(chunks: list[Chunk]) -> dict[str, dict[str, int]]:
         judged: dict[str, int] = {}
         for span in q["answer_spans"]:
             for c in chunks:
-                shared = set(range(c.start_char, c.end_char)) & set(range(span["start"], span["end"]))
+                shared = set(range(c.start_char, c.end_char)) & set(
+                    range(span["start"], span["end"])
+                )
                 if c.doc_id == span["doc_id"] and shared:
                     judged[c.chunk_id] = 1
         qrels[q["_id"]] = judged

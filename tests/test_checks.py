@@ -130,17 +130,19 @@ def test_leakage_on_shipped_set_is_chunk_independent_and_matches_dense_cosine() 
     cases = load_evalset(SHIPPED)
     train = [(c.id, case_text(c)) for c in cases if c.split == "train"]
     test = [(c.id, case_text(c)) for c in cases if c.split == "test"]
-    report = find_leakage(train, test)
-    assert report.count("train", "exact") == 0  # the builder removed them
-    assert report.count("train", "near") == 21
-    assert find_leakage(train, test, chunk_rows=7).pairs == report.pairs
+    # the builder removed exact and near (>= 0.9) duplicates of test texts from train
+    assert find_leakage(train, test).pairs == ()
+    # paraphrases remain below that: check the lower threshold against a dense computation
+    report = find_leakage(train, test, threshold=0.8)
+    assert report.count("train", "near") > 0
+    assert find_leakage(train, test, threshold=0.8, chunk_rows=7).pairs == report.pairs
     # independent dense computation of the same definition
     norm_train = [normalize_text(t) for _, t in train]
     norm_test = [normalize_text(t) for _, t in test]
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
     vec.fit(norm_train + norm_test)
     sims = cosine_similarity(vec.transform(norm_test), vec.transform(norm_train))
-    rows, cols = np.nonzero(sims >= 0.9)
+    rows, cols = np.nonzero(sims >= 0.8)
     assert {(test[r][0], train[c][0]) for r, c in zip(rows, cols, strict=True)} == {
         (p.test_id, p.source_id) for p in report.pairs
     }

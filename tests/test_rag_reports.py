@@ -4,6 +4,7 @@ page with inline SVG charts, and hostile strings from the corpus or the model ke
 from __future__ import annotations
 
 import html
+import json
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -92,7 +93,8 @@ def make_summary(*, passed: bool = True, n_overflows: int = 3, sweep: bool = Tru
             budget=600,
             delivered=[f"doc#{i}", f"doc#{i + 1}"],
             dropped=[f"doc#{i + 2}", HOSTILE[i % len(HOSTILE)]],
-            truncated=f"doc#{i + 1}",
+            truncated=None if i == 1 else f"doc#{i + 1}",
+            refused="the context needs 700 tokens but the budget is 600" if i == 1 else None,
         )
         for i in range(n_overflows)
     ]
@@ -157,7 +159,9 @@ def make_summary(*, passed: bool = True, n_overflows: int = 3, sweep: bool = Tru
             metrics=METRICS,
             primary_metric="ndcg@4",
             points=points,
-            best=[rs.SweepBest(label=p.label, size=512, overlap=32, value=0.582) for p in pipelines],
+            best=[
+                rs.SweepBest(label=p.label, size=512, overlap=32, value=0.582) for p in pipelines
+            ],
         )
     return rs.RagSummary(
         suite="covid_qa",
@@ -172,9 +176,15 @@ def make_summary(*, passed: bool = True, n_overflows: int = 3, sweep: bool = Tru
             temperature=0.0,
             max_tokens=64,
         ),
-        corpus=rs.CorpusInfo(path="evalsets/covid_qa/corpus.jsonl", sha256="a" * 64, n_docs=20, n_chunks=600),
+        corpus=rs.CorpusInfo(
+            path="evalsets/covid_qa/corpus.jsonl", sha256="a" * 64, n_docs=20, n_chunks=600
+        ),
         questions=rs.QuestionsInfo(
-            path="evalsets/covid_qa/queries.jsonl", sha256="b" * 64, n_questions=80, n_judged=80, n_generated=40
+            path="evalsets/covid_qa/queries.jsonl",
+            sha256="b" * 64,
+            n_questions=80,
+            n_judged=80,
+            n_generated=40,
         ),
         chunking=rs.ChunkingInfo(size=128, overlap=32, encoding="o200k_base"),
         retrieval=rs.RetrievalSection(
@@ -191,9 +201,13 @@ def make_summary(*, passed: bool = True, n_overflows: int = 3, sweep: bool = Tru
         ),
         generation=generation,
         sweep=sweep_section,
-        findings=[Finding(check="relevance", severity="warning", message=HOSTILE[3], details=[HOSTILE[6]])],
+        findings=[
+            Finding(check="relevance", severity="warning", message=HOSTILE[3], details=[HOSTILE[6]])
+        ],
         thresholds=[
-            ThresholdResult(metric="retrieval.recall@4", op=">=", value=0.5, actual=0.6, passed=True),
+            ThresholdResult(
+                metric="retrieval.recall@4", op=">=", value=0.5, actual=0.6, passed=True
+            ),
             ThresholdResult(
                 metric="grounding.support", op=">=", value=0.8, actual=0.71, passed=passed
             ),
@@ -219,7 +233,9 @@ def test_markdown_ignores_volatile_and_renders_from_json(summary: rs.RagSummary)
     assert render_rag_html(other) != render_rag_html(summary)
     for value in (summary.volatile.run_id, "180.5", "latency", "cache"):
         assert value not in markdown
-    reloaded = rs.RagSummary.model_validate_json(summary.model_dump_json())
+    # summary.json is written with sorted keys: the reports must not follow dict order
+    stored = json.dumps(summary.model_dump(mode="json"), sort_keys=True)
+    reloaded = rs.RagSummary.model_validate_json(stored)
     assert render_rag_markdown(reloaded) == markdown
     assert render_rag_html(reloaded) == render_rag_html(summary)
 
@@ -237,14 +253,22 @@ def test_markdown_layout_and_numbers(summary: rs.RagSummary) -> None:
         "## Findings",
         "## Usage",
     ]
-    assert "| hybrid + minilm-fusion (generates) | 0.300 | 0.250 | 0.200 | 0.150 | 0.100 | 0.050 |" in markdown
-    assert "| hybrid + minilm-fusion (generates) | 0.200 | 0.150 | 0.100 | 0.050 | 0.000 | -0.050 | 3 | 6 | 3 |" in markdown
+    assert (
+        "| hybrid + minilm-fusion (generates) | 0.300 | 0.250 | 0.200 | 0.150 | 0.100 | 0.050 |"
+        in markdown
+    )
+    delivered = "| 0.200 | 0.150 | 0.100 | 0.050 | 0.000 | -0.050 | 3 | 6 | 3 |"
+    assert f"| hybrid + minilm-fusion (generates) {delivered}" in markdown
     assert "| ROUGE-L F1 | 0.234 |" in markdown and "| Token F1 | 0.312 |" in markdown
     assert "| Support (mean per answer) | 0.710 |" in markdown
     assert "3 of 40 questions overflowed the context (policy truncate): 6 of 160" in markdown
     assert "**PASS**: all 2 thresholds passed." in markdown
     assert "| 512 | 32 | 58 |" in markdown
     assert "12 of 39 answers cite a passage" in markdown
+    assert "| Truncated | Refused |" in markdown
+    assert "| q1 | 700 | 600 | doc#1, doc#2 | doc#3, " in markdown
+    assert "| none | the context needs 700 tokens but the budget is 600 |" in markdown
+    assert "Refused" not in render_rag_markdown(make_summary(n_overflows=1))
 
 
 def test_markdown_tables_keep_their_columns_and_no_markup(summary: rs.RagSummary) -> None:
@@ -261,7 +285,15 @@ def test_markdown_tables_keep_their_columns_and_no_markup(summary: rs.RagSummary
         elif tok.type == "table_close":
             assert len(set(widths)) == 1, widths
     assert tables == 11
-    forbidden = {"html_inline", "html_block", "link_open", "image", "code_inline", "fence", "em_open"}
+    forbidden = {
+        "html_inline",
+        "html_block",
+        "link_open",
+        "image",
+        "code_inline",
+        "fence",
+        "em_open",
+    }
     found = {tok.type for tok in tokens} | {c.type for tok in tokens for c in tok.children or []}
     assert not found & forbidden
     assert "<script>" not in md_parser().render(markdown)
@@ -314,10 +346,14 @@ def test_html_charts_are_well_formed_svg(summary: rs.RagSummary) -> None:
     assert render_rag_html(summary) == page
 
 
-def test_long_overflow_lists_point_to_results_and_retrieval_only_runs(summary: rs.RagSummary) -> None:
+def test_long_overflow_lists_point_to_results_and_retrieval_only_runs(
+    summary: rs.RagSummary,
+) -> None:
     many = make_summary(n_overflows=rag_markdown.LISTED + 5, sweep=False)
     markdown = render_rag_markdown(many)
-    assert "5 more in results.jsonl." in markdown and "5 more in results.jsonl." in render_rag_html(many)
+    assert "5 more in results.jsonl." in markdown and "5 more in results.jsonl." in render_rag_html(
+        many
+    )
     retrieval_only = summary.model_copy(update={"generation": None})
     text = render_rag_markdown(retrieval_only)
     assert "Nothing was generated in this run (retrieval only)." in text and "## Usage" not in text

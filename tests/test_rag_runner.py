@@ -21,13 +21,19 @@ from _rag_eval_util import (
     reference_qrels,
 )
 from promptops.cli import main
-from promptops.errors import ContextOverflowError, EvalsetError
+from promptops.errors import ContextOverflowError
 from promptops.metrics.retrieval import evaluate_retrieval
 from promptops.rag.relevance import ranking_run
 from promptops.rag.runner import RagOptions, run_rag_eval
 from promptops.testing.openai_server import FakeOpenAIServer
 
-MEASURES = {"ndcg@3": "ndcg_cut_3", "recall@3": "recall_3", "p@3": "P_3", "mrr": "recip_rank", "map": "map"}
+MEASURES = {
+    "ndcg@3": "ndcg_cut_3",
+    "recall@3": "recall_3",
+    "p@3": "P_3",
+    "mrr": "recip_rank",
+    "map": "map",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +67,18 @@ def rankings(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (out / "rankings.jsonl").read_text().splitlines()]
 
 
-def pytrec_means(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
+def pytrec_means(
+    qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]
+) -> dict[str, float]:
     import pytrec_eval
 
     evaluator = pytrec_eval.RelevanceEvaluator(qrels, set(MEASURES.values()))
     full = {qid: run.get(qid) or {"__none__": 0.0} for qid in qrels}
     per_query = evaluator.evaluate(full)
-    return {ours: float(np.mean([per_query[q][theirs] for q in qrels])) for ours, theirs in MEASURES.items()}
+    return {
+        ours: float(np.mean([per_query[q][theirs] for q in qrels]))
+        for ours, theirs in MEASURES.items()
+    }
 
 
 def test_retrieval_metrics_equal_independent_scoring_of_the_run(
@@ -98,7 +109,9 @@ def test_retrieval_metrics_equal_independent_scoring_of_the_run(
         assert p.guard.overflowed == 0 and p.guard.chunks_delivered == 48
     # the dense ranking is not the BM25 one, and reranking changed something
     assert ranked[0]["retrieved"]["bm25/first_stage"] != ranked[0]["retrieved"]["dense/first_stage"]
-    assert any(r["retrieved"]["bm25/first_stage"] != r["retrieved"]["bm25/reranked"] for r in ranked)
+    assert any(
+        r["retrieved"]["bm25/first_stage"] != r["retrieved"]["bm25/reranked"] for r in ranked
+    )
 
 
 def test_answers_are_grounded_scored_and_reported(project: Path, server: FakeOpenAIServer) -> None:
@@ -121,14 +134,18 @@ def test_answers_are_grounded_scored_and_reported(project: Path, server: FakeOpe
 
     answers, golds = [r["answer"] for r in rows(out)], [r["gold"][0] for r in rows(out)]
     rouge = RougeScorer(["rougeL"], use_stemmer=True)
-    expected = np.mean([rouge.score(gold, a)["rougeL"].fmeasure for a, gold in zip(answers, golds)])
+    pairs = zip(answers, golds, strict=True)
+    expected = np.mean([rouge.score(gold, a)["rougeL"].fmeasure for a, gold in pairs])
     assert g.metrics["rouge_l"] == pytest.approx(expected)
     assert g.metrics["bleu"] == pytest.approx(corpus_bleu(answers, [golds]).score / 100)
     assert 0 < g.metrics["token_f1"] < 1 and g.metrics["exact_match"] == 0.0
     gr = g.grounding
     assert gr.answers == 16 and gr.answers_citing == 16 and gr.validity == 1.0
     assert gr.unsupported_rate == 0.0 and gr.invalid_citations == 0
-    assert g.guard.overflowed == 0 and "nothing was dropped or truncated" in (out / "report.md").read_text()
+    assert (
+        g.guard.overflowed == 0
+        and "nothing was dropped or truncated" in (out / "report.md").read_text()
+    )
     html = (out / "report.html").read_text()
     assert html.count("<svg") >= 3 and "bm25 + minilm-fusion" in html
 
@@ -137,7 +154,9 @@ def test_answers_are_grounded_scored_and_reported(project: Path, server: FakeOpe
 def test_overflow_is_recorded_per_row_and_counted(
     project: Path, server: FakeOpenAIServer, policy: str
 ) -> None:
-    make_rag_project(project, SUITE.replace("{policy: drop}", f"{{policy: {policy}, context_window: 420}}"))
+    make_rag_project(
+        project, SUITE.replace("{policy: drop}", f"{{policy: {policy}, context_window: 420}}")
+    )
     out = project / "run"
     s = run_rag_eval("mini", options(server, out)).summary
     g = s.generation
@@ -152,7 +171,10 @@ def test_overflow_is_recorded_per_row_and_counted(
     assert (len(truncated) > 0) == (policy == "truncate")
     for r in records:
         guard = r["guard"]
-        assert guard["kept"] + [c for c in guard["dropped"] if c not in guard["kept"]] == r["retrieved"]
+        assert (
+            guard["kept"] + [c for c in guard["dropped"] if c not in guard["kept"]]
+            == r["retrieved"]
+        )
         assert guard["prompt_tokens"] <= guard["limit"] == 420 - 64
     request = server.requests[-1]["messages"][-1]["content"]
     assert "[4]" not in request
@@ -178,12 +200,26 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: Any) -> tu
 def test_fail_policy_exits_2_before_sending_anything(
     project: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    make_rag_project(project, SUITE.replace("{policy: drop}", "{policy: fail, context_window: 420}"))
+    make_rag_project(
+        project, SUITE.replace("{policy: drop}", "{policy: fail, context_window: 420}")
+    )
     before = len(server.requests)
-    with pytest.raises(ContextOverflowError, match=r"question \d+: the context needs \d+ tokens but the budget is \d+"):
+    with pytest.raises(
+        ContextOverflowError,
+        match=r"question \d+: the context needs \d+ tokens but the budget is \d+",
+    ):
         run_rag_eval("mini", options(server, project / "run"))
-    args = ["rag-eval", "mini", "--base-url", server.base_url, "--model", "fake-model", "--out", "cli"]
-    code, out, err = run_cli(args, monkeypatch, capsys)
+    args = [
+        "rag-eval",
+        "mini",
+        "--base-url",
+        server.base_url,
+        "--model",
+        "fake-model",
+        "--out",
+        "cli",
+    ]
+    code, _, err = run_cli(args, monkeypatch, capsys)
     assert code == 2 and "budget" in err and "Traceback" not in err
     assert len(server.requests) == before
     assert not (project / "run").exists() and not (project / "cli").exists()
@@ -221,7 +257,9 @@ def test_report_md_is_byte_identical_across_runs_with_the_same_answers(
 
 
 def test_failing_threshold_exits_1(project: Path, server: FakeOpenAIServer) -> None:
-    make_rag_project(project, SUITE.replace("retrieval.recall@3: {min: 0.3}", "delivered.ndcg@3: {min: 0.99}"))
+    make_rag_project(
+        project, SUITE.replace("retrieval.recall@3: {min: 0.3}", "delivered.ndcg@3: {min: 0.99}")
+    )
     outcome = run_rag_eval("mini", options(server, project / "run"))
     assert outcome.exit_code == 1
     assert [t.metric for t in outcome.summary.thresholds if not t.passed] == ["delivered.ndcg@3"]
@@ -231,9 +269,17 @@ def test_failing_threshold_exits_1(project: Path, server: FakeOpenAIServer) -> N
     ("change", "where", "reason"),
     [
         (("[bm25, dense]", "[bm25, sparse]"), "mini.yaml:6", "unknown retriever(s) 'sparse'"),
-        (("generate_with: bm25", "generate_with: hybrid"), "mini.yaml", "must be one of the retrievers"),
+        (
+            ("generate_with: bm25", "generate_with: hybrid"),
+            "mini.yaml",
+            "must be one of the retrievers",
+        ),
         (("mini/corpus.jsonl", "mini/nope.jsonl"), "nope.jsonl", "corpus not found"),
-        (("retrieval.recall@3", "retrieval.recall@10"), "mini.yaml", "unknown threshold(s) 'retrieval.recall@10'"),
+        (
+            ("retrieval.recall@3", "retrieval.recall@10"),
+            "mini.yaml",
+            "unknown threshold(s) 'retrieval.recall@10'",
+        ),
         (("{name: minilm-fusion", "{name: colbert"), "mini.yaml:9", "unknown reranker 'colbert'"),
         (("prompt: rag_answer", "prompt: nope"), "nope", "no prompt named 'nope'"),
     ],
@@ -249,7 +295,9 @@ def test_bad_input_exits_2_with_a_clear_message(
 ) -> None:
     make_rag_project(project, SUITE.replace(*change))
     before = len(server.requests)
-    code, _, err = run_cli(["rag-eval", "mini", "--base-url", server.base_url, "--out", "run"], monkeypatch, capsys)
+    code, _, err = run_cli(
+        ["rag-eval", "mini", "--base-url", server.base_url, "--out", "run"], monkeypatch, capsys
+    )
     assert code == 2 and where in err and reason in err, err
     assert "Traceback" not in err and len(server.requests) == before
     assert not (project / "run").exists()
@@ -267,7 +315,10 @@ def test_missing_suite_and_bad_sweep_option_exit_2(
 def test_chunking_sweep_scores_every_setting_and_sends_nothing(
     project: Path, server: FakeOpenAIServer
 ) -> None:
-    make_rag_project(project, SUITE.replace("[bm25, dense]", "[bm25]").replace("rerank: {name: minilm-fusion, candidates: 8}\n", ""))
+    suite = SUITE.replace("[bm25, dense]", "[bm25]").replace(
+        "{policy: drop}", "{policy: fail, context_window: 420}"
+    )
+    make_rag_project(project, suite.replace("rerank: {name: minilm-fusion, candidates: 8}\n", ""))
     before = len(server.requests)
     out = project / "sweep"
     opts = options(server, out, chunk_sizes=(64, 128), overlaps=(0, 16))
@@ -275,12 +326,16 @@ def test_chunking_sweep_scores_every_setting_and_sends_nothing(
     s = outcome.summary
     assert len(server.requests) == before and s.generation is None and rows(out) == []
     assert s.sweep is not None and [(p.size, p.overlap) for p in s.sweep.points] == [
-        (64, 0), (64, 16), (128, 0), (128, 16)
+        (64, 0),
+        (64, 16),
+        (128, 0),
+        (128, 16),
     ]
     assert s.sweep.primary_metric == "ndcg@3"
     point = next(p for p in s.sweep.points if (p.size, p.overlap) == (128, 16))
     assert point.n_chunks == len(mini_chunks(128, 16))
-    assert point.pipelines[0].metrics == s.retrieval.pipelines[0].retrieved
+    bm25 = s.retrieval.pipelines[0]
+    assert point.pipelines[0].metrics == bm25.retrieved
     small = next(p for p in s.sweep.points if (p.size, p.overlap) == (64, 0))
     assert small.n_chunks == len(mini_chunks(64, 0)) > point.n_chunks
     best = s.sweep.best[0]
@@ -288,6 +343,11 @@ def test_chunking_sweep_scores_every_setting_and_sends_nothing(
     skipped = next(f for f in s.findings if f.check == "thresholds")
     assert skipped.details == ["generation.error_rate"]
     assert "## Chunking sweep (retrieval only)" in (out / "report.md").read_text()
+    # Policy fail refuses contexts that do not fit; with nothing sent, that is measured, not fatal.
+    assert bm25.guard.overflowed == bm25.guard.refused > 0
+    assert bm25.delivered["recall@3"] < bm25.retrieved["recall@3"]
+    refused = [r["delivered"]["bm25/first_stage"] for r in rankings(out)]
+    assert refused.count([]) == bm25.guard.refused
 
 
 def test_hybrid_from_fitted_members_ranks_like_a_hybrid_fitted_alone(
@@ -306,13 +366,16 @@ def test_hybrid_from_fitted_members_ranks_like_a_hybrid_fitted_alone(
     key = PipelineKey("hybrid", "first_stage")
     assert together.by_pipeline[key] == alone.by_pipeline[key]
     assert any(
-        together.by_pipeline[key][q.qid] != together.by_pipeline[PipelineKey("bm25", "first_stage")][q.qid]
+        together.by_pipeline[key][q.qid]
+        != together.by_pipeline[PipelineKey("bm25", "first_stage")][q.qid]
         for q in queries
     )
 
 
 @pytest.mark.slow
-def test_shipped_suite_on_the_embedded_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shipped_suite_on_the_embedded_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Three questions of evalsets/covid_qa.yaml answered by the embedded model, for real."""
     monkeypatch.chdir(REPO)
     out = tmp_path / "run"

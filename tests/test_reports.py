@@ -490,10 +490,10 @@ def test_registry_refuses_duplicate_names(monkeypatch: pytest.MonkeyPatch) -> No
         register(twin)
     extra = register(
         ReportWriter[ClassificationSummary](
-            name="rag-markdown", kind="rag", filename="report.md", render=render_markdown
+            name="other-markdown", kind="other", filename="report.md", render=render_markdown
         )
     )
-    assert writers_for("rag") == [extra]
+    assert writers_for("other") == [extra]
 
 
 def test_write_reports_writes_both_files(tmp_path: Path, summary: ClassificationSummary) -> None:

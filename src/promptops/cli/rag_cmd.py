@@ -27,9 +27,11 @@ def _int_list(value: str | None, option: str) -> tuple[int, ...] | None:
 
 def rag_eval_command(
     name: str | None = typer.Argument(
-        None, help="Suite name (evalsets/NAME.yaml) or a suite file [default: covid_qa]."
+        None, help="Suite name (evalsets/NAME.yaml) or a suite file; default covid_qa."
     ),
-    prompt: str | None = typer.Option(None, "--prompt", help="Prompt NAME[@VERSION] or file."),
+    prompt: str | None = typer.Option(
+        None, "--prompt", help="Prompt NAME or NAME@VERSION, or a file."
+    ),
     base_url: str | None = endpoint_options.BASE_URL,
     model: str | None = endpoint_options.MODEL,
     concurrency: int | None = endpoint_options.CONCURRENCY,

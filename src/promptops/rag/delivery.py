@@ -91,9 +91,7 @@ class ContextFitter:
             )
         except ContextOverflowError as exc:
             if strict:
-                raise ContextOverflowError(
-                    f"question {query.qid}: {exc.reason}", where=exc.where
-                ) from exc
+                raise ContextOverflowError(exc.reason, where=f"question {query.qid}") from exc
             delivery = self._refused(chunks, exc)
         self._memo[key] = delivery
         return delivery

@@ -36,6 +36,7 @@ from promptops.rag.chunking import ChunkingConfig
 from promptops.rag.corpus import Document, corpus_hash, load_corpus
 from promptops.rag.delivery import ContextFitter, Delivery, context_window
 from promptops.rag.grounding import GroundingScorer
+from promptops.rag.guard import CountTokens
 from promptops.rag.rankings import PipelineKey, Rankings, make_reranker, retrieve_all
 from promptops.rag.relevance import (
     QAQuery,
@@ -137,7 +138,8 @@ def _profile(suite: RagSuite, options: RagOptions) -> EndpointProfile:
     return resolve_profile(suite.profile, suite.endpoint, cli, path=options.profiles_path)
 
 
-def _counter(profile: EndpointProfile) -> Any:
+def _counter(profile: EndpointProfile) -> CountTokens | None:
+    """The embedded model counts with its own tokenizer; other endpoints get tiktoken."""
     if not profile.embedded:
         return None
     from promptops.rag.guard import embedded_model_counter

@@ -35,6 +35,7 @@ from promptops.reports.rag_markdown import (
     guard_sentence,
     measure_name,
     pipeline_title,
+    quality_items,
     quality_name,
     setup_lines,
     sweep_labels,
@@ -187,9 +188,9 @@ def _generation(s: RagSummary) -> Safe:
             "Generation",
             paragraph("Nothing was generated in this run (retrieval only)."),
         )
-    quality = [[quality_name(k), Num(fmt.num(v))] for k, v in g.metrics.items()]
+    quality = [[quality_name(k), Num(fmt.num(v))] for k, v in quality_items(g.metrics)]
     grounding = [[label, Num(fmt.num(grounding_value(g, key)))] for key, label in GROUNDING_ROWS]
-    values = [(quality_name(k), v) for k, v in g.metrics.items() if v is not None and v <= 1.0]
+    values = [(quality_name(k), v) for k, v in quality_items(g.metrics) if v is not None]
     values += [
         (label, v) for key, label in GROUNDING_ROWS if (v := grounding_value(g, key)) is not None
     ]

@@ -62,6 +62,12 @@ def quality_name(key: str) -> str:
     return QUALITY_NAMES.get(key, key)
 
 
+def quality_items(metrics: dict[str, float | None]) -> list[tuple[str, float | None]]:
+    """Answer-quality figures in a fixed order (summary.json stores its keys sorted)."""
+    known = [key for key in QUALITY_NAMES if key in metrics]
+    return [(key, metrics[key]) for key in [*known, *sorted(set(metrics) - set(known))]]
+
+
 def pipeline_title(p: PipelineMetrics) -> str:
     return p.label + (" (generates)" if p.generates else "")
 
@@ -223,7 +229,7 @@ def _generation(s: RagSummary) -> list[str]:
     g = s.generation
     if g is None:
         return ["## Generation", "", "Nothing was generated in this run (retrieval only)."]
-    quality = [[escape(quality_name(k)), fmt.num(v)] for k, v in g.metrics.items()]
+    quality = [[escape(quality_name(k)), fmt.num(v)] for k, v in quality_items(g.metrics)]
     grounding = [[escape(label), fmt.num(grounding_value(g, key))] for key, label in GROUNDING_ROWS]
     gr = g.grounding
     return [
