@@ -28,6 +28,7 @@ class Outcomes:
     labels: list[str]
     cases: list[Case]
     y_pred: list[str | None]
+    raw_pred: list[str | None]  # the uncalibrated answer (= y_pred without calibration)
     errors: list[bool]
     invalid: list[bool]
     confidence: list[float]  # probability of the predicted label, 0 without one
@@ -93,6 +94,7 @@ def read_results(
     order = {c.id: i for i, c in enumerate(cases)}
     n = len(cases)
     y_pred: list[str | None] = [None] * n
+    raw_pred: list[str | None] = [None] * n
     errors, invalid, present = [False] * n, [False] * n, [False] * n
     confidence, offsets = [0.0] * n, [0] * n
     probs: NDArray[np.float64] | None = None
@@ -117,6 +119,8 @@ def read_results(
             continue
         present[index] = True
         y_pred[index] = predicted
+        raw = record.get("raw_label_probs")
+        raw_pred[index] = canonical.get(max(raw, key=raw.__getitem__)) if raw else predicted
         errors[index] = bool(record.get("error"))
         invalid[index] = bool(record.get("invalid"))
         offsets[index] = offset
@@ -135,6 +139,7 @@ def read_results(
         labels=labels,
         cases=[cases[i] for i in kept],
         y_pred=[y_pred[i] for i in kept],
+        raw_pred=[raw_pred[i] for i in kept],
         errors=[errors[i] for i in kept],
         invalid=[invalid[i] for i in kept],
         confidence=[confidence[i] for i in kept],

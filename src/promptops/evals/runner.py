@@ -22,13 +22,13 @@ from promptops.evals.baselines import run_baselines
 from promptops.evals.checks import class_balance, find_leakage, find_pii, validate_cases
 from promptops.evals.evalset import Case, case_text, evalset_hash, load_evalset
 from promptops.evals.metrics import classification_metrics
-from promptops.evals.results import read_results
+from promptops.evals.results import Outcomes, read_results
 from promptops.evals.sending import Progress, jobs, send_all
 from promptops.evals.suite import Suite, resolve_suite
 from promptops.llm.cache import ResponseCache
 from promptops.llm.client import ClientStats, LLMClient
 from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_profile
-from promptops.llm.prompted import calibrator_for
+from promptops.llm.prompted import Calibrator, calibrator_for
 from promptops.prompts import Prompt, declared_variables, resolve_prompt
 from promptops.runs import summary as s
 from promptops.runs.folder import SUMMARY, RunFolder, write_json
@@ -227,7 +227,7 @@ async def _send(
     no_cache: bool,
     http_client: httpx2.AsyncClient | None,
     stream: TextIO,
-) -> tuple[ClientStats, str]:
+) -> tuple[ClientStats, Calibrator]:
     cache = None if no_cache else ResponseCache()
     try:
         async with LLMClient(prep.profile, cache=cache, http_client=http_client) as client:
@@ -243,7 +243,7 @@ async def _send(
                 calibrator,
                 Progress(max(total, 0), stream),
             )
-            return client.stats, calibrator.status
+            return client.stats, calibrator
     finally:
         if cache is not None:
             cache.close()
@@ -267,12 +267,12 @@ def run_eval(
     folder.save_prompt(prep.prompt)
     clock = time.perf_counter()
     try:
-        stats, calibration = asyncio.run(
+        stats, calibrator = asyncio.run(
             _send(prep, folder, repeat, options.no_cache, http_client, stream)
         )
     finally:
         folder.close()
-    summary = build_summary(prep, folder, repeat, calibration, stats)
+    summary = build_summary(prep, folder, repeat, calibrator, stats)
     summary.volatile.run_id = run_id
     summary.volatile.started_at = started.isoformat(timespec="seconds")
     summary.volatile.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -285,7 +285,7 @@ def run_eval(
 
 
 def build_summary(
-    prep: Prepared, folder: RunFolder, repeat: int, calibration: str, stats: ClientStats
+    prep: Prepared, folder: RunFolder, repeat: int, calibrator: Calibrator, stats: ClientStats
 ) -> s.ClassificationSummary:
     suite, prompt = prep.suite, prep.prompt
     labels = list(prompt.labels or ())
@@ -303,8 +303,10 @@ def build_summary(
         for b in baselines
         if b.status == "not_fit"
     ]
-    if calibration not in ("none", "contextual"):
-        findings.append(s.Finding(check="calibration", severity="warning", message=calibration))
+    if calibrator.status not in ("none", "contextual"):
+        findings.append(
+            s.Finding(check="calibration", severity="warning", message=calibrator.status)
+        )
     n_cases = len(outcomes.cases)
     n_errors = sum(outcomes.errors)
     error_rate = n_errors / n_cases if n_cases else 0.0
@@ -329,7 +331,7 @@ def build_summary(
             base_url=prep.profile.base_url,
             temperature=prompt.model.temperature,
             max_tokens=prompt.model.max_tokens,
-            calibration="contextual" if calibration == "contextual" else "none",
+            calibration="contextual" if calibrator.active else "none",
         ),
         evalset=s.EvalsetInfo(
             path=str(prep.evalset_path),
@@ -350,6 +352,7 @@ def build_summary(
         largest_gap=gap,
         worst_cases=sm.worst_cases(outcomes, result, suite.worst_cases),
         findings=findings,
+        calibration=_calibration_effect(calibrator, outcomes),
         repeats=sm.repeats(totals.samples, prep.test, repeat),
         usage=s.Usage(
             prompt_tokens=totals.prompt_tokens,
@@ -370,6 +373,21 @@ def build_summary(
             cache_misses=stats.cache_misses,
             retries=stats.retries,
         ),
+    )
+
+
+def _calibration_effect(calibrator: Calibrator, outcomes: Outcomes) -> s.CalibrationEffect | None:
+    """The run's answers decided without calibration, scored the same way."""
+    if calibrator.prior is None or not outcomes.cases:
+        return None
+    raw = classification_metrics(outcomes.y_true, outcomes.raw_pred, outcomes.labels)
+    changed = sum(a != b for a, b in zip(outcomes.raw_pred, outcomes.y_pred, strict=True))
+    return s.CalibrationEffect(
+        method="contextual",
+        prior=calibrator.prior,
+        uncalibrated_accuracy=raw.accuracy,
+        uncalibrated_macro_f1=raw.macro_f1,
+        changed_answers=changed,
     )
 
 

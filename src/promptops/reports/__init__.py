@@ -20,7 +20,6 @@ from promptops.reports.registry import (
     get_writer,
     register,
     write_all,
-    write_atomic,
     writer_names,
     writers_for,
 )
@@ -34,7 +33,6 @@ __all__ = [
     "register",
     "render_html",
     "render_markdown",
-    "write_atomic",
     "write_reports",
     "writer_names",
     "writers_for",

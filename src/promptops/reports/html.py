@@ -18,6 +18,7 @@ from promptops.reports.fmt import metric_name, rule_text
 from promptops.reports.words import (
     baseline_sentence,
     bootstrap_note,
+    calibration_sentence,
     case_output,
     error_share,
     format_input,
@@ -442,8 +443,10 @@ def _calibration(s: ClassificationSummary) -> Safe:
     m = s.metrics
     if m.pr_auc_macro is None and m.ece is None and not m.reliability:
         return Safe("")
+    effect = calibration_sentence(s)
     facts = paragraph(
         f"PR-AUC (macro): {fmt.num(m.pr_auc_macro)}. Expected calibration error: {fmt.num(m.ece)}."
+        + (f" {effect}" if effect else "")
     )
     if not m.reliability:
         return section("calibration", "Calibration", facts)

@@ -17,6 +17,7 @@ from promptops.reports.fmt import metric_name, rule_text
 from promptops.reports.words import (
     baseline_sentence,
     bootstrap_note,
+    calibration_sentence,
     case_output,
     error_share,
     format_input,
@@ -247,6 +248,9 @@ def _calibration(s: ClassificationSummary) -> list[str]:
         f"- PR-AUC (macro): {fmt.num(m.pr_auc_macro)}",
         f"- Expected calibration error: {fmt.num(m.ece)}",
     ]
+    effect = calibration_sentence(s)
+    if effect is not None:
+        lines += [f"- {escape(effect)}"]
     if m.reliability:
         rows = [
             [

@@ -107,3 +107,19 @@ def case_output(case: CaseView) -> str:
 
 def error_share(s: ClassificationSummary) -> str:
     return fmt.pct(s.n_errors / s.n_cases) if s.n_cases else fmt.MISSING
+
+
+def calibration_sentence(s: ClassificationSummary) -> str | None:
+    """What contextual calibration changed on this run, or None when it was off."""
+    c = s.calibration
+    if c is None:
+        return None
+    prior = ", ".join(
+        f"{label} {fmt.num(c.prior[label])}" for label in s.labels if label in c.prior
+    )
+    return (
+        f"Contextual calibration changed {fmt.count(c.changed_answers)} of {fmt.count(s.n_cases)} "
+        f"answers: macro-F1 {fmt.num(s.metrics.macro_f1)} with it, "
+        f"{fmt.num(c.uncalibrated_macro_f1)} without (accuracy {fmt.num(s.metrics.accuracy)} "
+        f"vs {fmt.num(c.uncalibrated_accuracy)}). Content-free prior: {prior}."
+    )

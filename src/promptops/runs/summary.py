@@ -184,6 +184,17 @@ class ThresholdResult(_Model):
     passed: bool
 
 
+class CalibrationEffect(_Model):
+    """What contextual calibration did on this run: the headline metrics are calibrated;
+    these are the same answers decided by the model's own probabilities."""
+
+    method: str
+    prior: dict[str, float]
+    uncalibrated_accuracy: float
+    uncalibrated_macro_f1: float
+    changed_answers: int
+
+
 class Volatile(_Model):
     """Values that differ between runs with identical answers: never in report.md."""
 
@@ -226,6 +237,7 @@ class ClassificationSummary(_Model):
     worst_cases: WorstCases
     findings: list[Finding]
     repeats: Repeats | None = None
+    calibration: CalibrationEffect | None = None
     usage: Usage
     thresholds: list[ThresholdResult]
     passed: bool
