@@ -1,0 +1,179 @@
+"""Character n-gram TF-IDF and sparse cosine similarity, in numpy alone.
+
+The leakage check runs before every eval; importing scikit-learn (and the scipy it pulls
+in) for one vectoriser costs about a second per run, more than the check itself. These
+are the same definitions as scikit-learn's `TfidfVectorizer(analyzer="char_wb",
+ngram_range=(3, 5), sublinear_tf=True)`, so a score here equals the score there:
+
+- n-grams of each whitespace-separated word padded with one space on each side; a padded
+  word no longer than n gives itself once and no longer n-grams;
+- term weight (1 + ln tf) * idf with the smoothed idf ln((1 + n_docs) / (1 + df)) + 1;
+- every row scaled to unit L2 norm, so the cosine of two rows is their dot product.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+_PRODUCTS_PER_BLOCK = 1 << 22  # sparse partial products materialised at once (~130 MiB)
+_DENSE_SHARE = 128  # see _frequent_columns
+_DENSE_VALUES = 1 << 23  # values of the dense right-hand side (64 MiB)
+
+
+@dataclass(frozen=True)
+class SparseRows:
+    """A CSR matrix: row i holds `data[indptr[i]:indptr[i+1]]` in columns `indices[...]`."""
+
+    indptr: NDArray[np.int64]
+    indices: NDArray[np.int64]
+    data: NDArray[np.float64]
+    n_columns: int
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.indptr) - 1
+
+    def rows(self, start: int, stop: int) -> SparseRows:
+        """Rows `start:stop` as their own matrix (views, no copy of the entries)."""
+        lo, hi = int(self.indptr[start]), int(self.indptr[stop])
+        return SparseRows(
+            self.indptr[start : stop + 1] - lo,
+            self.indices[lo:hi],
+            self.data[lo:hi],
+            self.n_columns,
+        )
+
+    def transposed(self) -> SparseRows:
+        """The same matrix stored by column (CSC), i.e. the CSR of the transpose."""
+        order = np.argsort(self.indices, kind="stable")
+        counts = np.bincount(self.indices, minlength=self.n_columns)
+        indptr = np.zeros(self.n_columns + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return SparseRows(indptr, _row_ids(self)[order], self.data[order], self.n_rows)
+
+
+def char_wb_ngrams(text: str, low: int = 3, high: int = 5) -> list[str]:
+    """The character n-grams, low <= n <= high, of each space-padded word of `text`."""
+    grams: list[str] = []
+    for word in text.split():
+        padded = f" {word} "
+        size = len(padded)
+        for n in range(low, high + 1):
+            if size <= n:
+                grams.append(padded)
+                break
+            grams.extend([padded[i : i + n] for i in range(size - n + 1)])
+    return grams
+
+
+def tfidf_char_wb(texts: Sequence[str], low: int = 3, high: int = 5) -> SparseRows:
+    """Fit the vocabulary and idf on `texts` and return their unit-norm TF-IDF rows.
+
+    Texts are lowercased first, as the scikit-learn vectoriser does by default. A text
+    with no n-gram (empty) gives an all-zero row.
+    """
+    vocabulary: dict[str, int] = {}
+    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+    columns: list[int] = []
+    counts: list[int] = []
+    for i, text in enumerate(texts):
+        tf = Counter(char_wb_ngrams(text.lower(), low, high))
+        columns.extend([vocabulary.setdefault(g, len(vocabulary)) for g in tf])
+        counts.extend(tf.values())
+        indptr[i + 1] = len(columns)
+    indices = np.array(columns, dtype=np.int64)
+    df = np.bincount(indices, minlength=len(vocabulary))
+    idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
+    data = (np.log(np.array(counts, dtype=np.float64)) + 1.0) * idf[indices]
+    row_of = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(indptr))
+    norms = np.sqrt(np.bincount(row_of, weights=data * data, minlength=len(texts)))
+    data /= norms[row_of]
+    return SparseRows(indptr, indices, data, len(vocabulary))
+
+
+def _frequent_columns(left: SparseRows, right: SparseRows) -> NDArray[np.int64]:
+    """Columns cheaper to multiply densely, as a map column -> dense position (-1: sparse).
+
+    A column shared by many rows on both sides makes (rows using it on the left) x (rows
+    using it on the right) partial products; above 1/128 of all cells that costs more
+    than one dense BLAS pass over the column. The dense right side is capped at 8M values.
+    """
+    products = np.bincount(left.indices, minlength=left.n_columns) * np.bincount(
+        right.indices, minlength=right.n_columns
+    )
+    cutoff = max(1, left.n_rows * right.n_rows // _DENSE_SHARE)
+    limit = max(0, _DENSE_VALUES // max(1, right.n_rows))
+    chosen = np.argsort(-products, kind="stable")[:limit]
+    chosen = np.sort(chosen[products[chosen] >= cutoff])
+    position = np.full(left.n_columns, -1, dtype=np.int64)
+    position[chosen] = np.arange(len(chosen), dtype=np.int64)
+    return position
+
+
+def _row_ids(rows: SparseRows) -> NDArray[np.int64]:
+    return np.repeat(np.arange(rows.n_rows, dtype=np.int64), np.diff(rows.indptr))
+
+
+def _dense_part(rows: SparseRows, position: NDArray[np.int64], width: int) -> NDArray[np.float64]:
+    """The entries of `rows` in the frequent columns, as a dense (rows x width) array."""
+    dense = np.zeros((rows.n_rows, width))
+    at = position[rows.indices]
+    keep = at >= 0
+    dense[_row_ids(rows)[keep], at[keep]] = rows.data[keep]
+    return dense
+
+
+def _sparse_part(rows: SparseRows, position: NDArray[np.int64]) -> SparseRows:
+    """`rows` without the entries in the frequent columns."""
+    keep = position[rows.indices] < 0
+    indptr = np.zeros(rows.n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(_row_ids(rows)[keep], minlength=rows.n_rows), out=indptr[1:])
+    return SparseRows(indptr, rows.indices[keep], rows.data[keep], rows.n_columns)
+
+
+def _products(left: SparseRows, right_by_column: SparseRows) -> NDArray[np.float64]:
+    """Dense `left @ right.T` from the partial products of shared columns, summed by cell."""
+    n_right = right_by_column.n_columns
+    starts = right_by_column.indptr[left.indices]
+    lengths = right_by_column.indptr[left.indices + 1] - starts
+    total = int(lengths.sum())
+    # position k of the expansion reads entry starts[e] + (k - first k of entry e)
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    at = offsets + np.arange(total, dtype=np.int64)
+    cells = np.repeat(_row_ids(left) * n_right, lengths) + right_by_column.indices[at]
+    weights = np.repeat(left.data, lengths) * right_by_column.data[at]
+    sums = np.bincount(cells, weights=weights, minlength=left.n_rows * n_right)
+    return sums.reshape(left.n_rows, n_right)
+
+
+def cosine_blocks(
+    left: SparseRows, right: SparseRows, max_rows: int = 512
+) -> Iterator[tuple[int, NDArray[np.float64]]]:
+    """(first row, dense cosines of left rows against every right row), a block at a time.
+
+    Frequent columns go through a dense matrix product, the rest through sparse partial
+    products. A block has at most `max_rows` rows and about 4M sparse partial products, so
+    memory stays bounded however many texts there are. Rows must have unit norm.
+    """
+    position = _frequent_columns(left, right)
+    width = int(position.max(initial=-1)) + 1
+    right_dense_t = _dense_part(right, position, width).T
+    sparse_left = _sparse_part(left, position)
+    by_column = _sparse_part(right, position).transposed()
+    per_entry = np.diff(by_column.indptr)[sparse_left.indices]
+    done = np.zeros(len(per_entry) + 1, dtype=np.int64)  # products before each entry
+    np.cumsum(per_entry, out=done[1:])
+    done_by_row = done[sparse_left.indptr]
+    start = 0
+    while start < left.n_rows:
+        fits = np.searchsorted(done_by_row, done_by_row[start] + _PRODUCTS_PER_BLOCK, "right")
+        stop = min(left.n_rows, start + max_rows, max(start + 1, int(fits) - 1))
+        block = _products(sparse_left.rows(start, stop), by_column)
+        block += _dense_part(left.rows(start, stop), position, width) @ right_dense_t
+        yield start, block
+        start = stop
