@@ -13,6 +13,7 @@ ngram_range=(3, 5), sublinear_tf=True)`, so a score here equals the score there:
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ class SparseRows:
     """A CSR matrix: row i holds `data[indptr[i]:indptr[i+1]]` in columns `indices[...]`."""
 
     indptr: NDArray[np.int64]
-    indices: NDArray[np.int64]
+    indices: NDArray[np.int32]
     data: NDArray[np.float64]
     n_columns: int
 
@@ -48,13 +49,32 @@ class SparseRows:
             self.n_columns,
         )
 
+    def row_ids(self) -> NDArray[np.int64]:
+        """The row of each entry."""
+        return np.repeat(np.arange(self.n_rows, dtype=np.int64), np.diff(self.indptr))
+
     def transposed(self) -> SparseRows:
         """The same matrix stored by column (CSC), i.e. the CSR of the transpose."""
         order = np.argsort(self.indices, kind="stable")
-        counts = np.bincount(self.indices, minlength=self.n_columns)
         indptr = np.zeros(self.n_columns + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        return SparseRows(indptr, _row_ids(self)[order], self.data[order], self.n_rows)
+        np.cumsum(np.bincount(self.indices, minlength=self.n_columns), out=indptr[1:])
+        rows = self.row_ids()[order].astype(np.int32)
+        return SparseRows(indptr, rows, self.data[order], self.n_rows)
+
+    def select_columns(self, keep: NDArray[np.bool_]) -> SparseRows:
+        """The entries whose column is marked in `keep`, other columns left empty."""
+        mask = keep[self.indices]
+        indptr = np.zeros(self.n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.row_ids()[mask], minlength=self.n_rows), out=indptr[1:])
+        return SparseRows(indptr, self.indices[mask], self.data[mask], self.n_columns)
+
+    def dense_columns(self, position: NDArray[np.int64], width: int) -> NDArray[np.float64]:
+        """A (rows x width) array of the entries in columns with `position` >= 0 there."""
+        dense = np.zeros((self.n_rows, width))
+        at = position[self.indices]
+        mask = at >= 0
+        dense[self.row_ids()[mask], at[mask]] = self.data[mask]
+        return dense
 
 
 def char_wb_ngrams(text: str, low: int = 3, high: int = 5) -> list[str]:
@@ -79,20 +99,25 @@ def tfidf_char_wb(texts: Sequence[str], low: int = 3, high: int = 5) -> SparseRo
     """
     vocabulary: dict[str, int] = {}
     indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-    columns: list[int] = []
-    counts: list[int] = []
+    columns = array("i")  # 4 bytes an entry: 100k texts make ~15M entries
+    counts = array("i")
     for i, text in enumerate(texts):
         tf = Counter(char_wb_ngrams(text.lower(), low, high))
         columns.extend([vocabulary.setdefault(g, len(vocabulary)) for g in tf])
         counts.extend(tf.values())
         indptr[i + 1] = len(columns)
-    indices = np.array(columns, dtype=np.int64)
+    indices = np.frombuffer(columns, dtype=np.int32)
     df = np.bincount(indices, minlength=len(vocabulary))
     idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
-    data = (np.log(np.array(counts, dtype=np.float64)) + 1.0) * idf[indices]
-    row_of = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(indptr))
-    norms = np.sqrt(np.bincount(row_of, weights=data * data, minlength=len(texts)))
-    data /= norms[row_of]
+    data = np.log(np.frombuffer(counts, dtype=np.int32), dtype=np.float64)
+    del counts
+    data += 1.0
+    data *= idf[indices]
+    lengths = np.diff(indptr)
+    squares = np.zeros(len(texts))
+    filled = lengths > 0  # reduceat needs the start of every summed row to differ
+    squares[filled] = np.add.reduceat(data * data, indptr[:-1][filled])
+    data /= np.repeat(np.sqrt(squares), lengths)
     return SparseRows(indptr, indices, data, len(vocabulary))
 
 
@@ -107,33 +132,12 @@ def _frequent_columns(left: SparseRows, right: SparseRows) -> NDArray[np.int64]:
         right.indices, minlength=right.n_columns
     )
     cutoff = max(1, left.n_rows * right.n_rows // _DENSE_SHARE)
-    limit = max(0, _DENSE_VALUES // max(1, right.n_rows))
+    limit = _DENSE_VALUES // max(1, right.n_rows)
     chosen = np.argsort(-products, kind="stable")[:limit]
     chosen = np.sort(chosen[products[chosen] >= cutoff])
     position = np.full(left.n_columns, -1, dtype=np.int64)
     position[chosen] = np.arange(len(chosen), dtype=np.int64)
     return position
-
-
-def _row_ids(rows: SparseRows) -> NDArray[np.int64]:
-    return np.repeat(np.arange(rows.n_rows, dtype=np.int64), np.diff(rows.indptr))
-
-
-def _dense_part(rows: SparseRows, position: NDArray[np.int64], width: int) -> NDArray[np.float64]:
-    """The entries of `rows` in the frequent columns, as a dense (rows x width) array."""
-    dense = np.zeros((rows.n_rows, width))
-    at = position[rows.indices]
-    keep = at >= 0
-    dense[_row_ids(rows)[keep], at[keep]] = rows.data[keep]
-    return dense
-
-
-def _sparse_part(rows: SparseRows, position: NDArray[np.int64]) -> SparseRows:
-    """`rows` without the entries in the frequent columns."""
-    keep = position[rows.indices] < 0
-    indptr = np.zeros(rows.n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(_row_ids(rows)[keep], minlength=rows.n_rows), out=indptr[1:])
-    return SparseRows(indptr, rows.indices[keep], rows.data[keep], rows.n_columns)
 
 
 def _products(left: SparseRows, right_by_column: SparseRows) -> NDArray[np.float64]:
@@ -145,7 +149,7 @@ def _products(left: SparseRows, right_by_column: SparseRows) -> NDArray[np.float
     # position k of the expansion reads entry starts[e] + (k - first k of entry e)
     offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
     at = offsets + np.arange(total, dtype=np.int64)
-    cells = np.repeat(_row_ids(left) * n_right, lengths) + right_by_column.indices[at]
+    cells = np.repeat(left.row_ids() * n_right, lengths) + right_by_column.indices[at]
     weights = np.repeat(left.data, lengths) * right_by_column.data[at]
     sums = np.bincount(cells, weights=weights, minlength=left.n_rows * n_right)
     return sums.reshape(left.n_rows, n_right)
@@ -154,26 +158,27 @@ def _products(left: SparseRows, right_by_column: SparseRows) -> NDArray[np.float
 def cosine_blocks(
     left: SparseRows, right: SparseRows, max_rows: int = 512
 ) -> Iterator[tuple[int, NDArray[np.float64]]]:
-    """(first row, dense cosines of left rows against every right row), a block at a time.
+    """(first row, dense cosines of those left rows against every right row), by blocks.
 
     Frequent columns go through a dense matrix product, the rest through sparse partial
-    products. A block has at most `max_rows` rows and about 4M sparse partial products, so
-    memory stays bounded however many texts there are. Rows must have unit norm.
+    products. A block has at most `max_rows` rows and, unless one row alone makes more,
+    about 4M sparse partial products, so memory stays bounded however many texts there
+    are. Rows must have unit norm for the products to be cosines.
     """
     position = _frequent_columns(left, right)
     width = int(position.max(initial=-1)) + 1
-    right_dense_t = _dense_part(right, position, width).T
-    sparse_left = _sparse_part(left, position)
-    by_column = _sparse_part(right, position).transposed()
-    per_entry = np.diff(by_column.indptr)[sparse_left.indices]
-    done = np.zeros(len(per_entry) + 1, dtype=np.int64)  # products before each entry
-    np.cumsum(per_entry, out=done[1:])
-    done_by_row = done[sparse_left.indptr]
+    right_dense_t = right.dense_columns(position, width).T
+    sparse = position < 0
+    by_column = right.select_columns(sparse).transposed()
+    per_column = np.diff(by_column.indptr)  # sparse partial products per left entry
     start = 0
     while start < left.n_rows:
-        fits = np.searchsorted(done_by_row, done_by_row[start] + _PRODUCTS_PER_BLOCK, "right")
-        stop = min(left.n_rows, start + max_rows, max(start + 1, int(fits) - 1))
-        block = _products(sparse_left.rows(start, stop), by_column)
-        block += _dense_part(left.rows(start, stop), position, width) @ right_dense_t
-        yield start, block
-        start = stop
+        block = left.rows(start, min(left.n_rows, start + max_rows))
+        done = np.zeros(len(block.indices) + 1, dtype=np.int64)
+        np.cumsum(per_column[block.indices], out=done[1:])
+        fits = int(np.searchsorted(done[block.indptr], _PRODUCTS_PER_BLOCK, "right")) - 1
+        block = block.rows(0, max(1, min(block.n_rows, fits)))
+        sims = _products(block.select_columns(sparse), by_column)
+        sims += block.dense_columns(position, width) @ right_dense_t
+        yield start, sims
+        start += block.n_rows

@@ -7,7 +7,6 @@ folder's `results.jsonl` before the next is counted done.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -113,27 +112,16 @@ async def send_all(
     calibrator: Calibrator,
     progress: Progress,
 ) -> None:
-    """Send every job, at most a window in flight, appending each result as it completes."""
-    window = 4 * client.profile.concurrency
-    pending: dict[asyncio.Task[Completion], Job] = {}
-    exhausted = False
-    try:
-        while pending or not exhausted:
-            while not exhausted and len(pending) < window:
-                job = next(work, None)
-                if job is None:
-                    exhausted = True
-                    break
-                pending[asyncio.create_task(client.complete(job.request))] = job
-            if not pending:
-                break
-            finished, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in finished:
-                job = pending.pop(task)
-                completion = calibrator.apply(task.result())
-                folder.append(result_record(job, completion))
-                progress.update(completion.ok)
-    finally:
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+    """Send every job through the client's bounded window, appending each result as it
+    completes (calibrated the way the prompt says)."""
+    in_flight: dict[int, Job] = {}
+
+    def requests() -> Iterator[ChatRequest]:
+        for index, job in enumerate(work):
+            in_flight[index] = job
+            yield job.request
+
+    async for index, raw in client.complete_many(requests()):
+        completion = calibrator.apply(raw)
+        folder.append(result_record(in_flight.pop(index), completion))
+        progress.update(completion.ok)

@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
@@ -120,21 +120,28 @@ class LLMClient:
         return completion
 
     async def complete_many(
-        self, reqs: Sequence[ChatRequest]
+        self, reqs: Iterable[ChatRequest]
     ) -> AsyncGenerator[tuple[int, Completion], None]:
         """Yield `(index, completion)` as each request finishes, in completion order.
 
-        At most a few times the concurrency limit of tasks exist at once (the limiter bounds
-        what is actually in flight), so a long list does not become a long list of tasks.
+        `reqs` is consumed lazily and at most a few times the concurrency limit of tasks
+        exist at once (the limiter bounds what is actually in flight), so a million requests
+        never become a million tasks or a million requests in memory.
         """
         window = 4 * self.profile.concurrency
         pending: dict[asyncio.Task[Completion], int] = {}
-        position = 0
+        numbered = enumerate(reqs)
+        exhausted = False
         try:
-            while position < len(reqs) or pending:
-                while position < len(reqs) and len(pending) < window:
-                    pending[asyncio.create_task(self.complete(reqs[position]))] = position
-                    position += 1
+            while True:
+                while not exhausted and len(pending) < window:
+                    item = next(numbered, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    pending[asyncio.create_task(self.complete(item[1]))] = item[0]
+                if not pending:
+                    return
                 done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     yield pending.pop(task), task.result()

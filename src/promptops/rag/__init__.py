@@ -1,4 +1,5 @@
-"""Retrieval-augmented generation: corpus loading, chunking, retrieval, reranking, indexes.
+"""Retrieval-augmented generation: corpus loading, chunking, retrieval, reranking, indexes,
+the context-overflow guard and citation grounding (`promptops.rag.runner` runs it all).
 
 The pipeline, each stage usable on its own:
 
@@ -14,6 +15,7 @@ Chunk ids are `<doc_id>#<n>` and each chunk maps back to an exact span of its do
 from __future__ import annotations
 
 from promptops.rag.chunking import Chunk, ChunkingConfig, chunk_corpus, chunk_document
+from promptops.rag.citations import number_passages, parse_citations, split_sentences
 from promptops.rag.corpus import (
     Document,
     corpus_hash,
@@ -22,6 +24,8 @@ from promptops.rag.corpus import (
     load_jsonl_corpus,
     load_queries,
 )
+from promptops.rag.grounding import GroundingResult, GroundingScorer, Judge, LLMJudge
+from promptops.rag.guard import GuardResult, fit_context
 from promptops.rag.index import (
     RetrievalIndex,
     build_index,
@@ -57,8 +61,13 @@ __all__ = [
     "DenseRetriever",
     "Document",
     "EmbeddingFusionReranker",
+    "GroundingResult",
+    "GroundingScorer",
+    "GuardResult",
     "Hits",
     "HybridRetriever",
+    "Judge",
+    "LLMJudge",
     "Reranker",
     "RetrievalIndex",
     "Retriever",
@@ -70,14 +79,18 @@ __all__ = [
     "create_retriever",
     "default_cache_dir",
     "doc_level_hits",
+    "fit_context",
     "index_fingerprint",
     "load_corpus",
     "load_folder_corpus",
     "load_jsonl_corpus",
     "load_queries",
     "load_retriever",
+    "number_passages",
+    "parse_citations",
     "register_reranker",
     "register_retriever",
     "reranker_names",
     "retriever_names",
+    "split_sentences",
 ]

@@ -79,28 +79,17 @@ async def answer_all(
     scorer: GroundingScorer,
     progress: Progress,
 ) -> None:
-    """Send every job, a window in flight, appending each scored answer as it completes."""
-    window = 4 * client.profile.concurrency
-    pending: dict[asyncio.Task[Completion], AnswerJob] = {}
-    exhausted = False
-    try:
-        while pending or not exhausted:
-            while not exhausted and len(pending) < window:
-                job = next(work, None)
-                if job is None:
-                    exhausted = True
-                    break
-                pending[asyncio.create_task(client.complete(job.request))] = job
-            if not pending:
-                break
-            finished, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in finished:
-                job = pending.pop(task)
-                completion = task.result()
-                record = await asyncio.to_thread(answer_record, job, completion, scorer)
-                folder.append(record)
-                progress.update(completion.ok)
-    finally:
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+    """Send every job through the client's bounded window, appending each scored answer as
+    it completes."""
+    in_flight: dict[int, AnswerJob] = {}
+
+    def requests() -> Iterator[ChatRequest]:
+        for index, job in enumerate(work):
+            in_flight[index] = job
+            yield job.request
+
+    async for index, completion in client.complete_many(requests()):
+        job = in_flight.pop(index)
+        record = await asyncio.to_thread(answer_record, job, completion, scorer)
+        folder.append(record)
+        progress.update(completion.ok)
