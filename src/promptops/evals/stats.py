@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from math import comb
+from math import comb, exp, lgamma, log
 
 import numpy as np
 from numpy.typing import NDArray
@@ -172,16 +172,37 @@ def paired_bootstrap(
     )
 
 
-def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemarResult:
-    """Exact McNemar test on paired correctness of two systems on the same cases."""
-    from scipy.stats import binomtest
+def binomial_half_cdf(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2) and k <= n / 2, exact to rounding for any n.
 
+    The terms C(n, i) / 2^n underflow long before n = 10^6, so the largest one, i = k, is
+    taken in log space (lgamma) and the others are summed as ratios to it, from i = k
+    down, while they still add to the sum.
+    """
+    if not 0 <= k <= n / 2:
+        raise ValueError(f"need 0 <= k <= n / 2, got k={k}, n={n}")
+    log_top = lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1) - n * log(2.0)
+    total, term = 0.0, 1.0
+    for i in range(k, -1, -1):  # term = P(X = i) / P(X = k), falling ever faster
+        total += term
+        term *= i / (n - i + 1)
+        if term < total * 1e-18:
+            break
+    return min(1.0, exp(log_top + log(total)))
+
+
+def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemarResult:
+    """Exact McNemar test on paired correctness of two systems on the same cases.
+
+    Two-sided: twice the smaller binomial tail, capped at 1 (the distribution at 1/2 is
+    symmetric, so this equals scipy's `binomtest(b, b + c).pvalue`).
+    """
     if len(correct_a) != len(correct_b):
         raise ValueError(f"{len(correct_a)} outcomes for A but {len(correct_b)} for B")
     b = sum(1 for x, y in zip(correct_a, correct_b, strict=True) if x and not y)
     c = sum(1 for x, y in zip(correct_a, correct_b, strict=True) if y and not x)
-    p_value = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
-    return McNemarResult(b, c, min(1.0, p_value))
+    p_value = 1.0 if b + c == 0 else min(1.0, 2 * binomial_half_cdf(min(b, c), b + c))
+    return McNemarResult(b, c, p_value)
 
 
 def pass_hat_k(n_correct: Sequence[int], n_samples: Sequence[int], k: int) -> float:
