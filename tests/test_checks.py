@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from promptops.errors import EvalsetError
 from promptops.evals.checks import (
@@ -19,6 +20,7 @@ from promptops.evals.checks import (
     validate_cases,
 )
 from promptops.evals.evalset import Case, case_text, load_evalset
+from promptops.evals.ngrams import char_wb_ngrams, cosine_blocks, tfidf_char_wb
 
 BANKING = Path("/work/shared/data/banking77")
 SHIPPED = Path(__file__).resolve().parent.parent / "evalsets" / "banking77" / "intent.jsonl"
@@ -146,6 +148,112 @@ def test_leakage_on_shipped_set_is_chunk_independent_and_matches_dense_cosine() 
     assert {(test[r][0], train[c][0]) for r, c in zip(rows, cols, strict=True)} == {
         (p.test_id, p.source_id) for p in report.pairs
     }
+
+
+def _sklearn_tfidf(texts: list[str]) -> sparse.csr_matrix:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
+    return vec.fit_transform(texts).tocsr()
+
+
+def _shipped_texts() -> tuple[list[str], list[str]]:
+    cases = load_evalset(SHIPPED)
+    train = [normalize_text(case_text(c)) for c in cases if c.split == "train"]
+    test = [normalize_text(case_text(c)) for c in cases if c.split == "test"]
+    return train, test
+
+
+def test_char_wb_ngrams_equal_sklearn_analyzer() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [
+        "a b  cd\tefgh ijklmnop",
+        "I  ordered a card but it has NOT arrived.",
+        "ünïcödé wörds ok",
+        "",
+        "x",
+    ]
+    for low, high in [(3, 5), (1, 2), (2, 6), (4, 4)]:
+        vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(low, high))
+        analyzer = vec.build_analyzer()
+        for text in texts:
+            assert char_wb_ngrams(text.lower(), low, high) == analyzer(text)
+
+
+def test_tfidf_rows_equal_sklearn_on_shipped_banking77() -> None:
+    train, test = _shipped_texts()
+    texts = train + test
+    ours = tfidf_char_wb(texts)
+    ref = _sklearn_tfidf(texts)
+    assert (ours.n_rows, ours.n_columns, len(ours.data)) == (*ref.shape, ref.nnz)
+    for i in range(ours.n_rows):  # same weights per row, whatever the column order
+        row = np.sort(ours.data[ours.indptr[i] : ours.indptr[i + 1]])
+        assert np.allclose(row, np.sort(ref[i].data), rtol=0, atol=1e-12)
+    # cosines of every test text against every train text, blockwise with small blocks
+    expected = (ref[len(train) :] @ ref[: len(train)].T).toarray()
+    got = np.zeros_like(expected)
+    left, right = ours.rows(len(train), ours.n_rows), ours.rows(0, len(train))
+    starts = []
+    for start, block in cosine_blocks(left, right, max_rows=37):
+        got[start : start + len(block)] = block
+        starts.append(start)
+    assert starts == list(range(0, len(test), 37))
+    assert np.abs(got - expected).max() < 1e-9
+    assert expected.max() > 0.8  # the comparison covers near duplicates too
+
+
+def test_tfidf_of_texts_without_ngrams() -> None:
+    empty = tfidf_char_wb(["", "  "])
+    assert (empty.n_rows, empty.n_columns, len(empty.data)) == (2, 0, 0)
+    mixed = tfidf_char_wb(["", "ab", ""])
+    (_, sims), *rest = cosine_blocks(mixed, mixed)
+    assert rest == [] and np.allclose(sims, [[0, 0, 0], [0, 1, 0], [0, 0, 0]])
+
+
+def _sklearn_leakage(
+    train: list[tuple[str, str]], test: list[tuple[str, str]], threshold: float
+) -> dict[tuple[str, str], float]:
+    """What find_leakage reports, from sklearn's vectoriser and a dense cosine."""
+    norm_train = [normalize_text(t) for _, t in train]
+    norm_test = [normalize_text(t) for _, t in test]
+    matrix = _sklearn_tfidf(norm_train + norm_test)
+    sims = (matrix[len(train) :] @ matrix[: len(train)].T).toarray()
+    found = {}
+    for r, c in zip(*np.nonzero(sims >= threshold - 1e-9), strict=True):
+        exact = norm_test[r] == norm_train[c]
+        found[(test[r][0], train[c][0])] = 1.0 if exact else min(1.0, float(sims[r, c]))
+    return found
+
+
+@pytest.mark.skipif(not BANKING.exists(), reason="needs the BANKING77 source data")
+def test_leakage_pairs_equal_sklearn_on_1000_by_1000_banking77() -> None:
+    def read(name: str, prefix: str) -> list[tuple[str, str]]:
+        with (BANKING / name).open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))[:1000]
+        return [(f"{prefix}{i}", row["text"]) for i, row in enumerate(rows)]
+
+    train, test = read("train.csv", "r"), read("test.csv", "t")
+    for threshold in (0.8, 0.9):
+        report = find_leakage(train, test, threshold=threshold)
+        expected = _sklearn_leakage(train, test, threshold)
+        assert len(expected) > 0
+        assert {(p.test_id, p.source_id) for p in report.pairs} == set(expected)
+        for p in report.pairs:
+            assert p.similarity == pytest.approx(expected[(p.test_id, p.source_id)], abs=1e-9)
+
+
+def test_leakage_blocks_respect_the_partial_product_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import promptops.evals.ngrams as ngrams
+
+    train, test = _shipped_texts()
+    ids_train = [(f"r{i}", t) for i, t in enumerate(train)]
+    ids_test = [(f"t{i}", t) for i, t in enumerate(test)]
+    full = find_leakage(ids_train, ids_test, threshold=0.8)
+    monkeypatch.setattr(ngrams, "_PRODUCTS_PER_BLOCK", 500)  # about one row a block
+    assert find_leakage(ids_train, ids_test, threshold=0.8) == full  # bit for bit
 
 
 # --------------------------------------------------------------------------- class balance

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
 from promptops.evals.evalset import load_evalset
 from promptops.evals.stats import (
     accuracy_ci,
+    binomial_half_cdf,
     bootstrap_ci,
     macro_f1_ci,
     mcnemar_exact,
@@ -134,6 +136,55 @@ def test_mcnemar_on_real_sized_systems() -> None:
     assert result.p_value == pytest.approx(_binomial_two_sided(result.b, result.c))
     with pytest.raises(ValueError):
         mcnemar_exact([True], [True, False])
+
+
+def _pairs(b: int, c: int) -> tuple[list[bool], list[bool]]:
+    """Outcomes with b cases only A got right, c only B, and some agreement around them."""
+    return [True] * b + [False] * c + [True, False], [False] * b + [True] * c + [True, False]
+
+
+@pytest.mark.parametrize(
+    ("b", "c"),
+    [
+        (0, 1),
+        (1, 0),
+        (7, 7),
+        (9, 10),
+        (120, 80),
+        (5000, 5210),
+        (499_999, 500_001),
+        (499_000, 501_000),
+        (497_000, 503_000),
+        (503_000, 497_000),
+        (1, 999_999),
+    ],
+)
+def test_mcnemar_equals_scipy_binomtest_up_to_a_million_discordant(b: int, c: int) -> None:
+    result = mcnemar_exact(*_pairs(b, c))
+    assert (result.b, result.c) == (b, c)
+    # lgamma of 10^6 carries ~1e-9 absolute error into the log of the largest term
+    assert result.p_value == pytest.approx(binomtest(b, b + c, 0.5).pvalue, rel=1e-8, abs=1e-300)
+
+
+def test_binomial_tail_matches_exact_integer_arithmetic() -> None:
+    for n, k in [(20_000, 9_800), (20_000, 9_999), (20_001, 10_000), (3_000, 1_400)]:
+        total, term = 0, math.comb(n, k)
+        for i in range(k, -1, -1):  # C(n, i - 1) = C(n, i) * i / (n - i + 1), exactly
+            total += term
+            term = term * i // (n - i + 1)
+        assert binomial_half_cdf(k, n) == pytest.approx(total / 2**n, rel=1e-10)
+
+
+def test_mcnemar_edges() -> None:
+    assert mcnemar_exact([], []).p_value == 1.0
+    assert mcnemar_exact([True, False], [True, False]).p_value == 1.0  # b + c = 0
+    assert mcnemar_exact(*_pairs(3, 3)).p_value == 1.0
+    assert mcnemar_exact(*_pairs(0, 1)).p_value == 1.0
+    assert mcnemar_exact(*_pairs(0, 5)).p_value == pytest.approx(2 / 32, rel=1e-14)
+    assert mcnemar_exact(*_pairs(0, 10**6)).p_value == 0.0  # 2^-999999 underflows
+    assert 0.0 < mcnemar_exact(*_pairs(498_000, 502_000)).p_value < 1e-4
+    with pytest.raises(ValueError, match="k <= n / 2"):
+        binomial_half_cdf(6, 10)
 
 
 def _brute_pass_k(correct: list[bool], k: int) -> float:

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-_PRODUCTS_PER_BLOCK = 1 << 22  # sparse partial products materialised at once (~130 MiB)
-_DENSE_SHARE = 128  # see _frequent_columns
-_DENSE_VALUES = 1 << 23  # values of the dense right-hand side (64 MiB)
+_PRODUCTS_PER_BLOCK = 1 << 22  # partial products materialised at once (~130 MiB)
+_CELLS_PER_BLOCK = 1 << 22  # cosines returned at once (32 MiB)
 
 
 @dataclass(frozen=True)
@@ -60,21 +59,6 @@ class SparseRows:
         np.cumsum(np.bincount(self.indices, minlength=self.n_columns), out=indptr[1:])
         rows = self.row_ids()[order].astype(np.int32)
         return SparseRows(indptr, rows, self.data[order], self.n_rows)
-
-    def select_columns(self, keep: NDArray[np.bool_]) -> SparseRows:
-        """The entries whose column is marked in `keep`, other columns left empty."""
-        mask = keep[self.indices]
-        indptr = np.zeros(self.n_rows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.row_ids()[mask], minlength=self.n_rows), out=indptr[1:])
-        return SparseRows(indptr, self.indices[mask], self.data[mask], self.n_columns)
-
-    def dense_columns(self, position: NDArray[np.int64], width: int) -> NDArray[np.float64]:
-        """A (rows x width) array of the entries in columns with `position` >= 0 there."""
-        dense = np.zeros((self.n_rows, width))
-        at = position[self.indices]
-        mask = at >= 0
-        dense[self.row_ids()[mask], at[mask]] = self.data[mask]
-        return dense
 
 
 def char_wb_ngrams(text: str, low: int = 3, high: int = 5) -> list[str]:
@@ -121,25 +105,6 @@ def tfidf_char_wb(texts: Sequence[str], low: int = 3, high: int = 5) -> SparseRo
     return SparseRows(indptr, indices, data, len(vocabulary))
 
 
-def _frequent_columns(left: SparseRows, right: SparseRows) -> NDArray[np.int64]:
-    """Columns cheaper to multiply densely, as a map column -> dense position (-1: sparse).
-
-    A column shared by many rows on both sides makes (rows using it on the left) x (rows
-    using it on the right) partial products; above 1/128 of all cells that costs more
-    than one dense BLAS pass over the column. The dense right side is capped at 8M values.
-    """
-    products = np.bincount(left.indices, minlength=left.n_columns) * np.bincount(
-        right.indices, minlength=right.n_columns
-    )
-    cutoff = max(1, left.n_rows * right.n_rows // _DENSE_SHARE)
-    limit = _DENSE_VALUES // max(1, right.n_rows)
-    chosen = np.argsort(-products, kind="stable")[:limit]
-    chosen = np.sort(chosen[products[chosen] >= cutoff])
-    position = np.full(left.n_columns, -1, dtype=np.int64)
-    position[chosen] = np.arange(len(chosen), dtype=np.int64)
-    return position
-
-
 def _products(left: SparseRows, right_by_column: SparseRows) -> NDArray[np.float64]:
     """Dense `left @ right.T` from the partial products of shared columns, summed by cell."""
     n_right = right_by_column.n_columns
@@ -152,7 +117,8 @@ def _products(left: SparseRows, right_by_column: SparseRows) -> NDArray[np.float
     cells = np.repeat(left.row_ids() * n_right, lengths) + right_by_column.indices[at]
     weights = np.repeat(left.data, lengths) * right_by_column.data[at]
     sums = np.bincount(cells, weights=weights, minlength=left.n_rows * n_right)
-    return sums.reshape(left.n_rows, n_right)
+    # bincount answers integers when nothing is shared at all
+    return sums.astype(np.float64, copy=False).reshape(left.n_rows, n_right)
 
 
 def cosine_blocks(
@@ -160,25 +126,20 @@ def cosine_blocks(
 ) -> Iterator[tuple[int, NDArray[np.float64]]]:
     """(first row, dense cosines of those left rows against every right row), by blocks.
 
-    Frequent columns go through a dense matrix product, the rest through sparse partial
-    products. A block has at most `max_rows` rows and, unless one row alone makes more,
-    about 4M sparse partial products, so memory stays bounded however many texts there
-    are. Rows must have unit norm for the products to be cosines.
+    A block has at most `max_rows` rows, about 4M cells and, unless one row alone makes
+    more, about 4M partial products, so memory stays bounded however many texts there are. Each cell is
+    summed in the order of its left row's entries, so a row's values do not depend on how
+    rows are blocked. Rows must have unit norm for the products to be cosines.
     """
-    position = _frequent_columns(left, right)
-    width = int(position.max(initial=-1)) + 1
-    right_dense_t = right.dense_columns(position, width).T
-    sparse = position < 0
-    by_column = right.select_columns(sparse).transposed()
-    per_column = np.diff(by_column.indptr)  # sparse partial products per left entry
+    by_column = right.transposed()
+    per_column = np.diff(by_column.indptr)  # partial products per left entry in a column
+    rows = max(1, min(max_rows, _CELLS_PER_BLOCK // max(1, right.n_rows)))
     start = 0
     while start < left.n_rows:
-        block = left.rows(start, min(left.n_rows, start + max_rows))
+        block = left.rows(start, min(left.n_rows, start + rows))
         done = np.zeros(len(block.indices) + 1, dtype=np.int64)
         np.cumsum(per_column[block.indices], out=done[1:])
         fits = int(np.searchsorted(done[block.indptr], _PRODUCTS_PER_BLOCK, "right")) - 1
         block = block.rows(0, max(1, min(block.n_rows, fits)))
-        sims = _products(block.select_columns(sparse), by_column)
-        sims += block.dense_columns(position, width) @ right_dense_t
-        yield start, sims
+        yield start, _products(block, by_column)
         start += block.n_rows

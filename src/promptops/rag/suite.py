@@ -18,15 +18,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from promptops.errors import EvalsetError, UserInputError
-from promptops.evals.suite import Bound
+from promptops.errors import UserInputError
 from promptops.llm.profile import EndpointOverrides
 from promptops.rag.grounding import DEFAULT_THRESHOLD
-from promptops.yamlio import read_yaml, validation_errors
+from promptops.suites import Bound, SuiteFile, load_suite
 
-SUITES_DIR = Path("evalsets")
 DEFAULT_SUITE = "covid_qa"
 GENERATION_KEYS = ("rouge_l", "bleu", "exact_match", "token_f1", "error_rate", "overflow_rate")
 GROUNDING_KEYS = ("support", "validity", "coverage", "unsupported_rate")
@@ -97,7 +95,7 @@ class GroundingSettings(_Strict):
     threshold: float = Field(DEFAULT_THRESHOLD, ge=0, le=1)
 
 
-class RagSuite(_Strict):
+class RagSuite(SuiteFile):
     name: str
     description: str = ""
     corpus: str
@@ -115,8 +113,6 @@ class RagSuite(_Strict):
     questions: int | None = Field(None, ge=1, description="generate for the first N (all if unset)")
     grounding: GroundingSettings = Field(default_factory=GroundingSettings)
     thresholds: dict[str, Bound] = Field(default_factory=dict)
-
-    _dir: Path = Path(".")
 
     @field_validator("retrievers")
     @classmethod
@@ -178,32 +174,7 @@ class RagSuite(_Strict):
         """The retrieval measures to report, canonical names."""
         return self.metrics if self.metrics is not None else default_metrics(self.k)
 
-    def path_of(self, ref: str) -> Path:
-        """A path in the suite resolves against the suite file's folder."""
-        candidate = Path(ref)
-        return candidate if candidate.is_absolute() else self._dir / candidate
-
 
 def resolve_rag_suite(ref: str | None) -> tuple[RagSuite, Path]:
     """`covid_qa` -> evalsets/covid_qa.yaml (the default); a .yaml path is read as is."""
-    ref = ref or DEFAULT_SUITE
-    path = Path(ref)
-    if path.suffix not in {".yaml", ".yml"}:
-        path = SUITES_DIR / f"{ref}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in SUITES_DIR.glob("*.yaml")) if SUITES_DIR.is_dir() else []
-        raise EvalsetError(
-            f"no suite file (suites in {SUITES_DIR}: {', '.join(known) or 'none'})",
-            where=str(path),
-        )
-    doc = read_yaml(path, EvalsetError)
-    if not isinstance(doc.data, dict):
-        raise EvalsetError("expected a mapping (name, corpus, queries, ...)", where=str(path))
-    try:
-        suite = RagSuite.model_validate(doc.data)
-    except ValidationError as exc:
-        problems = validation_errors(doc, exc)
-        lines = "\n".join(f"  {w}: {r}" for w, r in problems)
-        raise EvalsetError(f"invalid RAG suite:\n{lines}", where=problems[0][0]) from exc
-    suite._dir = path.parent
-    return suite, path
+    return load_suite(ref or DEFAULT_SUITE, RagSuite)

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from promptops.evals.suite import Bound
 from promptops.metrics.generation import SENTENCE_METRICS, corpus_scores
 from promptops.metrics.retrieval import evaluate_retrieval
 from promptops.rag.delivery import Delivery
@@ -22,6 +21,7 @@ from promptops.rag.rankings import PipelineKey, Rankings
 from promptops.rag.relevance import QAQuery, delivered_ranking, ranking_run
 from promptops.runs import rag_summary as rs
 from promptops.runs.summary import ThresholdResult, Usage
+from promptops.suites import Bound
 
 RELEVANCE = (
     "a chunk is relevant to a question when its character range overlaps one of the question's "
