@@ -252,8 +252,16 @@ def test_leakage_blocks_respect_the_partial_product_budget(
     ids_train = [(f"r{i}", t) for i, t in enumerate(train)]
     ids_test = [(f"t{i}", t) for i, t in enumerate(test)]
     full = find_leakage(ids_train, ids_test, threshold=0.8)
-    monkeypatch.setattr(ngrams, "_PRODUCTS_PER_BLOCK", 500)  # about one row a block
+    matrix = tfidf_char_wb(train + test)
+    left, right = matrix.rows(len(train), matrix.n_rows), matrix.rows(0, len(train))
+    monkeypatch.setattr(ngrams, "_PRODUCTS_PER_BLOCK", 3_000)
+    sizes = [len(block) for _, block in cosine_blocks(left, right)]
+    assert sum(sizes) == len(test) and 1 < len(sizes) < len(test)
     assert find_leakage(ids_train, ids_test, threshold=0.8) == full  # bit for bit
+    monkeypatch.setattr(ngrams, "_PRODUCTS_PER_BLOCK", 1)  # never less than a row
+    monkeypatch.setattr(ngrams, "_CELLS_PER_BLOCK", 2 * len(train))
+    assert {len(block) for _, block in cosine_blocks(left, right)} == {1}
+    assert find_leakage(ids_train, ids_test, threshold=0.8) == full
 
 
 # --------------------------------------------------------------------------- class balance

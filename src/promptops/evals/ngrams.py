@@ -127,9 +127,10 @@ def cosine_blocks(
     """(first row, dense cosines of those left rows against every right row), by blocks.
 
     A block has at most `max_rows` rows, about 4M cells and, unless one row alone makes
-    more, about 4M partial products, so memory stays bounded however many texts there are. Each cell is
-    summed in the order of its left row's entries, so a row's values do not depend on how
-    rows are blocked. Rows must have unit norm for the products to be cosines.
+    more, about 4M partial products, so memory stays bounded however many texts there
+    are. Each cell is summed in the order of its left row's entries, so a row's values do
+    not depend on how rows are blocked. Rows must have unit norm for the products to be
+    cosines.
     """
     by_column = right.transposed()
     per_column = np.diff(by_column.indptr)  # partial products per left entry in a column
