@@ -36,9 +36,21 @@ bootstrap_samples: 200
 """
 
 TEMPLATES = {
-    "refund": ["I want my money back for the {x}", "please refund the {x} I bought", "refund request about {x}"],
-    "delivery": ["where is my {x} parcel", "the {x} has not arrived yet", "delivery of {x} is late"],
-    "password": ["cannot log in with my {x}", "reset the password of my {x} account", "forgot my {x} login"],
+    "refund": [
+        "I want my money back for the {x}",
+        "please refund the {x} I bought",
+        "refund request about {x}",
+    ],
+    "delivery": [
+        "where is my {x} parcel",
+        "the {x} has not arrived yet",
+        "delivery of {x} is late",
+    ],
+    "password": [
+        "cannot log in with my {x}",
+        "reset the password of my {x} account",
+        "forgot my {x} login",
+    ],
 }
 THINGS = ["shoes", "lamp", "phone", "desk", "book", "chair", "bag", "watch", "coat", "kettle"]
 
@@ -71,7 +83,9 @@ def cases() -> list[dict[str, object]]:
     return rows
 
 
-def make_project(root: Path, rows: list[dict[str, object]] | None = None, suite: str = SUITE) -> Path:
+def make_project(
+    root: Path, rows: list[dict[str, object]] | None = None, suite: str = SUITE
+) -> Path:
     (root / "prompts").mkdir(parents=True, exist_ok=True)
     (root / "evalsets").mkdir(exist_ok=True)
     (root / "prompts" / "router.yaml").write_text(PROMPT, encoding="utf-8")

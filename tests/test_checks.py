@@ -243,7 +243,7 @@ def test_leakage_pairs_equal_sklearn_on_1000_by_1000_banking77() -> None:
             assert p.similarity == pytest.approx(expected[(p.test_id, p.source_id)], abs=1e-9)
 
 
-def test_leakage_blocks_respect_the_partial_product_budget(
+def test_leakage_blocks_respect_the_product_and_cell_budgets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import promptops.evals.ngrams as ngrams
@@ -259,8 +259,10 @@ def test_leakage_blocks_respect_the_partial_product_budget(
     assert sum(sizes) == len(test) and 1 < len(sizes) < len(test)
     assert find_leakage(ids_train, ids_test, threshold=0.8) == full  # bit for bit
     monkeypatch.setattr(ngrams, "_PRODUCTS_PER_BLOCK", 1)  # never less than a row
-    monkeypatch.setattr(ngrams, "_CELLS_PER_BLOCK", 2 * len(train))
     assert {len(block) for _, block in cosine_blocks(left, right)} == {1}
+    monkeypatch.setattr(ngrams, "_PRODUCTS_PER_BLOCK", 1 << 22)
+    monkeypatch.setattr(ngrams, "_CELLS_PER_BLOCK", 2 * len(train))  # two rows of cosines
+    assert {len(block) for _, block in cosine_blocks(left, right)} == {2}
     assert find_leakage(ids_train, ids_test, threshold=0.8) == full
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from _eval_util import cases, make_project
 from promptops.errors import EvalsetError, UserInputError
 from promptops.evals.runner import EvalOptions, run_eval
 from promptops.testing.openai_server import FakeOpenAIServer
-from _eval_util import cases, make_project
 
 
 @pytest.fixture
@@ -45,7 +45,11 @@ def test_run_scores_reports_and_matches_the_server(project: Path, server: FakeOp
     majority = next(b for b in summary.baselines if b.name == "majority")
     assert majority.metrics is not None and majority.metrics.accuracy == pytest.approx(1 / 3)
     assert majority.mcnemar is not None and majority.mcnemar.b >= majority.mcnemar.c
-    assert summary.intervals["macro_f1"].low <= summary.metrics.macro_f1 <= summary.intervals["macro_f1"].high
+    assert (
+        summary.intervals["macro_f1"].low
+        <= summary.metrics.macro_f1
+        <= summary.intervals["macro_f1"].high
+    )
     assert summary.passed and outcome.exit_code == 0
     rows = results(out)
     assert len(rows) == 30 and len({r["id"] for r in rows}) == 30

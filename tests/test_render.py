@@ -89,8 +89,12 @@ def test_values_are_inserted_literally(value: str) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), st.text(max_size=20), max_size=4))
-def test_rendering_fails_exactly_when_inputs_differ_from_the_variables(values: dict[str, str]) -> None:
+@given(
+    st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), st.text(max_size=20), max_size=4)
+)
+def test_rendering_fails_exactly_when_inputs_differ_from_the_variables(
+    values: dict[str, str],
+) -> None:
     if set(values) == {"text"}:
         assert render_messages(make_prompt(), values)[-1][1] == f"Text: {values['text']}"
     else:

@@ -55,7 +55,8 @@ def _check_templates(doc: YamlDoc, prompt: Prompt) -> list[tuple[str, str]]:
             problems.append(
                 (
                     doc.where(("examples", j, "input")),
-                    f"examples[{j}].input: keys must be the prompt's variables; differ in: {', '.join(diff)}",
+                    f"examples[{j}].input: keys must be the prompt's variables; "
+                    f"differ in: {', '.join(diff)}",
                 )
             )
     return problems

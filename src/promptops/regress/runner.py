@@ -234,9 +234,7 @@ class PromptRunner:
     def _answer(self, prompt: Prompt, jobs: list[_Job]) -> list[PromptResult]:
         profile = self._profile(prompt)
         transport = RecordReplayTransport(self.recordings, self.mode, self._upstream(profile))
-        completions = asyncio.run(
-            self._send(prompt, profile, transport, [j.request for j in jobs])
-        )
+        completions = asyncio.run(self._send(prompt, profile, transport, [j.request for j in jobs]))
         if transport.misses:
             self._missing(prompt, jobs, transport.misses)
         return [
