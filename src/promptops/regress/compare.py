@@ -27,6 +27,7 @@ from promptops.prompts.diff import diff_prompts
 from promptops.regress.baseline import default_path, load_baseline, side_from_record
 from promptops.regress.sides import CaseOutcome, RunSide, load_run
 from promptops.reports import fmt
+from promptops.reports.words import p_words
 from promptops.runs import comparison as c
 from promptops.runs.folder import write_json
 from promptops.runs.summary import ClassMetrics, PairedBootstrap
@@ -280,7 +281,7 @@ def _verdict(
     change = (
         f"{name} {fmt.num(delta.a)} → {fmt.num(delta.b)} ({fmt.signed(delta.diff)}, "
         f"{fmt.level(delta.level)} CI {fmt.interval(delta.low, delta.high, sign=True)}, "
-        f"{test} p = {fmt.pvalue(p)}) on {fmt.count(n_shared)} shared cases; "
+        f"{test} {p_words(p)}) on {fmt.count(n_shared)} shared cases; "
         f"{mcnemar.broken} broken, {mcnemar.fixed} fixed"
     )
     head = {

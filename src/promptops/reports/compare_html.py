@@ -29,7 +29,7 @@ from promptops.reports.html import (
     tag,
 )
 from promptops.reports.registry import ReportWriter, register
-from promptops.reports.words import format_input
+from promptops.reports.words import format_input, p_words
 from promptops.runs.comparison import ComparisonSummary, FlippedCase
 
 DIFF_STYLE = (
@@ -144,9 +144,9 @@ def _metrics(s: ComparisonSummary) -> Safe:
         ),
         paragraph(
             f"Paired bootstrap on macro-F1 ({fmt.count(pb.n_boot)} resamples, seed {pb.seed}): "
-            f"p = {fmt.pvalue(pb.p_value)}. Exact McNemar test on correctness: "
+            f"{p_words(pb.p_value)}. Exact McNemar test on correctness: "
             f"{fmt.count(mc.broken)} broken, {fmt.count(mc.fixed)} fixed, "
-            f"p = {fmt.pvalue(mc.p_value)}.",
+            f"{p_words(mc.p_value)}.",
             cls="note",
         ),
     )

@@ -12,7 +12,7 @@ from promptops.reports import fmt
 from promptops.reports.fmt import metric_name, rule_text
 from promptops.reports.markdown import CELL_LIMIT, escape, table
 from promptops.reports.registry import ReportWriter, register
-from promptops.reports.words import format_input
+from promptops.reports.words import format_input, p_words
 from promptops.runs.comparison import ComparisonSummary, FlippedCase, Side
 
 LISTED_CASES = 25
@@ -112,9 +112,9 @@ def _metrics(s: ComparisonSummary) -> list[str]:
         *table(["Metric", "A", "B", "B minus A", "CI of the difference"], rows),
         "",
         f"Paired bootstrap on macro-F1 ({fmt.count(pb.n_boot)} resamples, seed {pb.seed}): "
-        f"p = {fmt.pvalue(pb.p_value)}. Exact McNemar test on correctness: "
+        f"{p_words(pb.p_value)}. Exact McNemar test on correctness: "
         f"{fmt.count(mc.broken)} broken, {fmt.count(mc.fixed)} fixed, "
-        f"p = {fmt.pvalue(mc.p_value)}.",
+        f"{p_words(mc.p_value)}.",
     ]
 
 
