@@ -29,7 +29,9 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from promptops.rag.grounding import GroundingResult, GroundingScorer
 
-DATA = Path("/work/shared/data/halueval/qa_one-turn_data.json")
+DATA = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "halueval" / "qa_one-turn_data.json"
+)
 SEED = 20240501
 WEIGHT_GRID = tuple(round(w, 2) for w in np.arange(0.0, 1.0001, 0.05))
 

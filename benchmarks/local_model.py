@@ -34,7 +34,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from promptops.llm.calibration import CONTENT_FREE_INPUTS, calibrate, content_free_prior
 from promptops.local import generate, get_model, score_labels
 
-DATA = Path("/work/shared/data/banking77")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
 SEED = 20240501
 SHOTS = 2
 INTENTS = (

@@ -1,7 +1,7 @@
 """Build evalsets/banking77/intent.jsonl, the shipped 6-intent subset of BANKING77.
 
 Usage: python scripts/make_banking77_evalset.py [SOURCE_DIR] [OUT_DIR]
-(defaults: /work/shared/data/banking77 and evalsets/banking77 next to this script).
+(defaults: ../shared/data/banking77 and evalsets/banking77 next to this script).
 
 How the subset is made, so anyone can rebuild it byte for byte from the official files:
 
@@ -83,7 +83,7 @@ QUESTION_WORDS = frozenset(
     }
 )
 SOURCE = "PolyAI-LDN/task-specific-datasets @ 57ec275d, banking_data/"
-DEFAULT_SOURCE = Path("/work/shared/data/banking77")
+DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "evalsets" / "banking77"
 
 

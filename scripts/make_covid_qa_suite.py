@@ -1,7 +1,7 @@
 """Build evalsets/covid_qa/, the shipped RAG suite subset of COVID-QA.
 
 Usage: python scripts/make_covid_qa_suite.py [SOURCE_JSON] [OUT_DIR]
-(defaults: /work/shared/data/covid_qa/200423_covidQA.json and evalsets/covid_qa next to this
+(defaults: ../shared/data/covid_qa/200423_covidQA.json and evalsets/covid_qa next to this
 script).
 
 How the subset is made, so anyone can rebuild it byte for byte from the official file:
@@ -40,7 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SOURCE = Path("/work/shared/data/covid_qa/200423_covidQA.json")
+SOURCE = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "covid_qa" / "200423_covidQA.json"
+)
 SOURCE_NAME = "deepset-ai/COVID-QA @ fb2eb5e2, data/question-answering/200423_covidQA.json"
 SEED = 2020
 ARTICLES = 20

@@ -11,12 +11,13 @@ from types import ModuleType
 
 import pytest
 
+from _data import SHARED_DATA
 from promptops.evals.checks import find_leakage, normalize_text
 from promptops.evals.evalset import case_text, load_evalset
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "evalsets" / "banking77"
-SOURCE = Path("/work/shared/data/banking77")
+SOURCE = SHARED_DATA / "banking77"
 INTENTS = {
     "card_arrival",
     "change_pin",

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from _data import SHARED_DATA
 from promptops.errors import EvalsetError
 from promptops.evals.checks import (
     class_balance,
@@ -22,7 +23,7 @@ from promptops.evals.checks import (
 from promptops.evals.evalset import Case, case_text, load_evalset
 from promptops.evals.ngrams import char_wb_ngrams, cosine_blocks, tfidf_char_wb
 
-BANKING = Path("/work/shared/data/banking77")
+BANKING = SHARED_DATA / "banking77"
 SHIPPED = Path(__file__).resolve().parent.parent / "evalsets" / "banking77" / "intent.jsonl"
 
 
@@ -184,7 +185,7 @@ def test_char_wb_ngrams_equal_sklearn_analyzer() -> None:
 def test_tfidf_rows_equal_sklearn_on_shipped_banking77() -> None:
     train, test = _shipped_texts()
     texts = train + test
-    ours = tfidf_char_wb(texts)
+    ours = tfidf_char_wb(texts).weights()
     ref = _sklearn_tfidf(texts)
     assert (ours.n_rows, ours.n_columns, len(ours.data)) == (*ref.shape, ref.nnz)
     for i in range(ours.n_rows):  # same weights per row, whatever the column order
@@ -193,7 +194,8 @@ def test_tfidf_rows_equal_sklearn_on_shipped_banking77() -> None:
     # cosines of every test text against every train text, blockwise with small blocks
     expected = (ref[len(train) :] @ ref[: len(train)].T).toarray()
     got = np.zeros_like(expected)
-    left, right = ours.rows(len(train), ours.n_rows), ours.rows(0, len(train))
+    matrix = tfidf_char_wb(texts)
+    left, right = matrix.rows(len(train), matrix.n_rows), matrix.weights(0, len(train))
     starts = []
     for start, block in cosine_blocks(left, right, max_rows=37):
         got[start : start + len(block)] = block
@@ -203,11 +205,20 @@ def test_tfidf_rows_equal_sklearn_on_shipped_banking77() -> None:
     assert expected.max() > 0.8  # the comparison covers near duplicates too
 
 
+def test_tfidf_counts_beyond_one_byte() -> None:
+    texts = ["ok " * 300 + "fine", "ok fine", "fine print", "ok"]
+    matrix = tfidf_char_wb(texts)
+    assert matrix.counts.dtype == np.uint16 and int(matrix.counts.max()) == 300
+    ref = _sklearn_tfidf(texts)
+    (_, sims), *rest = cosine_blocks(matrix, matrix.weights())
+    assert rest == [] and np.abs(sims - (ref @ ref.T).toarray()).max() < 1e-12
+
+
 def test_tfidf_of_texts_without_ngrams() -> None:
-    empty = tfidf_char_wb(["", "  "])
+    empty = tfidf_char_wb(["", "  "]).weights()
     assert (empty.n_rows, empty.n_columns, len(empty.data)) == (2, 0, 0)
     mixed = tfidf_char_wb(["", "ab", ""])
-    (_, sims), *rest = cosine_blocks(mixed, mixed)
+    (_, sims), *rest = cosine_blocks(mixed, mixed.weights())
     assert rest == [] and np.allclose(sims, [[0, 0, 0], [0, 1, 0], [0, 0, 0]])
 
 
@@ -253,7 +264,7 @@ def test_leakage_blocks_respect_the_product_and_cell_budgets(
     ids_test = [(f"t{i}", t) for i, t in enumerate(test)]
     full = find_leakage(ids_train, ids_test, threshold=0.8)
     matrix = tfidf_char_wb(train + test)
-    left, right = matrix.rows(len(train), matrix.n_rows), matrix.rows(0, len(train))
+    left, right = matrix.rows(len(train), matrix.n_rows), matrix.weights(0, len(train))
     monkeypatch.setattr(ngrams, "_PRODUCTS_PER_BLOCK", 3_000)
     sizes = [len(block) for _, block in cosine_blocks(left, right)]
     assert sum(sizes) == len(test) and 1 < len(sizes) < len(test)

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
+from _data import SHARED_DATA
 from promptops.rag.chunking import ChunkingConfig, chunk_corpus
 from promptops.rag.corpus import load_jsonl_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "evalsets" / "covid_qa"
-SOURCE = Path("/work/shared/data/covid_qa/200423_covidQA.json")
+SOURCE = SHARED_DATA / "covid_qa" / "200423_covidQA.json"
 needs_source = pytest.mark.skipif(not SOURCE.exists(), reason="needs the COVID-QA source file")
 
 DOCS = {doc.doc_id: doc for doc in load_jsonl_corpus(FOLDER / "corpus.jsonl")}

@@ -1,6 +1,6 @@
 """Generation metrics against rouge-score and sacrebleu on real COVID-QA answers.
 
-Gold answers come from /work/shared/data/covid_qa (read in place); predictions are the same
+Gold answers come from ../shared/data/covid_qa (read in place); predictions are the same
 answers perturbed the way model output drifts: words dropped, reordered, inflected or added.
 """
 

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics.pairwise import cosine_similarity
 
+from _data import SHARED_DATA
 from promptops.llm.types import ChatRequest, Completion
 from promptops.rag.grounding import (
     DEFAULT_THRESHOLD,
@@ -33,7 +34,7 @@ from promptops.rag.grounding import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-HALUEVAL = Path("/work/shared/data/halueval/qa_one-turn_data.json")
+HALUEVAL = SHARED_DATA / "halueval" / "qa_one-turn_data.json"
 
 
 class WordEmbed:

@@ -17,12 +17,14 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-_PRODUCTS_PER_BLOCK = 1 << 22  # partial products materialised at once (~130 MiB)
+_PRODUCTS_PER_BLOCK = 1 << 20  # partial products materialised at once (~40 MiB)
 _CELLS_PER_BLOCK = 1 << 22  # cosines returned at once (32 MiB)
+_NORM_ROWS = 4096  # rows weighted at once while computing the row norms
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,42 @@ class SparseRows:
         return SparseRows(indptr, rows, self.data[order], self.n_rows)
 
 
+@dataclass(frozen=True)
+class Tfidf:
+    """Unit-norm TF-IDF rows stored as raw n-gram counts, about 5 bytes an entry instead
+    of 12: 100,000 texts hold some 15M entries. `weights` computes rows when asked."""
+
+    indptr: NDArray[np.int64]
+    indices: NDArray[np.int32]
+    counts: NDArray[np.unsignedinteger[Any]]
+    idf: NDArray[np.float64]
+    norms: NDArray[np.float64]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.indptr) - 1
+
+    def rows(self, start: int, stop: int) -> Tfidf:
+        """Rows `start:stop` as their own matrix (views, no copy of the entries)."""
+        lo, hi = int(self.indptr[start]), int(self.indptr[stop])
+        return Tfidf(
+            self.indptr[start : stop + 1] - lo,
+            self.indices[lo:hi],
+            self.counts[lo:hi],
+            self.idf,
+            self.norms[start:stop],
+        )
+
+    def weights(self, start: int = 0, stop: int | None = None) -> SparseRows:
+        """The weighted, unit-norm rows `start:stop` (all by default)."""
+        part = self.rows(start, self.n_rows if stop is None else stop)
+        data = np.log(part.counts, dtype=np.float64)
+        data += 1.0
+        data *= self.idf[part.indices]
+        data /= np.repeat(part.norms, np.diff(part.indptr))
+        return SparseRows(part.indptr, part.indices, data, len(self.idf))
+
+
 def char_wb_ngrams(text: str, low: int = 3, high: int = 5) -> list[str]:
     """The character n-grams, low <= n <= high, of each space-padded word of `text`."""
     grams: list[str] = []
@@ -75,15 +113,15 @@ def char_wb_ngrams(text: str, low: int = 3, high: int = 5) -> list[str]:
     return grams
 
 
-def tfidf_char_wb(texts: Sequence[str], low: int = 3, high: int = 5) -> SparseRows:
-    """Fit the vocabulary and idf on `texts` and return their unit-norm TF-IDF rows.
+def tfidf_char_wb(texts: Sequence[str], low: int = 3, high: int = 5) -> Tfidf:
+    """Fit the vocabulary and idf on `texts` and return their TF-IDF rows.
 
     Texts are lowercased first, as the scikit-learn vectoriser does by default. A text
     with no n-gram (empty) gives an all-zero row.
     """
     vocabulary: dict[str, int] = {}
     indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-    columns = array("i")  # 4 bytes an entry: 100k texts make ~15M entries
+    columns = array("i")
     counts = array("i")
     for i, text in enumerate(texts):
         tf = Counter(char_wb_ngrams(text.lower(), low, high))
@@ -91,18 +129,18 @@ def tfidf_char_wb(texts: Sequence[str], low: int = 3, high: int = 5) -> SparseRo
         counts.extend(tf.values())
         indptr[i + 1] = len(columns)
     indices = np.frombuffer(columns, dtype=np.int32)
+    raw = np.frombuffer(counts, dtype=np.int32)
+    small = raw.astype(np.min_scalar_type(int(raw.max(initial=1))))
+    del raw, counts
     df = np.bincount(indices, minlength=len(vocabulary))
     idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
-    data = np.log(np.frombuffer(counts, dtype=np.int32), dtype=np.float64)
-    del counts
-    data += 1.0
-    data *= idf[indices]
-    lengths = np.diff(indptr)
-    squares = np.zeros(len(texts))
-    filled = lengths > 0  # reduceat needs the start of every summed row to differ
-    squares[filled] = np.add.reduceat(data * data, indptr[:-1][filled])
-    data /= np.repeat(np.sqrt(squares), lengths)
-    return SparseRows(indptr, indices, data, len(vocabulary))
+    unscaled = Tfidf(indptr, indices, small, idf, np.ones(len(texts)))
+    norms = np.empty(len(texts))
+    for start in range(0, len(texts), _NORM_ROWS):
+        part = unscaled.weights(start, min(len(texts), start + _NORM_ROWS))
+        squares = np.bincount(part.row_ids(), weights=part.data**2, minlength=part.n_rows)
+        norms[start : start + part.n_rows] = np.sqrt(squares)
+    return Tfidf(indptr, indices, small, idf, norms)
 
 
 def _products(left: SparseRows, right_by_column: SparseRows) -> NDArray[np.float64]:
@@ -110,27 +148,29 @@ def _products(left: SparseRows, right_by_column: SparseRows) -> NDArray[np.float
     n_right = right_by_column.n_columns
     starts = right_by_column.indptr[left.indices]
     lengths = right_by_column.indptr[left.indices + 1] - starts
-    total = int(lengths.sum())
-    # position k of the expansion reads entry starts[e] + (k - first k of entry e)
-    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    at = offsets + np.arange(total, dtype=np.int64)
-    cells = np.repeat(left.row_ids() * n_right, lengths) + right_by_column.indices[at]
-    weights = np.repeat(left.data, lengths) * right_by_column.data[at]
+    # product k of left entry e reads right entry starts[e] + (k - first product of e)
+    at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    at += np.arange(len(at), dtype=np.int64)
+    weights = right_by_column.data[at]
+    weights *= np.repeat(left.data, lengths)
+    cells = np.repeat(left.row_ids() * n_right, lengths)
+    cells += right_by_column.indices[at]
+    del at
     sums = np.bincount(cells, weights=weights, minlength=left.n_rows * n_right)
     # bincount answers integers when nothing is shared at all
     return sums.astype(np.float64, copy=False).reshape(left.n_rows, n_right)
 
 
 def cosine_blocks(
-    left: SparseRows, right: SparseRows, max_rows: int = 512
+    left: Tfidf, right: SparseRows, max_rows: int = 512
 ) -> Iterator[tuple[int, NDArray[np.float64]]]:
-    """(first row, dense cosines of those left rows against every right row), by blocks.
+    """(first row, cosines of those left rows against every right row), by blocks.
 
-    A block has at most `max_rows` rows, about 4M cells and, unless one row alone makes
-    more, about 4M partial products, so memory stays bounded however many texts there
-    are. Each cell is summed in the order of its left row's entries, so a row's values do
-    not depend on how rows are blocked. Rows must have unit norm for the products to be
-    cosines.
+    `right` holds unit-norm rows (`Tfidf.weights()`); `left` is weighted a block at a
+    time. A block has at most `max_rows` rows, about 4M cells and, unless one row alone
+    makes more, about 1M partial products, so memory stays bounded however many texts
+    there are. Each cell is summed in the order of its left row's entries, so a row's
+    values do not depend on how rows are blocked.
     """
     by_column = right.transposed()
     per_column = np.diff(by_column.indptr)  # partial products per left entry in a column
@@ -141,6 +181,6 @@ def cosine_blocks(
         done = np.zeros(len(block.indices) + 1, dtype=np.int64)
         np.cumsum(per_column[block.indices], out=done[1:])
         fits = int(np.searchsorted(done[block.indptr], _PRODUCTS_PER_BLOCK, "right")) - 1
-        block = block.rows(0, max(1, min(block.n_rows, fits)))
-        yield start, _products(block, by_column)
-        start += block.n_rows
+        stop = max(1, min(block.n_rows, fits))
+        yield start, _products(block.weights(0, stop), by_column)
+        start += stop
