@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from promptops.reports import fmt
 from promptops.reports.fmt import metric_name, rule_text
-from promptops.reports.markdown import CELL_LIMIT, escape, table
+from promptops.reports.markdown import CELL_LIMIT, escape, join_sections, table
 from promptops.reports.registry import ReportWriter, register
 from promptops.reports.words import format_input, p_words
 from promptops.runs.comparison import ComparisonSummary, FlippedCase, Side
@@ -36,13 +36,7 @@ def render_comparison_markdown(s: ComparisonSummary) -> str:
         _setup(s),
         _evalset(s),
     ]
-    lines: list[str] = []
-    for section in sections:
-        if section:
-            if lines:
-                lines.append("")
-            lines.extend(section)
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+    return join_sections(sections)
 
 
 def side_label(side: Side) -> str:

@@ -25,7 +25,7 @@ from promptops.reports.words import (
     ordered_metrics,
     threshold_status,
 )
-from promptops.runs.summary import BaselineResult, CaseView, ClassificationSummary
+from promptops.runs.summary import BaselineResult, CaseView, ClassificationSummary, Finding
 
 LINE_BREAK = " ↵ "
 CELL_LIMIT = 200
@@ -95,13 +95,7 @@ def render_markdown(summary: ClassificationSummary) -> str:
         _errors(summary),
         _usage(summary),
     ]
-    lines: list[str] = []
-    for section in sections:
-        if section:
-            if lines:
-                lines.append("")
-            lines.extend(section)
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+    return join_sections(sections)
 
 
 def _title(s: ClassificationSummary) -> list[str]:
@@ -344,19 +338,7 @@ def _worst_cases(s: ClassificationSummary) -> list[str]:
 
 
 def _findings(s: ClassificationSummary) -> list[str]:
-    lines = ["## Pre-flight findings", ""]
-    if not s.findings:
-        return [*lines, "No findings."]
-    rows = [
-        [
-            escape(f.check),
-            f.severity,
-            escape(f.message, CELL_LIMIT),
-            "; ".join(escape(d, CELL_LIMIT) for d in f.details),
-        ]
-        for f in s.findings
-    ]
-    return [*lines, *table(["Check", "Severity", "Message", "Details"], rows)]
+    return findings_section("Pre-flight findings", s.findings)
 
 
 def _repeats(s: ClassificationSummary) -> list[str]:
@@ -406,3 +388,31 @@ def _usage(s: ClassificationSummary) -> list[str]:
         f"- Completion tokens: {fmt.count(u.completion_tokens)}",
         f"- Cost: {fmt.money(u.cost_usd)}",
     ]
+
+
+def join_sections(sections: Iterable[list[str]]) -> str:
+    """Non-empty sections separated by one blank line; no trailing whitespace, one final
+    newline, so the same summary always gives the same bytes."""
+    lines: list[str] = []
+    for section in sections:
+        if section:
+            if lines:
+                lines.append("")
+            lines.extend(section)
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def findings_section(title: str, findings: Sequence[Finding]) -> list[str]:
+    lines = [f"## {title}", ""]
+    if not findings:
+        return [*lines, "No findings."]
+    rows = [
+        [
+            escape(f.check),
+            f.severity,
+            escape(f.message, CELL_LIMIT),
+            "; ".join(escape(d, CELL_LIMIT) for d in f.details),
+        ]
+        for f in findings
+    ]
+    return [*lines, *table(["Check", "Severity", "Message", "Details"], rows)]

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from promptops.reports import fmt
 from promptops.reports.fmt import rule_text
-from promptops.reports.markdown import CELL_LIMIT, escape, table
+from promptops.reports.markdown import (
+    CELL_LIMIT,
+    escape,
+    findings_section,
+    join_sections,
+    table,
+)
 from promptops.reports.registry import ReportWriter, register
 from promptops.runs.rag_summary import (
     AnswerView,
@@ -154,13 +160,7 @@ def render_rag_markdown(s: RagSummary) -> str:
         _findings(s),
         _usage(s),
     ]
-    lines: list[str] = []
-    for section in sections:
-        if section:
-            if lines:
-                lines.append("")
-            lines.extend(section)
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+    return join_sections(sections)
 
 
 def _title(s: RagSummary) -> list[str]:
@@ -362,19 +362,7 @@ def _sweep(s: RagSummary) -> list[str]:
 
 
 def _findings(s: RagSummary) -> list[str]:
-    lines = ["## Findings", ""]
-    if not s.findings:
-        return [*lines, "No findings."]
-    rows = [
-        [
-            escape(f.check),
-            f.severity,
-            escape(f.message, CELL_LIMIT),
-            "; ".join(escape(d, CELL_LIMIT) for d in f.details),
-        ]
-        for f in s.findings
-    ]
-    return [*lines, *table(["Check", "Severity", "Message", "Details"], rows)]
+    return findings_section("Findings", s.findings)
 
 
 def _usage(s: RagSummary) -> list[str]:
