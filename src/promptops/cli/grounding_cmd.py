@@ -17,6 +17,7 @@ import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from promptops.errors import EvalsetError
+from promptops.jsonl import read_records
 
 if TYPE_CHECKING:
     from promptops.rag.grounding import GroundingResult
@@ -43,29 +44,21 @@ class GroundingRow(BaseModel):
         return [self.context] if isinstance(self.context, str) else self.context
 
 
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    field = str(err["loc"][0]) if err["loc"] else "line"
+    return f"{field}: {_CONTEXT_ERROR if field == 'context' else err['msg']}"
+
+
 def read_rows(path: Path) -> list[GroundingRow]:
     """Every non-blank line as a row; the first bad one raises `EvalsetError` at file:line."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalsetError(f"cannot read file: {exc}", where=str(path)) from exc
     rows: list[GroundingRow] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            row = GroundingRow.model_validate(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise EvalsetError(f"invalid JSON: {exc.msg}", where=where) from exc
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = str(err["loc"][0]) if err["loc"] else "line"
-            reason = _CONTEXT_ERROR if field == "context" else err["msg"]
-            raise EvalsetError(f"{field}: {reason}", where=where) from exc
+    for lineno, row in read_records(path, GroundingRow, describe=_describe):
         if row.id in seen:
-            raise EvalsetError(f"duplicate id {row.id!r} (first on line {seen[row.id]})", where)
+            raise EvalsetError(
+                f"duplicate id {row.id!r} (first on line {seen[row.id]})", f"{path}:{lineno}"
+            )
         seen[row.id] = lineno
         rows.append(row)
     if not rows:

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptops.errors import EvalsetError
+from promptops.jsonl import first_problem, read_records
 
 FOLDER_SUFFIXES: tuple[str, ...] = (".txt", ".md")
 
@@ -38,33 +39,15 @@ class _BeirRecord(BaseModel):
     text: str
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    field = ".".join(str(part) for part in err["loc"]) or "record"
-    return f"{field}: {err['msg']}"
-
-
 def load_jsonl_corpus(path: Path) -> list[Document]:
     """Documents from a BEIR corpus.jsonl; blank lines are skipped, ids must be unique."""
     docs: list[Document] = []
     seen: dict[str, int] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalsetError(f"cannot read corpus: {exc}", where=str(path)) from exc
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            record = _BeirRecord.model_validate(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise EvalsetError(f"invalid JSON: {exc.msg}", where=where) from exc
-        except ValidationError as exc:
-            raise EvalsetError(_first_error(exc), where=where) from exc
+    for lineno, record in read_records(path, _BeirRecord):
         if record.id in seen:
             raise EvalsetError(
-                f"duplicate _id {record.id!r} (first on line {seen[record.id]})", where=where
+                f"duplicate _id {record.id!r} (first on line {seen[record.id]})",
+                where=f"{path}:{lineno}",
             )
         seen[record.id] = lineno
         docs.append(Document(doc_id=record.id, title=record.title, text=record.text))
@@ -155,7 +138,7 @@ def load_queries(path: Path) -> dict[str, str]:
             except json.JSONDecodeError as exc:
                 raise EvalsetError(f"invalid JSON: {exc.msg}", where=where) from exc
             except ValidationError as exc:
-                raise EvalsetError(_first_error(exc), where=where) from exc
+                raise EvalsetError(first_problem(exc), where=where) from exc
             qid, text = record.id, record.text
         if qid in queries:
             raise EvalsetError(f"duplicate query id {qid!r}", where=where)

@@ -17,14 +17,14 @@ the guard only when its kept prefix still overlaps a span (`delivered_ranking`).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from promptops.errors import EvalsetError
+from promptops.jsonl import read_records
 from promptops.rag.chunking import Chunk
 from promptops.rag.corpus import Document
 
@@ -79,31 +79,13 @@ class _Record(BaseModel):
     answer_spans: list[_Span] = Field(default_factory=list)
 
 
-def _problem(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    field = ".".join(str(part) for part in err["loc"]) or "record"
-    return f"{field}: {err['msg']}"
-
-
 def load_qa_queries(path: Path, docs: Sequence[Document]) -> list[QAQuery]:
     """Questions in file order; every span must lie inside a document of `docs`."""
     lengths = {doc.doc_id: len(doc.text) for doc in docs}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalsetError(f"cannot read questions: {exc}", where=str(path)) from exc
     queries: list[QAQuery] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for lineno, record in read_records(path, _Record):
         where = f"{path}:{lineno}"
-        try:
-            record = _Record.model_validate(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise EvalsetError(f"invalid JSON: {exc.msg}", where=where) from exc
-        except ValidationError as exc:
-            raise EvalsetError(_problem(exc), where=where) from exc
         if record.id in seen:
             raise EvalsetError(f"duplicate question id {record.id!r}", where=where)
         seen.add(record.id)
