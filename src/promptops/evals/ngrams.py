@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-_PRODUCTS_PER_BLOCK = 1 << 20  # partial products materialised at once (~40 MiB)
+_PRODUCTS_PER_BLOCK = 1 << 18  # partial products materialised at once (~10 MiB)
 _CELLS_PER_BLOCK = 1 << 22  # cosines returned at once (32 MiB)
 _NORM_ROWS = 4096  # rows weighted at once while computing the row norms
 _PENDING_COLUMNS = 1 << 20  # n-gram columns buffered before they are added to the counts
