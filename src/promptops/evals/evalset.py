@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,11 +35,13 @@ from promptops.yamlio import read_yaml
 DEFAULT_SPLIT = "test"
 _MAX_LISTED = 25
 _RESERVED_CSV = ("id", "expected", "split", "tags")
+_T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Case:
-    """One evaluation case; `line` is where it starts in its file (1-based)."""
+    """One evaluation case; `line` is where it starts in its file (1-based). Slotted: a
+    100,000-case evalset holds 100,000 of them."""
 
     id: str
     input: dict[str, str]
@@ -90,22 +91,33 @@ def _model_problems(exc: ValidationError) -> list[tuple[tuple[str | int, ...], s
     return out
 
 
-def _to_case(model: _CaseModel, line: int) -> Case:
+class _Shared:
+    """One copy of each value that repeats across cases (splits, labels, tag tuples, input
+    keys): a large evalset would otherwise hold one string per case for each of them."""
+
+    def __init__(self) -> None:
+        self._seen: dict[object, object] = {}
+
+    def __call__(self, value: _T) -> _T:
+        return cast(_T, self._seen.setdefault(value, value))
+
+
+def _to_case(model: _CaseModel, line: int, shared: _Shared) -> Case:
     return Case(
         id=model.id if model.id is not None else f"line-{line}",
-        input=dict(model.input),
-        expected=model.expected,
-        split=model.split,
-        tags=tuple(model.tags),
+        input={shared(key): value for key, value in model.input.items()},
+        expected=shared(model.expected),
+        split=shared(model.split),
+        tags=shared(tuple(shared(tag) for tag in model.tags)),
         line=line,
     )
 
 
-def _parse_jsonl(path: Path, text: str) -> tuple[list[Case], list[tuple[str, str]]]:
+def _parse_jsonl(path: Path, lines: Iterable[str]) -> tuple[list[Case], list[tuple[str, str]]]:
     cases: list[Case] = []
     problems: list[tuple[str, str]] = []
-    # split on \n only: JSON strings may hold U+2028 and friends, which splitlines() breaks on
-    for number, raw in enumerate(text.split("\n"), start=1):
+    shared = _Shared()
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         where = f"{path}:{number}"
@@ -118,15 +130,15 @@ def _parse_jsonl(path: Path, text: str) -> tuple[list[Case], list[tuple[str, str
             problems.append((where, f"expected a JSON object, got {_short(obj)}"))
             continue
         try:
-            cases.append(_to_case(_CaseModel.model_validate(obj), number))
+            cases.append(_to_case(_CaseModel.model_validate(obj), number, shared))
         except ValidationError as exc:
             problems.extend((where, reason) for _, reason in _model_problems(exc))
     return cases, problems
 
 
-def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     """Rows with the line each starts on (a quoted cell may span several lines)."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(lines)
     start = 1
     for row in reader:
         yield start, row
@@ -152,8 +164,8 @@ def _csv_columns(path: Path, header: list[str]) -> tuple[list[str], list[tuple[s
     return keys, problems
 
 
-def _parse_csv(path: Path, text: str) -> tuple[list[Case], list[tuple[str, str]]]:
-    records = _csv_records(text)
+def _parse_csv(path: Path, lines: Iterable[str]) -> tuple[list[Case], list[tuple[str, str]]]:
+    records = _csv_records(lines)
     first = next(records, None)
     if first is None:
         return [], []
@@ -161,6 +173,7 @@ def _parse_csv(path: Path, text: str) -> tuple[list[Case], list[tuple[str, str]]
     if problems:
         return [], problems
     cases: list[Case] = []
+    shared = _Shared()
     for line, row in records:
         where = f"{path}:{line}"
         if not any(cell.strip() for cell in row):
@@ -177,7 +190,7 @@ def _parse_csv(path: Path, text: str) -> tuple[list[Case], list[tuple[str, str]]
             elif cell.strip():
                 obj[key] = cell.strip()
         try:
-            cases.append(_to_case(_CaseModel.model_validate(obj), line))
+            cases.append(_to_case(_CaseModel.model_validate(obj), line, shared))
         except ValidationError as exc:
             problems.extend((where, reason) for _, reason in _model_problems(exc))
     return cases, problems
@@ -191,13 +204,14 @@ def _parse_yaml(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
         return [], [(doc.where(()), "a YAML evalset must be a list of cases")]
     cases: list[Case] = []
     problems: list[tuple[str, str]] = []
+    shared = _Shared()
     for i, item in enumerate(doc.data):
         line = doc.line_of((i,)) or 1
         if not isinstance(item, dict):
             problems.append((doc.where((i,)), f"a case must be a mapping, got {_short(item)}"))
             continue
         try:
-            cases.append(_to_case(_CaseModel.model_validate(item), line))
+            cases.append(_to_case(_CaseModel.model_validate(item), line, shared))
         except ValidationError as exc:
             problems.extend((doc.where((i, *loc)), r) for loc, r in _model_problems(exc))
     return cases, problems
@@ -215,14 +229,16 @@ def load_evalset(path: Path | str) -> list[Case]:
     if suffix in (".yaml", ".yml"):
         cases, problems = _parse_yaml(path)
     else:
+        parse = _parse_jsonl if suffix == ".jsonl" else _parse_csv
+        # read line by line, never the whole text at once; lines end at \n only (JSON
+        # strings may hold U+2028 and friends, and CSV cells a lone \r)
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            with path.open(encoding="utf-8-sig", newline="\n") as lines:
+                cases, problems = parse(path, lines)
         except OSError as exc:
             raise EvalsetError(f"cannot read file: {exc.strerror}", where=str(path)) from exc
         except UnicodeDecodeError as exc:
             raise EvalsetError("file is not valid UTF-8", where=str(path)) from exc
-        parse = _parse_jsonl if suffix == ".jsonl" else _parse_csv
-        cases, problems = parse(path, text)
     if problems:
         raise_problems(problems)
     return cases

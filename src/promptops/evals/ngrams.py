@@ -15,16 +15,17 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-_PRODUCTS_PER_BLOCK = 1 << 20  # partial products materialised at once (~40 MiB)
+_PRODUCTS_PER_BLOCK = 1 << 18  # partial products materialised at once (~10 MiB)
 _CELLS_PER_BLOCK = 1 << 22  # cosines returned at once (32 MiB)
 _NORM_ROWS = 4096  # rows weighted at once while computing the row norms
+_PENDING_COLUMNS = 1 << 20  # n-gram columns buffered before they are added to the counts
 
 
 @dataclass(frozen=True)
@@ -113,34 +114,82 @@ def char_wb_ngrams(text: str, low: int = 3, high: int = 5) -> list[str]:
     return grams
 
 
-def tfidf_char_wb(texts: Sequence[str], low: int = 3, high: int = 5) -> Tfidf:
-    """Fit the vocabulary and idf on `texts` and return their TF-IDF rows.
+class Vocabulary:
+    """The n-gram columns and their document frequencies, fitted one text at a time.
 
-    Texts are lowercased first, as the scikit-learn vectoriser does by default. A text
-    with no n-gram (empty) gives an all-zero row.
+    Fitting needs no text kept: the leakage check streams 100,000 test texts through
+    `add` and then `transform`s them a chunk at a time, so its memory is bounded by the
+    chunk and the vocabulary, not by the number of texts. Columns are numbered in order of
+    first appearance, so the rows equal those of one pass over all the texts.
     """
-    vocabulary: dict[str, int] = {}
-    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-    columns = array("i")
-    counts = array("i")
-    for i, text in enumerate(texts):
-        tf = Counter(char_wb_ngrams(text.lower(), low, high))
-        columns.extend([vocabulary.setdefault(g, len(vocabulary)) for g in tf])
-        counts.extend(tf.values())
-        indptr[i + 1] = len(columns)
-    indices = np.frombuffer(columns, dtype=np.int32)
-    raw = np.frombuffer(counts, dtype=np.int32)
-    small = raw.astype(np.min_scalar_type(int(raw.max(initial=1))))
-    del raw, counts
-    df = np.bincount(indices, minlength=len(vocabulary))
-    idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
-    unscaled = Tfidf(indptr, indices, small, idf, np.ones(len(texts)))
-    norms = np.empty(len(texts))
-    for start in range(0, len(texts), _NORM_ROWS):
-        part = unscaled.weights(start, min(len(texts), start + _NORM_ROWS))
-        squares = np.bincount(part.row_ids(), weights=part.data**2, minlength=part.n_rows)
-        norms[start : start + part.n_rows] = np.sqrt(squares)
-    return Tfidf(indptr, indices, small, idf, norms)
+
+    def __init__(self, low: int = 3, high: int = 5) -> None:
+        self.low, self.high = low, high
+        self.columns: dict[str, int] = {}
+        self.n_texts = 0
+        self._df = np.zeros(0, dtype=np.int64)
+        self._pending = array("i")  # columns seen since the last `_flush`, once per text
+
+    def _grams(self, text: str) -> list[str]:
+        return char_wb_ngrams(text.lower(), self.low, self.high)
+
+    def add(self, text: str) -> None:
+        """Count the text's distinct n-grams (lowercased, as scikit-learn does)."""
+        columns = self.columns
+        self._pending.extend(
+            [columns.setdefault(g, len(columns)) for g in dict.fromkeys(self._grams(text))]
+        )
+        self.n_texts += 1
+        if len(self._pending) >= _PENDING_COLUMNS:
+            self._flush()
+
+    def _flush(self) -> None:
+        seen = np.bincount(
+            np.frombuffer(self._pending, dtype=np.int32), minlength=len(self.columns)
+        )
+        seen[: len(self._df)] += self._df
+        self._df = seen
+        self._pending = array("i")
+
+    def idf(self) -> NDArray[np.float64]:
+        """The smoothed idf of every column over the texts added so far."""
+        self._flush()
+        idf: NDArray[np.float64] = np.log((1.0 + self.n_texts) / (1.0 + self._df)) + 1.0
+        return idf
+
+    def transform(self, texts: Iterable[str], idf: NDArray[np.float64]) -> Tfidf:
+        """TF-IDF rows of `texts`, each of which must have been added. A text with no
+        n-gram (empty) gives an all-zero row."""
+        vocabulary = self.columns
+        bounds = array("q", [0])
+        columns = array("i")
+        counts = array("i")
+        for text in texts:
+            tf = Counter(self._grams(text))
+            columns.extend([vocabulary[g] for g in tf])
+            counts.extend(tf.values())
+            bounds.append(len(columns))
+        indptr = np.array(bounds, dtype=np.int64)
+        indices = np.frombuffer(columns, dtype=np.int32)
+        raw = np.frombuffer(counts, dtype=np.int32)
+        small = raw.astype(np.min_scalar_type(int(raw.max(initial=1))))
+        del raw, counts
+        n_rows = len(indptr) - 1
+        unscaled = Tfidf(indptr, indices, small, idf, np.ones(n_rows))
+        norms = np.empty(n_rows)
+        for start in range(0, n_rows, _NORM_ROWS):
+            part = unscaled.weights(start, min(n_rows, start + _NORM_ROWS))
+            squares = np.bincount(part.row_ids(), weights=part.data**2, minlength=part.n_rows)
+            norms[start : start + part.n_rows] = np.sqrt(squares)
+        return Tfidf(indptr, indices, small, idf, norms)
+
+
+def tfidf_char_wb(texts: Sequence[str], low: int = 3, high: int = 5) -> Tfidf:
+    """Fit the vocabulary and idf on `texts` and return their TF-IDF rows."""
+    vocabulary = Vocabulary(low, high)
+    for text in texts:
+        vocabulary.add(text)
+    return vocabulary.transform(texts, vocabulary.idf())
 
 
 def _products(left: SparseRows, right_by_column: SparseRows) -> NDArray[np.float64]:
