@@ -3,12 +3,15 @@ a file, how a file becomes a validated model, and how paths inside it resolve.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from promptops.errors import EvalsetError
+from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_profile
+from promptops.prompts import Prompt, resolve_prompt
 from promptops.yamlio import read_yaml, validation_errors
 
 SUITES_DIR = Path("evalsets")
@@ -39,6 +42,41 @@ class SuiteFile(BaseModel):
     def path_of(self, ref: str) -> Path:
         candidate = Path(ref)
         return candidate if candidate.is_absolute() else self._dir / candidate
+
+    def prompt_from(self, ref: str, override: str | None = None) -> Prompt:
+        """The prompt a suite names: `override` (from the command line) wins; a `.yaml`
+        path resolves against the suite's folder; a name comes from the prompts folder."""
+        if override is not None:
+            return resolve_prompt(override)
+        if ref.endswith((".yaml", ".yml")):
+            return resolve_prompt(str(self.path_of(ref)))
+        return resolve_prompt(ref)
+
+
+@dataclass
+class RunFlags:
+    """Command-line options every suite runner takes; None keeps the suite's value."""
+
+    prompt: str | None = None
+    base_url: str | None = None
+    model: str | None = None
+    concurrency: int | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+    no_cache: bool = False
+    out: Path | None = None
+    profiles_path: Path = Path("profiles.yaml")
+
+    def profile(self, name: str, suite_endpoint: EndpointOverrides) -> EndpointProfile:
+        """The suite's profile with its own overrides, then the command line's."""
+        cli = EndpointOverrides(
+            base_url=self.base_url,
+            model=self.model,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            concurrency=self.concurrency,
+        )
+        return resolve_profile(name, suite_endpoint, cli, path=self.profiles_path)
 
 
 S = TypeVar("S", bound=SuiteFile)

@@ -27,30 +27,22 @@ from promptops.evals.sending import Progress, jobs, send_all
 from promptops.evals.suite import Suite, resolve_suite
 from promptops.llm.cache import ResponseCache
 from promptops.llm.client import ClientStats, LLMClient
-from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_profile
+from promptops.llm.profile import EndpointProfile
 from promptops.llm.prompted import Calibrator, calibrator_for
-from promptops.prompts import Prompt, declared_variables, resolve_prompt
+from promptops.prompts import Prompt, declared_variables
 from promptops.runs import summary as s
 from promptops.runs.folder import SUMMARY, RunFolder, write_json
+from promptops.suites import RunFlags
 
 MAX_LISTED = 10
 
 
 @dataclass
-class EvalOptions:
-    """Command-line overrides; None keeps the suite's value."""
+class EvalOptions(RunFlags):
+    """`promptops eval` options; None keeps the suite's value."""
 
-    prompt: str | None = None
     evalset: Path | None = None
-    base_url: str | None = None
-    model: str | None = None
-    concurrency: int | None = None
-    timeout: float | None = None
-    max_retries: int | None = None
     repeat: int | None = None
-    no_cache: bool = False
-    out: Path | None = None
-    profiles_path: Path = Path("profiles.yaml")
 
 
 @dataclass
@@ -74,30 +66,10 @@ class Prepared:
     findings: list[s.Finding] = field(default_factory=list)
 
 
-def _prompt(suite: Suite, options: EvalOptions) -> Prompt:
-    if options.prompt is not None:
-        return resolve_prompt(options.prompt)
-    ref = suite.prompt
-    if ref.endswith((".yaml", ".yml")):
-        return resolve_prompt(str(suite.path_of(ref)))
-    return resolve_prompt(ref)
-
-
-def _profile(suite: Suite, options: EvalOptions) -> EndpointProfile:
-    cli = EndpointOverrides(
-        base_url=options.base_url,
-        model=options.model,
-        timeout=options.timeout,
-        max_retries=options.max_retries,
-        concurrency=options.concurrency,
-    )
-    return resolve_profile(suite.profile, suite.endpoint, cli, path=options.profiles_path)
-
-
 def prepare(suite_ref: str, options: EvalOptions) -> Prepared:
     """Load and check everything; raises a UserInputError before anything is sent."""
     suite, _ = resolve_suite(suite_ref)
-    prompt = _prompt(suite, options)
+    prompt = suite.prompt_from(suite.prompt, options.prompt)
     if prompt.task != "classification" or not prompt.labels:
         raise EvalsetError(
             f"{prompt.identity} is a {prompt.task} prompt; `eval` scores classification prompts",
@@ -119,7 +91,9 @@ def prepare(suite_ref: str, options: EvalOptions) -> Prepared:
     findings += _leakage(suite, prompt, cases, test, path)
     findings += _pii(suite, cases, path)
     findings += _balance(cases, prompt)
-    return Prepared(suite, prompt, path, cases, test, _profile(suite, options), findings)
+    return Prepared(
+        suite, prompt, path, cases, test, options.profile(suite.profile, suite.endpoint), findings
+    )
 
 
 def _leakage(

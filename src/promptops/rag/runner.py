@@ -28,8 +28,8 @@ from promptops.errors import EvalsetError
 from promptops.evals.sending import Progress
 from promptops.llm.cache import ResponseCache
 from promptops.llm.client import ClientStats, LLMClient
-from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_profile
-from promptops.prompts import Prompt, declared_variables, resolve_prompt
+from promptops.llm.profile import EndpointProfile
+from promptops.prompts import Prompt, declared_variables
 from promptops.rag import summarize
 from promptops.rag.answering import AnswerJob, answer_all
 from promptops.rag.chunking import ChunkingConfig
@@ -50,6 +50,7 @@ from promptops.rag.sweep import chunking_grid, sweep_chunking
 from promptops.runs import rag_summary as rs
 from promptops.runs.folder import SUMMARY, RunFolder, write_atomic, write_json
 from promptops.runs.summary import Finding, PromptInfo
+from promptops.suites import RunFlags
 
 PROMPT_VARIABLES = frozenset({"question", "context"})
 QRELS = "qrels.json"
@@ -58,21 +59,12 @@ MAX_LISTED = 10
 
 
 @dataclass
-class RagOptions:
-    """Command-line overrides; None keeps the suite's value."""
+class RagOptions(RunFlags):
+    """`promptops rag-eval` options; None keeps the suite's value."""
 
-    prompt: str | None = None
-    base_url: str | None = None
-    model: str | None = None
-    concurrency: int | None = None
-    timeout: float | None = None
-    max_retries: int | None = None
-    no_cache: bool = False
-    out: Path | None = None
     questions: int | None = None
     chunk_sizes: tuple[int, ...] | None = None
     overlaps: tuple[int, ...] | None = None
-    profiles_path: Path = Path("profiles.yaml")
 
     @property
     def sweeping(self) -> bool:
@@ -110,12 +102,7 @@ class Prepared:
 
 
 def _prompt(suite: RagSuite, options: RagOptions) -> Prompt:
-    if options.prompt is not None:
-        prompt = resolve_prompt(options.prompt)
-    elif suite.prompt.endswith((".yaml", ".yml")):
-        prompt = resolve_prompt(str(suite.path_of(suite.prompt)))
-    else:
-        prompt = resolve_prompt(suite.prompt)
+    prompt = suite.prompt_from(suite.prompt, options.prompt)
     names = set(declared_variables(prompt))
     if prompt.task != "generation" or names != PROMPT_VARIABLES:
         raise EvalsetError(
@@ -125,17 +112,6 @@ def _prompt(suite: RagSuite, options: RagOptions) -> Prompt:
             where=prompt.source,
         )
     return prompt
-
-
-def _profile(suite: RagSuite, options: RagOptions) -> EndpointProfile:
-    cli = EndpointOverrides(
-        base_url=options.base_url,
-        model=options.model,
-        timeout=options.timeout,
-        max_retries=options.max_retries,
-        concurrency=options.concurrency,
-    )
-    return resolve_profile(suite.profile, suite.endpoint, cli, path=options.profiles_path)
 
 
 def _counter(profile: EndpointProfile) -> CountTokens | None:
@@ -151,7 +127,7 @@ def prepare(suite_ref: str | None, options: RagOptions) -> Prepared:
     """Load, retrieve and fit everything; raises a UserInputError before anything is sent."""
     suite, _ = resolve_rag_suite(suite_ref)
     prompt = _prompt(suite, options)
-    profile = _profile(suite, options)
+    profile = options.profile(suite.profile, suite.endpoint)
     corpus_path, queries_path = suite.path_of(suite.corpus), suite.path_of(suite.queries)
     docs = load_corpus(corpus_path)
     queries = load_qa_queries(queries_path, docs)
