@@ -245,9 +245,11 @@ def load_evalset(path: Path | str) -> list[Case]:
 
 
 def evalset_hash(path: Path | str) -> str:
-    """sha256 of the file's bytes: results record exactly which evalset they came from."""
+    """sha256 of the file's bytes: results record exactly which evalset they came from.
+    Read in blocks, so a large evalset is not held in memory twice."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        with Path(path).open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         raise EvalsetError(f"cannot read file: {exc.strerror}", where=str(path)) from exc
 
