@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -80,6 +80,25 @@ class RunFlags:
 
 
 S = TypeVar("S", bound=SuiteFile)
+
+
+class _Judged(Protocol):
+    passed: bool
+
+
+J = TypeVar("J", bound=_Judged)
+
+
+@dataclass
+class RunOutcome(Generic[J]):
+    """A finished suite run: its summary and folder; exit code 0 when the thresholds hold."""
+
+    summary: J
+    out_dir: Path
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.summary.passed else 1
 
 
 def load_suite(ref: str, cls: type[S]) -> tuple[S, Path]:

@@ -50,7 +50,7 @@ from promptops.rag.sweep import chunking_grid, sweep_chunking
 from promptops.runs import rag_summary as rs
 from promptops.runs.folder import SUMMARY, RunFolder, write_atomic, write_json
 from promptops.runs.summary import Finding, PromptInfo
-from promptops.suites import RunFlags
+from promptops.suites import RunFlags, RunOutcome
 
 PROMPT_VARIABLES = frozenset({"question", "context"})
 QRELS = "qrels.json"
@@ -71,14 +71,7 @@ class RagOptions(RunFlags):
         return self.chunk_sizes is not None or self.overlaps is not None
 
 
-@dataclass
-class RagOutcome:
-    summary: rs.RagSummary
-    out_dir: Path
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.summary.passed else 1
+RagOutcome = RunOutcome[rs.RagSummary]
 
 
 @dataclass
