@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
+from promptops.evals.metrics import reliability_bins
+from promptops.evals.summarize import reliability_model
 from promptops.runs.summary import (
     BaselineResult,
     CaseView,
@@ -117,22 +119,7 @@ def score(labels: list[str], run: dict[str, np.ndarray]) -> ClassificationMetric
 def reliability(
     confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10
 ) -> list[ReliabilityBin]:
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    index = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    bins = []
-    for b in range(n_bins):
-        mask = index == b
-        count = int(mask.sum())
-        bins.append(
-            ReliabilityBin(
-                lower=float(edges[b]),
-                upper=float(edges[b + 1]),
-                count=count,
-                confidence=float(confidence[mask].mean()) if count else None,
-                accuracy=float(correct[mask].mean()) if count else None,
-            )
-        )
-    return bins
+    return reliability_model(reliability_bins(confidence, correct.astype(bool), n_bins))
 
 
 def volatile(seed: int = 0) -> Volatile:
