@@ -32,7 +32,7 @@ from promptops.llm.prompted import Calibrator, calibrator_for
 from promptops.prompts import Prompt, declared_variables
 from promptops.runs import summary as s
 from promptops.runs.folder import SUMMARY, RunFolder, write_json
-from promptops.suites import RunFlags
+from promptops.suites import RunFlags, RunOutcome
 
 MAX_LISTED = 10
 
@@ -45,14 +45,7 @@ class EvalOptions(RunFlags):
     repeat: int | None = None
 
 
-@dataclass
-class EvalOutcome:
-    summary: s.ClassificationSummary
-    out_dir: Path
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.summary.passed else 1
+EvalOutcome = RunOutcome[s.ClassificationSummary]
 
 
 @dataclass
@@ -60,6 +53,7 @@ class Prepared:
     suite: Suite
     prompt: Prompt
     evalset_path: Path
+    evalset_sha256: str
     cases: list[Case]
     test: list[Case]
     profile: EndpointProfile
@@ -92,7 +86,14 @@ def prepare(suite_ref: str, options: EvalOptions) -> Prepared:
     findings += _pii(suite, cases, path)
     findings += _balance(cases, prompt)
     return Prepared(
-        suite, prompt, path, cases, test, options.profile(suite.profile, suite.endpoint), findings
+        suite=suite,
+        prompt=prompt,
+        evalset_path=path,
+        evalset_sha256=evalset_hash(path),
+        cases=cases,
+        test=test,
+        profile=options.profile(suite.profile, suite.endpoint),
+        findings=findings,
     )
 
 
@@ -187,7 +188,7 @@ def _fingerprint(prep: Prepared, repeat: int) -> dict[str, object]:
         "suite": prep.suite.name,
         "prompt": prep.prompt.identity,
         "prompt_hash": prep.prompt.content_hash,
-        "evalset_sha256": evalset_hash(prep.evalset_path),
+        "evalset_sha256": prep.evalset_sha256,
         "model": prep.profile.model,
         "base_url": prep.profile.base_url,
         "repeat": repeat,
@@ -309,7 +310,7 @@ def build_summary(
         ),
         evalset=s.EvalsetInfo(
             path=str(prep.evalset_path),
-            sha256=evalset_hash(prep.evalset_path),
+            sha256=prep.evalset_sha256,
             n_cases=len(prep.cases),
             n_by_split=_count_splits(prep.cases),
         ),
