@@ -8,12 +8,11 @@ import math
 from typing import Any
 
 import pytest
-from openai.types.chat import ChatCompletion
-from openai.types.chat.chat_completion import Choice, ChoiceLogprobs
 
 from _llm_util import profile_for
 from promptops.llm.client import LLMClient
 from promptops.llm.parse import match_label, parse_choice, probs_from_logprobs
+from promptops.llm.retry import MalformedResponseError
 from promptops.llm.types import ChatRequest
 from promptops.testing import FakeOpenAIServer
 
@@ -59,22 +58,14 @@ def test_labels_with_punctuation_or_case_twins() -> None:
     assert match_label("Ab", ("AB", "ab")) is None
 
 
-def _choice(content: str | None, **extra: Any) -> Choice:
-    data = {
-        "id": "x",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "m",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
-                **extra,
-            }
-        ],
+def _choice(content: str | None, **extra: Any) -> dict[str, Any]:
+    """One entry of a chat completion's `choices`, as JSON on the wire."""
+    return {
+        "index": 0,
+        "message": {"role": "assistant", "content": content},
+        "finish_reason": "stop",
+        **extra,
     }
-    return ChatCompletion.model_validate(data).choices[0]
 
 
 def _logprobs(tokens: list[tuple[str, float, list[tuple[str, float]]]]) -> dict[str, Any]:
@@ -138,7 +129,7 @@ def test_logprobs_in_plain_text_with_a_token_spanning_the_prefix() -> None:
     # "ne" begins both "negative" and "neutral" and is split between them.
     top = [(" Neg", -0.5), (" positive.", -1.0), (" ne", -2.0), (" The", -2.5), ("neg", -1.0)]
     lp = _logprobs([(" Neg", -0.5, top), ("ative", -0.01, [])])
-    probs = probs_from_logprobs(ChoiceLogprobs.model_validate(lp), LABELS)
+    probs = probs_from_logprobs(lp, LABELS)
     # "neg" does not share the token's leading-space prefix, so it is not comparable: skipped.
     mass = {
         "negative": math.exp(-0.5) + math.exp(-2.0) / 2,
@@ -151,12 +142,39 @@ def test_logprobs_in_plain_text_with_a_token_spanning_the_prefix() -> None:
 
 def test_logprobs_without_any_label_token_give_none() -> None:
     lp = _logprobs([("Sorry", -0.1, [("Sorry", -0.1), ("I", -2.0)])])
-    assert probs_from_logprobs(ChoiceLogprobs.model_validate(lp), LABELS) is None
-    assert probs_from_logprobs(ChoiceLogprobs.model_validate({"content": []}), LABELS) is None
+    assert probs_from_logprobs(lp, LABELS) is None
+    assert probs_from_logprobs({"content": []}, LABELS) is None
     # No top_logprobs at all: the sampled token alone decides.
     alone = _logprobs([("negative", -0.3, [])])
-    probs = probs_from_logprobs(ChoiceLogprobs.model_validate(alone), LABELS)
+    probs = probs_from_logprobs(alone, LABELS)
     assert probs == {"positive": 0.0, "negative": 1.0, "neutral": 0.0}
+
+
+def test_malformed_logprobs_give_no_probabilities() -> None:
+    good = _logprobs([("negative", -0.3, [("negative", -0.3), ("positive", -1.5)])])
+    assert probs_from_logprobs(good, LABELS) is not None
+    bad_entries: list[Any] = [
+        {"content": "negative"},
+        {"content": [{"token": "negative"}]},
+        {"content": [{"token": 3, "logprob": -0.3}]},
+        {"content": [{"token": "negative", "logprob": True}]},
+        {"content": [{"token": "negative", "logprob": float("nan")}]},
+        {"content": [{"token": "negative", "logprob": -0.3, "top_logprobs": "x"}]},
+        {"content": [{"token": "negative", "logprob": -0.3, "top_logprobs": [{"token": "x"}]}]},
+    ]
+    for bad in bad_entries:
+        assert probs_from_logprobs(bad, LABELS) is None, bad
+    parsed = parse_choice(_choice("negative", logprobs={"content": [None]}), LABELS)
+    assert (parsed.label, parsed.label_probs) == ("negative", None)
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [None, "negative", {}, {"message": "negative"}, _choice(None) | {"message": {"content": 1}}],
+)
+def test_a_choice_without_a_text_message_is_malformed(choice: Any) -> None:
+    with pytest.raises(MalformedResponseError):
+        parse_choice(choice, LABELS)
 
 
 def test_extension_wins_over_logprobs_end_to_end_through_the_sdk() -> None:

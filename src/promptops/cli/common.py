@@ -1,7 +1,9 @@
-"""Options shared by every command that talks to an endpoint, spelled the same everywhere."""
+"""What every command that talks to an endpoint shares: its options, spelled the same
+everywhere, and one start-up step."""
 
 from __future__ import annotations
 
+import gc
 from types import SimpleNamespace
 
 import typer
@@ -16,3 +18,13 @@ endpoint_options = SimpleNamespace(
     MAX_RETRIES=typer.Option(None, "--max-retries", min=0, help="Retries after the first try."),
     NO_CACHE=typer.Option(False, "--no-cache", help="Bypass the response cache."),
 )
+
+
+def settle_imports() -> None:
+    """Call once a command's heavy imports are done, before it starts sending.
+
+    Modules, classes and the OpenAI SDK's ~2,000 response types (about 100,000 objects) live
+    until exit; `gc.freeze` takes them out of the collector's sweeps, which would otherwise
+    traverse them all on every full collection during the run (about 40 ms each).
+    """
+    gc.freeze()

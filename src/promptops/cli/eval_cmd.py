@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from promptops.cli.common import endpoint_options
+from promptops.cli.common import endpoint_options, settle_imports
 
 
 def eval_command(
@@ -42,6 +42,7 @@ def eval_command(
     """
     from promptops.evals.runner import EvalOptions, run_eval
 
+    settle_imports()
     reference: tuple[Path, float] | None = None
     if against_baseline or baseline is not None:
         from promptops.regress.compare import baseline_for

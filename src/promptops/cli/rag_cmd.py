@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from promptops.cli.common import endpoint_options
+from promptops.cli.common import endpoint_options, settle_imports
 from promptops.errors import ConfigError
 
 
@@ -59,6 +59,7 @@ def rag_eval_command(
     """
     from promptops.rag.runner import RagOptions, run_rag_eval
 
+    settle_imports()
     options = RagOptions(
         prompt=prompt,
         base_url=base_url,

@@ -10,6 +10,8 @@ Endpoint failures never escape as exceptions: they come back as a `Completion` w
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import os
 import time
 from collections import Counter
@@ -21,7 +23,6 @@ from urllib.parse import urlsplit
 
 import httpx2
 from openai import AsyncOpenAI, RequestOptions
-from openai.types.chat import ChatCompletion
 
 from promptops.errors import ConfigError
 from promptops.llm.cache import ResponseCache, cache_key
@@ -37,7 +38,10 @@ _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 _LOCAL_DUMMY_KEY = "promptops-local"
 # `chat.completions.create` re-walks the body against the SDK's TypedDicts (about half a
 # millisecond a request, more than the rest of the client); `body` is already plain JSON, so
-# it is posted as is, to the same path with the same bearer auth that `create` uses.
+# it is posted as is, to the same path with the same bearer auth that `create` uses. The
+# answer comes back as the SDK's raw `httpx2.Response` (status errors are still raised by the
+# SDK) and its JSON is read directly: building the SDK's `ChatCompletion` model would cost
+# more CPU per call than the rest of this module, and only a few fields are used.
 _CHAT_OPTIONS: RequestOptions = {"security": {"bearer_auth": True}}
 
 
@@ -217,10 +221,10 @@ class LLMClient:
                     response = await self._sdk.post(
                         "/chat/completions",
                         body=body,
-                        cast_to=ChatCompletion,
+                        cast_to=httpx2.Response,
                         options=_CHAT_OPTIONS,
                     )
-                completion = self._to_completion(response, req)
+                completion = self._to_completion(json.loads(response.content), req)
             except Exception as exc:
                 decision = should_retry(exc)
                 if decision.kind == "unexpected":
@@ -232,30 +236,31 @@ class LLMClient:
             return completion
 
     def _to_completion(self, response: object, req: ChatRequest) -> Completion:
-        if not isinstance(response, ChatCompletion):
-            raise MalformedResponseError(f"expected a chat completion, got {type(response)}")
-        choices = getattr(response, "choices", None)
-        if not choices or getattr(choices[0], "message", None) is None:
+        """A `Completion` from the response JSON; a body that is not a chat completion (no
+        choices, no message, content that is not text) raises `MalformedResponseError`."""
+        if not isinstance(response, dict):
+            raise MalformedResponseError(f"expected a JSON object, got {type(response).__name__}")
+        choices = response.get("choices")
+        if not isinstance(choices, list) or not choices:
             raise MalformedResponseError("the response has no choices")
         choice = choices[0]
-        content = getattr(choice.message, "content", None)
-        if content is not None and not isinstance(content, str):
-            raise MalformedResponseError("the message content is not a string")
         parsed = parse_choice(choice, req.labels)
-        usage = getattr(response, "usage", None)
+        usage = response.get("usage")
         tokens = Usage(
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            prompt_tokens=_count(usage, "prompt_tokens"),
+            completion_tokens=_count(usage, "completion_tokens"),
         )
+        finish_reason = choice.get("finish_reason")
+        model = response.get("model")
         return Completion(
             text=parsed.text,
             label=parsed.label,
             label_probs=parsed.label_probs,
             invalid=parsed.invalid,
-            finish_reason=getattr(choice, "finish_reason", None),
+            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
             usage=tokens,
             cost_usd=self.profile.prices.cost(tokens.prompt_tokens, tokens.completion_tokens),
-            model=getattr(response, "model", None),
+            model=model if isinstance(model, str) else None,
         )
 
     def _count_usage(self, completion: Completion) -> None:
@@ -282,6 +287,14 @@ class LLMClient:
             error_kind=decision.kind,
             model=self.profile.model,
         )
+
+
+def _count(usage: object, name: str) -> int:
+    """A token count from the `usage` object; absent or not a count counts as 0."""
+    value = usage.get(name) if isinstance(usage, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0
+    return int(value)
 
 
 def label_response_format(labels: Sequence[str]) -> dict[str, Any]:

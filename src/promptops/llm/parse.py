@@ -5,7 +5,9 @@ surrounding quotes or backticks, a code fence and a trailing period; case-insens
 answer that is not one of the labels is invalid and kept as text, never mapped to a near label,
 because silent repair would hide prompt regressions. Probabilities come, in order of
 preference, from a `label_probs` extension field on the choice (the embedded model adds it) or
-from the endpoint's token logprobs.
+from the endpoint's token logprobs. A choice is read as the plain JSON the endpoint sent (the
+client skips the SDK's response models, which cost more per call than everything else here);
+optional parts that are not shaped as the API documents them are ignored, not trusted.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openai.types.chat.chat_completion import Choice, ChoiceLogprobs
+from promptops.llm.retry import MalformedResponseError
 
 _QUOTES = "\"'`"
 _JSON_LABEL_VALUE = re.compile(r'"label"\s*:\s*"')
@@ -32,15 +34,24 @@ class ParsedAnswer:
     invalid: bool = False
 
 
-def parse_choice(choice: Choice, labels: Sequence[str] | None) -> ParsedAnswer:
-    """Read one choice; without `labels` the call is free text and only `text` is set."""
-    text = choice.message.content
+def parse_choice(choice: object, labels: Sequence[str] | None) -> ParsedAnswer:
+    """Read one entry of the response JSON's `choices`; without `labels` the call is free text
+    and only `text` is set. A choice without a message, or whose content is not text, raises
+    `MalformedResponseError` (the endpoint may do better on a retry)."""
+    message = choice.get("message") if isinstance(choice, Mapping) else None
+    if not isinstance(choice, Mapping) or not isinstance(message, Mapping):
+        raise MalformedResponseError("the response has no message")
+    text = message.get("content")
+    if text is not None and not isinstance(text, str):
+        raise MalformedResponseError("the message content is not a string")
     if labels is None:
         return ParsedAnswer(text)
     label = match_label(text, labels) if text is not None else None
-    probs = probs_from_extension(choice.model_extra, labels)
-    if probs is None and choice.logprobs is not None:
-        probs = probs_from_logprobs(choice.logprobs, labels)
+    probs = probs_from_extension(choice, labels)
+    if probs is None:
+        logprobs = choice.get("logprobs")
+        if isinstance(logprobs, Mapping):
+            probs = probs_from_logprobs(logprobs, labels)
     return ParsedAnswer(text, label, probs, invalid=label is None)
 
 
@@ -90,10 +101,10 @@ def _trimmed_forms(text: str) -> list[str]:
 
 
 def probs_from_extension(
-    extra: Mapping[str, Any] | None, labels: Sequence[str]
+    choice: Mapping[str, Any], labels: Sequence[str]
 ) -> dict[str, float] | None:
-    """Use a `label_probs` extension field as given; labels it omits get 0."""
-    raw = (extra or {}).get("label_probs")
+    """Use the choice's `label_probs` extension field as given; labels it omits get 0."""
+    raw = choice.get("label_probs")
     if not isinstance(raw, Mapping):
         return None
     probs: dict[str, float] = {}
@@ -107,35 +118,38 @@ def probs_from_extension(
     return probs if any(probs.values()) else None
 
 
-def probs_from_logprobs(logprobs: ChoiceLogprobs, labels: Sequence[str]) -> dict[str, float] | None:
-    """Label probabilities from the top logprobs at the token where the label starts.
+def probs_from_logprobs(
+    logprobs: Mapping[str, Any], labels: Sequence[str]
+) -> dict[str, float] | None:
+    """Label probabilities from the top logprobs (the choice's `logprobs` JSON) at the token
+    where the label starts.
 
     Approximation, by design cheap: only the label's first token is scored. Each alternative
     token there (e.g. " Pos", "neg") is credited to every label it begins, or that it
     contains whole followed by a non-alphanumeric character; a token that begins several labels
     splits its mass equally; mass on tokens that begin no label is dropped and the rest is
     renormalised. Labels that share a first token are therefore not told apart. Returns None
-    when the label position cannot be found or no alternative begins a label.
+    when the label position cannot be found, no alternative begins a label, or the logprobs
+    are not shaped as the API documents them.
     """
-    tokens = logprobs.content or []
+    tokens = _token_entries(logprobs.get("content"))
     if not tokens:
         return None
-    joined = "".join(t.token for t in tokens)
+    joined = "".join(token for token, _, _ in tokens)
     start = _label_offset(joined)
     if start is None:
         return None
     position = 0
-    for token in tokens:
-        end = position + len(token.token)
+    for entry in tokens:
+        end = position + len(entry[0])
         if position <= start < end:
             break
         position = end
     else:
         return None
+    token, logprob, top = entry
     prefix = joined[position:start]
-    alternatives = [(alt.token, alt.logprob) for alt in token.top_logprobs] or [
-        (token.token, token.logprob)
-    ]
+    alternatives = top or [(token, logprob)]
     mass = dict.fromkeys(labels, 0.0)
     seen: set[str] = set()
     for alt_token, logprob in alternatives:
@@ -150,6 +164,41 @@ def probs_from_logprobs(logprobs: ChoiceLogprobs, labels: Sequence[str]) -> dict
     if total <= 0:
         return None
     return {label: value / total for label, value in mass.items()}
+
+
+def _token_entries(content: object) -> list[tuple[str, float, list[tuple[str, float]]]] | None:
+    """`(token, logprob, [(alternative, logprob), ...])` per sampled token; None when any
+    entry is malformed."""
+    if not isinstance(content, list):
+        return None
+    entries = []
+    for item in content:
+        if not isinstance(item, Mapping):
+            return None
+        sampled = _token_logprob(item)
+        top = item.get("top_logprobs") or []
+        if sampled is None or not isinstance(top, list):
+            return None
+        alternatives = []
+        for alt in top:
+            pair = _token_logprob(alt)
+            if pair is None:
+                return None
+            alternatives.append(pair)
+        entries.append((sampled[0], sampled[1], alternatives))
+    return entries
+
+
+def _token_logprob(item: object) -> tuple[str, float] | None:
+    """`(token, logprob)` of a `{"token": ..., "logprob": ...}` entry, else None."""
+    if not isinstance(item, Mapping):
+        return None
+    token, logprob = item.get("token"), item.get("logprob")
+    if not isinstance(token, str) or isinstance(logprob, bool):
+        return None
+    if not isinstance(logprob, int | float) or math.isnan(logprob) or logprob == math.inf:
+        return None
+    return token, float(logprob)
 
 
 def _label_offset(text: str) -> int | None:
