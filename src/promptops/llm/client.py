@@ -134,6 +134,7 @@ class LLMClient:
         """
         window = 4 * self.profile.concurrency
         pending: dict[asyncio.Task[Completion], int] = {}
+        finished: asyncio.Queue[asyncio.Task[Completion]] = asyncio.Queue()
         numbered = enumerate(reqs)
         exhausted = False
         try:
@@ -143,12 +144,14 @@ class LLMClient:
                     if item is None:
                         exhausted = True
                         break
-                    pending[asyncio.create_task(self.complete(item[1]))] = item[0]
+                    task = asyncio.create_task(self.complete(item[1]))
+                    task.add_done_callback(finished.put_nowait)
+                    pending[task] = item[0]
                 if not pending:
                     return
-                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    yield pending.pop(task), task.result()
+                # One callback per task, not `asyncio.wait` over the whole window per result.
+                task = await finished.get()
+                yield pending.pop(task), task.result()
         finally:
             for task in pending:
                 task.cancel()
