@@ -7,11 +7,13 @@ import json
 import math
 from typing import Any
 
+import httpx2
 import pytest
 
-from _llm_util import profile_for
+from _llm_util import ZERO_BACKOFF, profile_for
 from promptops.llm.client import LLMClient
 from promptops.llm.parse import match_label, parse_choice, probs_from_logprobs
+from promptops.llm.profile import EndpointProfile
 from promptops.llm.retry import MalformedResponseError
 from promptops.llm.types import ChatRequest
 from promptops.testing import FakeOpenAIServer
@@ -207,3 +209,59 @@ def test_extension_wins_over_logprobs_end_to_end_through_the_sdk() -> None:
     )
     assert from_extension.label_probs == {"positive": 0.25, "negative": 0.5, "neutral": 0.25}
     assert all(r["logprobs"] is True and r["top_logprobs"] == 20 for r in srv.requests)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[1, 2]",
+        b'{"choices": []}',
+        b'{"choices": [{"index": 0}]}',
+        b'{"choices": [{"message": {"content": ["positive"]}}]}',
+        b'{"choices": [{"message": {"content": "positive"}}',
+    ],
+)
+def test_a_200_that_is_not_a_chat_completion_is_retried_as_malformed(body: bytes) -> None:
+    served: list[bytes] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        served.append(request.content)
+        return httpx2.Response(200, content=body, headers={"content-type": "application/json"})
+
+    profile = EndpointProfile(name="mock", base_url="http://127.0.0.1:9/v1", max_retries=2)
+
+    async def scenario() -> Any:
+        http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+        async with LLMClient(profile, http_client=http, backoff=ZERO_BACKOFF) as client:
+            result = await client.complete(ChatRequest((("user", "hi"),), labels=LABELS))
+        await http.aclose()
+        return result
+
+    completion = asyncio.run(scenario())
+    assert (completion.error_kind, completion.attempts, len(served)) == ("malformed", 3, 3)
+    assert "malformed (gave up) after 3 attempts" in (completion.error or "")
+
+
+def test_odd_optional_fields_are_read_defensively() -> None:
+    reply = {
+        "model": 7,
+        "choices": [{"message": {"content": "Neutral."}, "finish_reason": None}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": float("nan")},
+    }
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=json.dumps(reply).encode())
+
+    profile = EndpointProfile(name="mock", base_url="http://127.0.0.1:9/v1")
+
+    async def scenario() -> Any:
+        http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+        async with LLMClient(profile, http_client=http) as client:
+            result = await client.complete(ChatRequest((("user", "hi"),), labels=LABELS))
+        await http.aclose()
+        return result
+
+    completion = asyncio.run(scenario())
+    assert (completion.label, completion.error, completion.model) == ("neutral", None, None)
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (12, 0)
+    assert (completion.finish_reason, completion.attempts) == (None, 1)
