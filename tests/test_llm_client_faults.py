@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from _llm_util import LABELS, ZERO_BACKOFF, labelled_case, profile_for, user_text
 from promptops.errors import ConfigError
-from promptops.llm.client import LLMClient, label_response_format
+from promptops.llm.client import LLMClient, _tls_context, label_response_format
 from promptops.llm.profile import EndpointProfile, Prices
 from promptops.llm.types import ChatRequest, Completion
 from promptops.testing import TRANSIENT_FAULTS, FakeOpenAIServer, FaultPlan, default_answer
@@ -447,3 +448,12 @@ def test_server_runs_as_a_module_for_benchmarks() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_only_local_plain_http_skips_the_ca_store_and_it_fails_closed() -> None:
+    local = _tls_context("http://127.0.0.1:8000/v1")
+    assert isinstance(local, ssl.SSLContext)
+    assert (local.verify_mode, local.check_hostname) == (ssl.CERT_REQUIRED, True)
+    assert local.cert_store_stats()["x509_ca"] == 0  # trusts nothing: TLS could never pass
+    for url in ("https://127.0.0.1:8000/v1", "http://10.0.0.5/v1", "https://api.openai.com/v1"):
+        assert _tls_context(url) is True
