@@ -6,8 +6,6 @@ inside command bodies so `promptops --help` starts fast.
 
 from __future__ import annotations
 
-import atexit
-import gc
 import sys
 
 import typer
@@ -76,11 +74,7 @@ def main() -> None:
 
     Typer's standalone mode already turns usage errors (a missing argument, a bad option
     value) into a usage message and exit code 2; promptops' own errors are handled here.
-    At exit the heap is frozen first: the interpreter's shutdown collections would otherwise
-    sweep every object left (the OpenAI SDK's types alone take about 0.2 s), only to free
-    memory the process gives back anyway.
     """
-    atexit.register(gc.freeze)
     try:
         app()
     except PromptopsError as exc:

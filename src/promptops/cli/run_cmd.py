@@ -7,7 +7,7 @@ import json
 
 import typer
 
-from promptops.cli.common import endpoint_options
+from promptops.cli.common import endpoint_options, settle_imports
 from promptops.errors import UserInputError
 from promptops.llm.types import Completion
 
@@ -42,6 +42,7 @@ def run_command(
     from promptops.llm.prompted import calibrator_for
     from promptops.prompts import build_request, resolve_prompt
 
+    settle_imports()
     prompt = resolve_prompt(prompt_ref)
     request = build_request(prompt, parse_vars(var))
     endpoint = resolve_profile(
