@@ -34,7 +34,7 @@ def test_no_train_split_gives_could_not_fit_entries() -> None:
     assert [(r.name, r.error, r.predictions) for r in results] == [
         (name, "could not fit: no train split", None) for name in BASELINES
     ]
-    assert all(not r.ok and r.case_ids == tuple(c.id for c in test_only) for r in results)
+    assert all(not r.ok and r.n_evaluated == len(test_only) for r in results)
 
 
 def test_single_label_train_split_only_fits_majority() -> None:
@@ -58,7 +58,7 @@ def test_majority_uses_train_frequencies_and_label_order_for_ties() -> None:
 
 def test_tfidf_lr_on_banking77_subset() -> None:
     (result,) = run_baselines(CASES, LABELS, names=["tfidf_lr"], seed=0)
-    assert result.ok and result.case_ids == tuple(c.id for c in CASES if c.split == "test")
+    assert result.ok and result.n_evaluated == sum(c.split == "test" for c in CASES)
     assert result.probabilities is not None and result.probabilities.shape == (240, 6)
     assert np.allclose(result.probabilities.sum(axis=1), 1.0)
     assert result.predictions == tuple(LABELS[j] for j in result.probabilities.argmax(axis=1))

@@ -12,14 +12,15 @@ on the `train` split only and scored on the evaluated split, so it never sees te
 
 The logistic regressions use fixed settings (C=10, lbfgs, seeded) chosen up front, not tuned
 on the test split. Without a labelled train split each baseline reports "could not fit"
-instead of failing the run.
+instead of failing the run. A fitted baseline predicts the evaluated split a chunk of
+texts at a time, so scoring 100,000 cases never holds their texts at once.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,19 +29,23 @@ from numpy.typing import NDArray
 
 from promptops.evals.evalset import Case, case_text
 
-# (train texts, train labels, test texts, labels, seed) -> (n test, n labels) probabilities
-BaselineFit = Callable[
-    [Sequence[str], Sequence[str], Sequence[str], Sequence[str], int], NDArray[np.float64]
-]
+PREDICT_CHUNK = 1024  # evaluated texts predicted at once
+
+# texts -> (len(texts), n labels) probabilities in label order
+Predict = Callable[[Sequence[str]], NDArray[np.float64]]
+# (train texts, train labels, labels, seed) -> a fitted predictor
+BaselineFit = Callable[[Sequence[str], Sequence[str], Sequence[str], int], Predict]
 
 
 @dataclass(frozen=True)
 class BaselineResult:
-    """Predictions (and probabilities in label order) for the evaluated cases, or why not."""
+    """Predictions (and probabilities in label order) for the evaluated cases in evalset
+    order, or why there are none."""
 
     name: str
-    case_ids: tuple[str, ...]
-    predictions: tuple[str, ...] | None
+    labels: tuple[str, ...]
+    n_evaluated: int
+    codes: NDArray[np.intp] | None  # index of the predicted label, per evaluated case
     probabilities: NDArray[np.float64] | None
     error: str | None = None
     fit_seconds: float = 0.0
@@ -48,6 +53,10 @@ class BaselineResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def predictions(self) -> tuple[str, ...] | None:
+        return None if self.codes is None else tuple(self.labels[j] for j in self.codes.tolist())
 
 
 def _align(
@@ -62,15 +71,12 @@ def _align(
 
 
 def fit_majority(
-    train_texts: Sequence[str],
-    train_labels: Sequence[str],
-    test_texts: Sequence[str],
-    labels: Sequence[str],
-    seed: int,
-) -> NDArray[np.float64]:
+    train_texts: Sequence[str], train_labels: Sequence[str], labels: Sequence[str], seed: int
+) -> Predict:
     counts = Counter(train_labels)
     prior = np.array([counts.get(label, 0) for label in labels], dtype=np.float64)
-    return np.tile(prior / prior.sum(), (len(test_texts), 1))
+    prior /= prior.sum()
+    return lambda texts: np.tile(prior, (len(texts), 1))
 
 
 def _logistic(seed: int) -> Any:
@@ -81,12 +87,8 @@ def _logistic(seed: int) -> Any:
 
 
 def fit_tfidf_lr(
-    train_texts: Sequence[str],
-    train_labels: Sequence[str],
-    test_texts: Sequence[str],
-    labels: Sequence[str],
-    seed: int,
-) -> NDArray[np.float64]:
+    train_texts: Sequence[str], train_labels: Sequence[str], labels: Sequence[str], seed: int
+) -> Predict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import make_pipeline, make_union
 
@@ -96,8 +98,10 @@ def fit_tfidf_lr(
     )
     model = make_pipeline(features, _logistic(seed))
     model.fit(list(train_texts), list(train_labels))
-    proba = np.asarray(model.predict_proba(list(test_texts)), dtype=np.float64)
-    return _align(proba, list(model.classes_), labels)
+    classes = list(model.classes_)
+    return lambda texts: _align(
+        np.asarray(model.predict_proba(list(texts)), dtype=np.float64), classes, labels
+    )
 
 
 def embed_texts(texts: Sequence[str]) -> NDArray[np.float64]:
@@ -107,16 +111,14 @@ def embed_texts(texts: Sequence[str]) -> NDArray[np.float64]:
 
 
 def fit_embedding_lr(
-    train_texts: Sequence[str],
-    train_labels: Sequence[str],
-    test_texts: Sequence[str],
-    labels: Sequence[str],
-    seed: int,
-) -> NDArray[np.float64]:
+    train_texts: Sequence[str], train_labels: Sequence[str], labels: Sequence[str], seed: int
+) -> Predict:
     model = _logistic(seed)
     model.fit(embed_texts(train_texts), list(train_labels))
-    proba = np.asarray(model.predict_proba(embed_texts(test_texts)), dtype=np.float64)
-    return _align(proba, list(model.classes_), labels)
+    classes = list(model.classes_)
+    return lambda texts: _align(
+        np.asarray(model.predict_proba(embed_texts(texts)), dtype=np.float64), classes, labels
+    )
 
 
 BASELINES: dict[str, BaselineFit] = {
@@ -126,8 +128,20 @@ BASELINES: dict[str, BaselineFit] = {
 }
 
 
+def _chunks(cases: Iterable[Case], split: str) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for case in cases:
+        if case.split == split:
+            chunk.append(case_text(case))
+            if len(chunk) == PREDICT_CHUNK:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
 def run_baselines(
-    cases: Sequence[Case],
+    cases: Iterable[Case],
     labels: Sequence[str],
     *,
     names: Sequence[str] | None = None,
@@ -135,14 +149,20 @@ def run_baselines(
     train_split: str = "train",
     seed: int = 0,
 ) -> list[BaselineResult]:
-    """Fit each named baseline on `train_split` and predict the `eval_split` cases."""
+    """Fit each named baseline on `train_split` and predict the `eval_split` cases.
+
+    `cases` is iterated once to collect the train split and once more per fitted baseline
+    to predict the evaluated split, so it may be an evalset streamed from its file."""
     names = list(names) if names is not None else list(BASELINES)
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
         raise ValueError(f"unknown baselines {unknown}; known: {sorted(BASELINES)}")
-    train = [c for c in cases if c.split == train_split and c.expected is not None]
-    evaluated = [c for c in cases if c.split == eval_split]
-    ids = tuple(c.id for c in evaluated)
+    train: list[Case] = []
+    n_evaluated = 0
+    for case in cases:
+        if case.split == train_split and case.expected is not None:
+            train.append(case)
+        n_evaluated += case.split == eval_split
     train_labels = [str(c.expected) for c in train]
     problem = None
     if not train:
@@ -152,18 +172,20 @@ def run_baselines(
     results = []
     for name in names:
         if problem is not None and not (name == "majority" and train):
-            results.append(BaselineResult(name, ids, None, None, error=problem))
+            results.append(
+                BaselineResult(name, tuple(labels), n_evaluated, None, None, error=problem)
+            )
             continue
         started = time.perf_counter()
-        proba = BASELINES[name](
-            [case_text(c) for c in train],
-            train_labels,
-            [case_text(c) for c in evaluated],
-            labels,
-            seed,
-        )
-        predictions = tuple(labels[j] for j in proba.argmax(axis=1)) if len(ids) else ()
+        predict = BASELINES[name]([case_text(c) for c in train], train_labels, labels, seed)
+        proba = np.zeros((n_evaluated, len(labels)), dtype=np.float64)
+        done = 0
+        for chunk in _chunks(cases, eval_split):
+            proba[done : done + len(chunk)] = predict(chunk)
+            done += len(chunk)
+        codes = proba.argmax(axis=1)
+        elapsed = time.perf_counter() - started
         results.append(
-            BaselineResult(name, ids, predictions, proba, None, time.perf_counter() - started)
+            BaselineResult(name, tuple(labels), n_evaluated, codes, proba, None, elapsed)
         )
     return results

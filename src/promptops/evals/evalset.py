@@ -113,9 +113,11 @@ def _to_case(model: _CaseModel, line: int, shared: _Shared) -> Case:
     )
 
 
-def _parse_jsonl(path: Path, lines: Iterable[str]) -> tuple[list[Case], list[tuple[str, str]]]:
-    cases: list[Case] = []
-    problems: list[tuple[str, str]] = []
+Problem = tuple[str, str]  # (where, reason)
+Parsed = Iterator[Case | Problem]
+
+
+def _parse_jsonl(path: Path, lines: Iterable[str]) -> Parsed:
     shared = _Shared()
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
@@ -124,16 +126,19 @@ def _parse_jsonl(path: Path, lines: Iterable[str]) -> tuple[list[Case], list[tup
         try:
             obj = json.loads(raw)
         except json.JSONDecodeError as exc:
-            problems.append((where, f"not valid JSON: {exc.msg} (column {exc.colno})"))
+            yield (where, f"not valid JSON: {exc.msg} (column {exc.colno})")
             continue
         if not isinstance(obj, dict):
-            problems.append((where, f"expected a JSON object, got {_short(obj)}"))
+            yield (where, f"expected a JSON object, got {_short(obj)}")
             continue
-        try:
-            cases.append(_to_case(_CaseModel.model_validate(obj), number, shared))
-        except ValidationError as exc:
-            problems.extend((where, reason) for _, reason in _model_problems(exc))
-    return cases, problems
+        yield from _validated(obj, number, shared, where)
+
+
+def _validated(obj: Any, line: int, shared: _Shared, where: str) -> Parsed:
+    try:
+        yield _to_case(_CaseModel.model_validate(obj), line, shared)
+    except ValidationError as exc:
+        yield from ((where, reason) for _, reason in _model_problems(exc))
 
 
 def _csv_records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
@@ -164,22 +169,22 @@ def _csv_columns(path: Path, header: list[str]) -> tuple[list[str], list[tuple[s
     return keys, problems
 
 
-def _parse_csv(path: Path, lines: Iterable[str]) -> tuple[list[Case], list[tuple[str, str]]]:
+def _parse_csv(path: Path, lines: Iterable[str]) -> Parsed:
     records = _csv_records(lines)
     first = next(records, None)
     if first is None:
-        return [], []
+        return
     keys, problems = _csv_columns(path, first[1])
     if problems:
-        return [], problems
-    cases: list[Case] = []
+        yield from problems
+        return
     shared = _Shared()
     for line, row in records:
         where = f"{path}:{line}"
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(keys):
-            problems.append((where, f"{len(row)} cells but the header has {len(keys)} columns"))
+            yield (where, f"{len(row)} cells but the header has {len(keys)} columns")
             continue
         obj: dict[str, Any] = {"input": {}}
         for key, cell in zip(keys, row, strict=True):
@@ -189,36 +194,39 @@ def _parse_csv(path: Path, lines: Iterable[str]) -> tuple[list[Case], list[tuple
                 obj["tags"] = [t.strip() for t in cell.split(";") if t.strip()]
             elif cell.strip():
                 obj[key] = cell.strip()
-        try:
-            cases.append(_to_case(_CaseModel.model_validate(obj), line, shared))
-        except ValidationError as exc:
-            problems.extend((where, reason) for _, reason in _model_problems(exc))
-    return cases, problems
+        yield from _validated(obj, line, shared, where)
 
 
-def _parse_yaml(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
+def _parse_yaml(path: Path) -> Parsed:
+    """YAML has no streaming reader with line numbers: the document is read whole (a YAML
+    evalset is for hand-written cases; large ones belong in JSONL)."""
     doc = read_yaml(path, EvalsetError)
     if doc.data is None:
-        return [], []
+        return
     if not isinstance(doc.data, list):
-        return [], [(doc.where(()), "a YAML evalset must be a list of cases")]
-    cases: list[Case] = []
-    problems: list[tuple[str, str]] = []
+        yield (doc.where(()), "a YAML evalset must be a list of cases")
+        return
     shared = _Shared()
     for i, item in enumerate(doc.data):
         line = doc.line_of((i,)) or 1
         if not isinstance(item, dict):
-            problems.append((doc.where((i,)), f"a case must be a mapping, got {_short(item)}"))
+            yield (doc.where((i,)), f"a case must be a mapping, got {_short(item)}")
             continue
         try:
-            cases.append(_to_case(_CaseModel.model_validate(item), line, shared))
+            yield _to_case(_CaseModel.model_validate(item), line, shared)
         except ValidationError as exc:
-            problems.extend((doc.where((i, *loc)), r) for loc, r in _model_problems(exc))
-    return cases, problems
+            yield from ((doc.where((i, *loc)), r) for loc, r in _model_problems(exc))
 
 
 def load_evalset(path: Path | str) -> list[Case]:
     """Read every case of an evalset file; raise one `EvalsetError` listing all bad cases."""
+    return list(iter_cases(path))
+
+
+def iter_cases(path: Path | str, split: str | None = None) -> Iterator[Case]:
+    """Stream the cases of an evalset file (of one split, if given) without holding them:
+    a 100,000-case evalset is read again rather than kept. Bad cases are collected while the
+    good ones stream and raised together as one `EvalsetError` at the end."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".csv", ".yaml", ".yml"):
@@ -226,22 +234,46 @@ def load_evalset(path: Path | str) -> list[Case]:
             f"unknown evalset format {suffix or '(no extension)'!r}; use .jsonl, .csv or .yaml",
             where=str(path),
         )
-    if suffix in (".yaml", ".yml"):
-        cases, problems = _parse_yaml(path)
-    else:
-        parse = _parse_jsonl if suffix == ".jsonl" else _parse_csv
-        # read line by line, never the whole text at once; lines end at \n only (JSON
-        # strings may hold U+2028 and friends, and CSV cells a lone \r)
-        try:
-            with path.open(encoding="utf-8-sig", newline="\n") as lines:
-                cases, problems = parse(path, lines)
-        except OSError as exc:
-            raise EvalsetError(f"cannot read file: {exc.strerror}", where=str(path)) from exc
-        except UnicodeDecodeError as exc:
-            raise EvalsetError("file is not valid UTF-8", where=str(path)) from exc
+    problems: list[Problem] = []
+    for item in _parse(path, suffix):
+        if isinstance(item, Case):
+            if split is None or item.split == split:
+                yield item
+        else:
+            problems.append(item)
     if problems:
         raise_problems(problems)
-    return cases
+
+
+def _parse(path: Path, suffix: str) -> Parsed:
+    if suffix in (".yaml", ".yml"):
+        yield from _parse_yaml(path)
+        return
+    parse = _parse_jsonl if suffix == ".jsonl" else _parse_csv
+    # read line by line, never the whole text at once; lines end at \n only (JSON strings
+    # may hold U+2028 and friends, and CSV cells a lone \r)
+    try:
+        with path.open(encoding="utf-8-sig", newline="\n") as lines:
+            yield from parse(path, lines)
+    except OSError as exc:
+        raise EvalsetError(f"cannot read file: {exc.strerror}", where=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise EvalsetError("file is not valid UTF-8", where=str(path)) from exc
+
+
+@dataclass(frozen=True)
+class EvalsetFile:
+    """An evalset file as a re-iterable stream of its cases (of one split, if given): each
+    iteration reads the file again, so a pass over 100,000 cases holds one case at a time."""
+
+    path: Path
+    split: str | None = None
+
+    def __iter__(self) -> Iterator[Case]:
+        return iter_cases(self.path, self.split)
+
+    def of_split(self, split: str) -> EvalsetFile:
+        return EvalsetFile(self.path, split)
 
 
 def evalset_hash(path: Path | str) -> str:

@@ -178,7 +178,8 @@ def average_precision(positive: NDArray[np.bool_], scores: NDArray[np.float64]) 
 def probability_metrics(true: NDArray[np.intp], probs: NDArray[np.float64]) -> ProbabilityMetrics:
     """PR-AUC, ECE and reliability bins on the rows of `probs` that hold no NaN."""
     keep = ~np.isnan(probs).any(axis=1)
-    true, probs = true[keep], probs[keep]
+    if not keep.all():
+        true, probs = true[keep], probs[keep]
     aps = [
         average_precision(true == j, probs[:, j])
         for j in range(probs.shape[1])
@@ -203,6 +204,16 @@ def classification_metrics(
 ) -> ClassificationMetrics:
     """All classification metrics; `probs` is (n cases, n labels) in `labels` order."""
     true, pred = encode(y_true, y_pred, labels)
+    return classification_metrics_codes(true, pred, labels, probs)
+
+
+def classification_metrics_codes(
+    true: NDArray[np.intp],
+    pred: NDArray[np.intp],
+    labels: Sequence[str],
+    probs: NDArray[np.float64] | None = None,
+) -> ClassificationMetrics:
+    """`classification_metrics` on label codes (see `encode`)."""
     n_labels = len(labels)
     confusion = confusion_from_codes(true, pred, n_labels)
     precision, recall, f1, support = _prf(confusion)

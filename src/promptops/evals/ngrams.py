@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 _PRODUCTS_PER_BLOCK = 1 << 18  # partial products materialised at once (~10 MiB)
 _CELLS_PER_BLOCK = 1 << 22  # cosines returned at once (32 MiB)
 _NORM_ROWS = 4096  # rows weighted at once while computing the row norms
-_PENDING_COLUMNS = 1 << 20  # n-gram columns buffered before they are added to the counts
+_PENDING_HASHES = 1 << 18  # n-gram hashes buffered before they are added to the counts
 
 
 @dataclass(frozen=True)
@@ -118,38 +118,40 @@ class Vocabulary:
     """The n-gram columns and their document frequencies, fitted one text at a time.
 
     Fitting needs no text kept: the leakage check streams 100,000 test texts through
-    `add` and then `transform`s them a chunk at a time, so its memory is bounded by the
-    chunk and the vocabulary, not by the number of texts. Columns are numbered in order of
-    first appearance, so the rows equal those of one pass over all the texts.
+    `add` and then `transform`s them a chunk at a time. N-grams are kept as 64-bit hashes
+    (Python's string hash, fixed within a process) in a sorted array beside their counts,
+    about 16 bytes an n-gram where a dict of strings takes ~100: test texts full of ids and
+    numbers bring hundreds of thousands of distinct n-grams. Column j is the j-th smallest
+    hash; cosines do not depend on the column order. Two distinct n-grams sharing a 64-bit
+    hash (odds ~1e-8 for a million n-grams) would count as one.
     """
 
     def __init__(self, low: int = 3, high: int = 5) -> None:
         self.low, self.high = low, high
-        self.columns: dict[str, int] = {}
         self.n_texts = 0
+        self._keys = np.zeros(0, dtype=np.int64)  # sorted n-gram hashes: the columns
         self._df = np.zeros(0, dtype=np.int64)
-        self._pending = array("i")  # columns seen since the last `_flush`, once per text
+        self._pending = array("q")  # hashes seen since the last `_flush`, once per text
 
-    def _grams(self, text: str) -> list[str]:
-        return char_wb_ngrams(text.lower(), self.low, self.high)
+    def _hashes(self, text: str) -> list[int]:
+        return [hash(g) for g in char_wb_ngrams(text.lower(), self.low, self.high)]
 
     def add(self, text: str) -> None:
         """Count the text's distinct n-grams (lowercased, as scikit-learn does)."""
-        columns = self.columns
-        self._pending.extend(
-            [columns.setdefault(g, len(columns)) for g in dict.fromkeys(self._grams(text))]
-        )
+        self._pending.extend(set(self._hashes(text)))
         self.n_texts += 1
-        if len(self._pending) >= _PENDING_COLUMNS:
+        if len(self._pending) >= _PENDING_HASHES:
             self._flush()
 
     def _flush(self) -> None:
-        seen = np.bincount(
-            np.frombuffer(self._pending, dtype=np.int32), minlength=len(self.columns)
-        )
-        seen[: len(self._df)] += self._df
-        self._df = seen
-        self._pending = array("i")
+        if not self._pending:
+            return
+        new, counts = np.unique(np.frombuffer(self._pending, dtype=np.int64), return_counts=True)
+        keys, where = np.unique(np.concatenate([self._keys, new]), return_inverse=True)
+        df = np.zeros(len(keys), dtype=np.int64)
+        np.add.at(df, where, np.concatenate([self._df, counts]))
+        self._keys, self._df = keys, df
+        self._pending = array("q")
 
     def idf(self) -> NDArray[np.float64]:
         """The smoothed idf of every column over the texts added so far."""
@@ -160,20 +162,20 @@ class Vocabulary:
     def transform(self, texts: Iterable[str], idf: NDArray[np.float64]) -> Tfidf:
         """TF-IDF rows of `texts`, each of which must have been added. A text with no
         n-gram (empty) gives an all-zero row."""
-        vocabulary = self.columns
         bounds = array("q", [0])
-        columns = array("i")
+        hashes = array("q")
         counts = array("i")
         for text in texts:
-            tf = Counter(self._grams(text))
-            columns.extend([vocabulary[g] for g in tf])
+            tf = Counter(self._hashes(text))
+            hashes.extend(tf)
             counts.extend(tf.values())
-            bounds.append(len(columns))
+            bounds.append(len(hashes))
         indptr = np.array(bounds, dtype=np.int64)
-        indices = np.frombuffer(columns, dtype=np.int32)
+        found = np.searchsorted(self._keys, np.frombuffer(hashes, dtype=np.int64))
+        indices: NDArray[np.int32] = found.astype(np.int32)
         raw = np.frombuffer(counts, dtype=np.int32)
         small = raw.astype(np.min_scalar_type(int(raw.max(initial=1))))
-        del raw, counts
+        del raw, counts, hashes
         n_rows = len(indptr) - 1
         unscaled = Tfidf(indptr, indices, small, idf, np.ones(n_rows))
         norms = np.empty(n_rows)

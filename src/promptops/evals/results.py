@@ -1,16 +1,18 @@
 """One pass over a run's `results.jsonl` into compact columns for the summary.
 
 Scoring 100,000 cases must not hold 100,000 record dicts (inputs, raw outputs, probabilities
-of every sample). Per evaluated case the summary needs only the predicted label, the error and
-invalid flags and the label probabilities; the case itself (id, expected label, tags, input)
-is already in memory. The few records a report shows in full are read back from disk by
-their byte offset, so memory stays flat however many cases a run has.
+of every sample) nor 100,000 cases. Each result line carries its case's position in the test
+split (`index`); per evaluated case the summary keeps label codes, flags, the confidence, the
+label probabilities and where the line starts in the file. The few records a report shows
+in full are read back from disk by that offset, so memory stays flat however many cases a
+run has.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,45 +20,61 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from promptops.evals.evalset import Case
+from promptops.errors import UserInputError
+from promptops.evals.columns import TestColumns, id_digest
+
+MISSING = -2  # a repeat sample with no result line (in `Totals.samples`)
 
 
 @dataclass
 class Outcomes:
-    """The headline sample (sample 0) of every evaluated case, in case order."""
+    """The headline sample (sample 0) of every evaluated case, in evalset order. Label codes
+    index `labels`; `len(labels)` means no valid label."""
 
     labels: list[str]
-    cases: list[Case]
-    y_pred: list[str | None]
-    raw_pred: list[str | None]  # the uncalibrated answer (= y_pred without calibration)
-    errors: list[bool]
-    invalid: list[bool]
-    confidence: list[float]  # probability of the predicted label, 0 without one
+    positions: NDArray[np.intp]  # the evaluated cases' positions in the test split
+    true: NDArray[np.intp]
+    pred: NDArray[np.intp]
+    raw_pred: NDArray[np.intp]  # the uncalibrated answer (= pred without calibration)
+    errors: NDArray[np.bool_]
+    invalid: NDArray[np.bool_]
+    confidence: NDArray[np.float64]  # probability of the predicted label, 0 without one
     prob_rows: NDArray[np.float64] | None  # (cases, labels) when every case has probabilities
     path: Path
-    offsets: list[int]  # where each case's record starts in `path`
+    offsets: NDArray[np.int64]  # where each case's record starts in `path`
 
-    @property
-    def ids(self) -> list[str]:
-        return [c.id for c in self.cases]
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def _names(self, codes: NDArray[np.intp]) -> list[str | None]:
+        names: list[str | None] = [*self.labels, None]
+        return [names[c] for c in codes.tolist()]
 
     @property
     def y_true(self) -> list[str]:
-        return [str(c.expected) for c in self.cases]
+        return [self.labels[c] for c in self.true.tolist()]
+
+    @property
+    def y_pred(self) -> list[str | None]:
+        return self._names(self.pred)
+
+    @property
+    def y_raw(self) -> list[str | None]:
+        return self._names(self.raw_pred)
 
     def probs(self) -> NDArray[np.float64] | None:
         """(n, labels) probabilities when every case has them, else None."""
-        return self.prob_rows if self.cases else None
+        return self.prob_rows if len(self) else None
 
-    def correct(self) -> list[bool]:
-        return [p == c.expected for p, c in zip(self.y_pred, self.cases, strict=True)]
+    def correct(self) -> NDArray[np.bool_]:
+        return np.asarray(self.pred == self.true)
 
     def records(self, indices: Iterable[int]) -> list[dict[str, Any]]:
         """The full records of the cases at `indices`, read back from disk."""
         out = []
         with self.path.open("rb") as handle:
             for i in indices:
-                handle.seek(self.offsets[i])
+                handle.seek(int(self.offsets[i]))
                 out.append(json.loads(handle.readline()))
         return out
 
@@ -68,8 +86,8 @@ class Totals:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    latencies: list[float] = field(default_factory=list)  # calls made, not cache hits
-    samples: dict[str, list[tuple[int, str | None]]] = field(default_factory=dict)
+    latencies: array[float] = field(default_factory=lambda: array("d"))  # calls, not cache hits
+    samples: NDArray[np.int16] | None = None  # (test cases, repeats) label codes, or MISSING
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -84,43 +102,52 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             offset += len(line)
 
 
-def read_results(
-    path: Path, cases: Sequence[Case], labels: Sequence[str], *, keep_samples: bool = False
-) -> tuple[Outcomes, Totals]:
-    """Outcomes of `cases` (records of other ids are skipped) and the totals; with
-    `keep_samples`, every sample's prediction per case id, in sample order."""
-    labels = list(labels)
-    canonical = {label: label for label in labels}  # one string per label, not one per record
-    order = {c.id: i for i, c in enumerate(cases)}
-    n = len(cases)
-    y_pred: list[str | None] = [None] * n
-    raw_pred: list[str | None] = [None] * n
-    errors, invalid, present = [False] * n, [False] * n, [False] * n
-    confidence, offsets = [0.0] * n, [0] * n
+def read_results(path: Path, columns: TestColumns, *, repeat: int = 1) -> tuple[Outcomes, Totals]:
+    """Outcomes of the test cases in `columns` and the totals; with `repeat` >= 2, every
+    sample's prediction per case as well. A line whose index or id does not match the
+    evalset means the folder holds another evalset's results: that is an error."""
+    labels = list(columns.labels)
+    code = {label: i for i, label in enumerate(labels)}
+    none = len(labels)
+    n = len(columns)
+    pred = np.full(n, none, dtype=np.intp)
+    raw_pred = np.full(n, none, dtype=np.intp)
+    errors, invalid, present = (np.zeros(n, dtype=bool) for _ in range(3))
+    confidence = np.zeros(n)
+    offsets = np.zeros(n, dtype=np.int64)
     probs: NDArray[np.float64] | None = None
     all_probs = True
     totals = Totals()
+    if repeat >= 2:
+        totals.samples = np.full((n, repeat), MISSING, dtype=np.int16)
     for offset, record in _lines(path):
-        index = order.get(record["id"])
-        if index is None:
-            continue
+        index = record.get("index")
+        if (
+            not isinstance(index, int)
+            or not 0 <= index < n
+            or (id_digest(str(record["id"])) != columns.digests[index])
+        ):
+            raise UserInputError(
+                f"result line at byte {offset} (id {record.get('id')!r}) is not a case of "
+                "this evalset; use another --out",
+                where=str(path),
+            )
         totals.prompt_tokens += int(record["prompt_tokens"])
         totals.completion_tokens += int(record["completion_tokens"])
         totals.cost_usd += float(record["cost_usd"])
         if not record.get("cached"):
             totals.latencies.append(float(record["latency_s"]))
         predicted = record["predicted"]
-        predicted = canonical.get(predicted, predicted) if predicted is not None else None
-        if keep_samples:
-            totals.samples.setdefault(cases[index].id, []).append(
-                (int(record["sample"]), predicted)
-            )
-        if record["sample"] != 0:
+        label = code.get(predicted, none) if predicted is not None else none
+        sample = int(record["sample"])
+        if totals.samples is not None and 0 <= sample < repeat:
+            totals.samples[index, sample] = label
+        if sample != 0:
             continue
         present[index] = True
-        y_pred[index] = predicted
+        pred[index] = label
         raw = record.get("raw_label_probs")
-        raw_pred[index] = canonical.get(max(raw, key=raw.__getitem__)) if raw else predicted
+        raw_pred[index] = code.get(max(raw, key=raw.__getitem__), none) if raw else label
         errors[index] = bool(record.get("error"))
         invalid[index] = bool(record.get("invalid"))
         offsets[index] = offset
@@ -131,20 +158,19 @@ def read_results(
         elif all_probs:
             if probs is None:
                 probs = np.zeros((n, len(labels)), dtype=np.float64)
-            probs[index] = [float(label_probs.get(label, 0.0)) for label in labels]
-    for predictions in totals.samples.values():
-        predictions.sort(key=lambda pair: pair[0])
-    kept = [i for i in range(n) if present[i]]
+            probs[index] = [float(label_probs.get(name, 0.0)) for name in labels]
+    kept = np.flatnonzero(present)
     outcomes = Outcomes(
         labels=labels,
-        cases=[cases[i] for i in kept],
-        y_pred=[y_pred[i] for i in kept],
-        raw_pred=[raw_pred[i] for i in kept],
-        errors=[errors[i] for i in kept],
-        invalid=[invalid[i] for i in kept],
-        confidence=[confidence[i] for i in kept],
-        prob_rows=probs[kept] if probs is not None and all_probs and kept else None,
+        positions=kept,
+        true=columns.expected_codes()[kept],
+        pred=pred[kept],
+        raw_pred=raw_pred[kept],
+        errors=errors[kept],
+        invalid=invalid[kept],
+        confidence=confidence[kept],
+        prob_rows=probs[kept] if probs is not None and all_probs and len(kept) else None,
         path=path,
-        offsets=[offsets[i] for i in kept],
+        offsets=offsets[kept],
     )
     return outcomes, totals

@@ -9,21 +9,32 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 import httpx2
+import numpy as np
+from numpy.typing import NDArray
 
 from promptops.errors import EvalsetError
 from promptops.evals import summarize as sm
 from promptops.evals.baselines import run_baselines
-from promptops.evals.checks import class_balance, find_leakage, find_pii, validate_cases
-from promptops.evals.evalset import Case, case_text, evalset_hash, load_evalset
+from promptops.evals.checks import (
+    BalanceCounter,
+    ClassBalance,
+    PiiScan,
+    PiiScanner,
+    find_leakage,
+    validate_cases,
+)
+from promptops.evals.columns import TestColumns
+from promptops.evals.evalset import Case, EvalsetFile, case_text, evalset_hash
 from promptops.evals.metrics import classification_metrics
 from promptops.evals.results import Outcomes, read_results
-from promptops.evals.sending import Progress, jobs, send_all
+from promptops.evals.sending import Progress, finished, jobs, send_all
 from promptops.evals.suite import Suite, resolve_suite
 from promptops.llm.cache import ResponseCache
 from promptops.llm.client import ClientStats, LLMClient
@@ -49,15 +60,31 @@ EvalOutcome = RunOutcome[s.ClassificationSummary]
 
 
 @dataclass
+class Scan:
+    """What one pass over the evalset keeps: the test split as compact columns, the train
+    split (baselines and the leakage check need its texts), counts, balance and PII."""
+
+    columns: TestColumns
+    train: list[Case]
+    n_by_split: dict[str, int]
+    balance: ClassBalance
+    pii: PiiScan
+    warnings: list[s.Finding]
+
+
+@dataclass
 class Prepared:
     suite: Suite
     prompt: Prompt
-    evalset_path: Path
+    evalset: EvalsetFile
     evalset_sha256: str
-    cases: list[Case]
-    test: list[Case]
+    scan: Scan
     profile: EndpointProfile
     findings: list[s.Finding] = field(default_factory=list)
+
+    @property
+    def n_test(self) -> int:
+        return len(self.scan.columns)
 
 
 def prepare(suite_ref: str, options: EvalOptions) -> Prepared:
@@ -70,41 +97,74 @@ def prepare(suite_ref: str, options: EvalOptions) -> Prepared:
             where=prompt.source,
         )
     path = options.evalset or suite.path_of(suite.evalset)
-    cases = load_evalset(path)
-    specs = declared_variables(prompt)
-    required = [n for n, v in specs.items() if v.required and v.default is None]
-    optional = [n for n in specs if n not in required]
-    warnings = validate_cases(cases, prompt.labels, required, path, optional_variables=optional)
-    findings = [
-        s.Finding(check="evalset", severity="warning", message=f"{w.where}: {w.message}")
-        for w in warnings[:MAX_LISTED]
-    ]
-    test = [c for c in cases if c.split == "test"]
-    if not test:
+    evalset = EvalsetFile(path)
+    scan = _scan(evalset, prompt)
+    if not scan.columns:
         raise EvalsetError("no cases in the test split: nothing to score", where=str(path))
-    findings += _leakage(suite, prompt, cases, test, path)
-    findings += _pii(suite, cases, path)
-    findings += _balance(cases, prompt)
+    findings = list(scan.warnings)
+    findings += _leakage(suite, prompt, evalset, scan, path)
+    findings += _pii(suite, scan.pii, path)
+    findings += _balance(scan.balance)
     return Prepared(
         suite=suite,
         prompt=prompt,
-        evalset_path=path,
+        evalset=evalset,
         evalset_sha256=evalset_hash(path),
-        cases=cases,
-        test=test,
+        scan=scan,
         profile=options.profile(suite.profile, suite.endpoint),
         findings=findings,
     )
 
 
+def _scan(evalset: EvalsetFile, prompt: Prompt) -> Scan:
+    """Validate every case and collect what the run keeps, in one streaming pass."""
+    labels = list(prompt.labels or ())
+    columns, train = TestColumns(tuple(labels)), []
+    splits: dict[str, int] = {}
+    balance, pii = BalanceCounter(labels), PiiScanner(keep=MAX_LISTED)
+
+    def tapped() -> Iterator[Case]:
+        for case in evalset:
+            splits[case.split] = splits.get(case.split, 0) + 1
+            balance.add(case)
+            pii.add(case)
+            if case.split == "test":
+                columns.add(case)
+            elif case.split == "train":
+                train.append(case)
+            yield case
+
+    specs = declared_variables(prompt)
+    required = [n for n, v in specs.items() if v.required and v.default is None]
+    optional = [n for n in specs if n not in required]
+    found = validate_cases(tapped(), labels, required, evalset.path, optional_variables=optional)
+    warnings = [
+        s.Finding(check="evalset", severity="warning", message=f"{w.where}: {w.message}")
+        for w in found[:MAX_LISTED]
+    ]
+    return Scan(
+        columns, train, dict(sorted(splits.items())), balance.result(), pii.result(), warnings
+    )
+
+
+@dataclass(frozen=True)
+class _IdTexts:
+    """(id, text) of each case, re-read from the file on every iteration."""
+
+    cases: EvalsetFile
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return ((case.id, case_text(case)) for case in self.cases)
+
+
 def _leakage(
-    suite: Suite, prompt: Prompt, cases: list[Case], test: list[Case], path: Path
+    suite: Suite, prompt: Prompt, evalset: EvalsetFile, scan: Scan, path: Path
 ) -> list[s.Finding]:
-    train = [(c.id, case_text(c)) for c in cases if c.split == "train"]
+    train = [(c.id, case_text(c)) for c in scan.train]
     few_shot = ["\n".join(str(v) for v in ex.input.values()) for ex in prompt.examples]
     report = find_leakage(
         train,
-        [(c.id, case_text(c)) for c in test],
+        _IdTexts(evalset.of_split("test")),
         few_shot,
         threshold=suite.leakage.near_duplicate_threshold,
     )
@@ -115,7 +175,7 @@ def _leakage(
                 severity="info",
                 message=(
                     f"no exact or near-duplicate (>= {report.threshold}) inputs shared between "
-                    f"test ({len(test)}) and train ({len(train)}) "
+                    f"test ({len(scan.columns)}) and train ({len(train)}) "
                     f"or few-shot examples ({len(few_shot)})"
                 ),
             )
@@ -140,12 +200,11 @@ def _leakage(
     return [s.Finding(check="leakage", severity="warning", message=message, details=details)]
 
 
-def _pii(suite: Suite, cases: list[Case], path: Path) -> list[s.Finding]:
-    found = find_pii(cases)
-    if not found:
+def _pii(suite: Suite, found: PiiScan, path: Path) -> list[s.Finding]:
+    if not found.total:
         return [s.Finding(check="pii", severity="info", message="no PII found in inputs")]
-    details = [f"{f.case_id} {f.field}: {f.kind} {f.excerpt}" for f in found[:MAX_LISTED]]
-    message = f"{len(found)} PII finding(s) in inputs"
+    details = [f"{f.case_id} {f.field}: {f.kind} {f.excerpt}" for f in found.findings]
+    message = f"{found.total} PII finding(s) in inputs"
     if not suite.pii.allow:
         listed = "\n  ".join(details)
         raise EvalsetError(
@@ -163,8 +222,7 @@ def _pii(suite: Suite, cases: list[Case], path: Path) -> list[s.Finding]:
     ]
 
 
-def _balance(cases: list[Case], prompt: Prompt) -> list[s.Finding]:
-    balance = class_balance(cases, prompt.labels)
+def _balance(balance: ClassBalance) -> list[s.Finding]:
     details = [
         f"{split}: " + ", ".join(f"{label} {n}" for label, n in counts.items())
         for split, counts in balance.counts.items()
@@ -207,14 +265,15 @@ async def _send(
     try:
         async with LLMClient(prep.profile, cache=cache, http_client=http_client) as client:
             calibrator = await calibrator_for(client, prep.prompt)
-            done = folder.done_keys()
-            total = len(prep.test) * repeat - len(done)
-            if done:
-                stream.write(f"resuming: {len(done)} result(s) already in {folder.path}\n")
+            done = finished(folder.records(), prep.n_test, repeat)
+            n_done = sum(done)
+            if n_done:
+                stream.write(f"resuming: {n_done} result(s) already in {folder.path}\n")
+            total = prep.n_test * repeat - n_done
             await send_all(
                 client,
                 folder,
-                jobs(prep.prompt, prep.test, repeat, done),
+                jobs(prep.prompt, prep.evalset.of_split("test"), repeat, done),
                 calibrator,
                 Progress(max(total, 0), stream),
             )
@@ -264,13 +323,11 @@ def build_summary(
 ) -> s.ClassificationSummary:
     suite, prompt = prep.suite, prep.prompt
     labels = list(prompt.labels or ())
-    outcomes, totals = read_results(
-        folder.results_path, prep.test, labels, keep_samples=repeat >= 2
-    )
+    outcomes, totals = read_results(folder.results_path, prep.scan.columns, repeat=repeat)
     result = sm.metrics_model(
         classification_metrics(outcomes.y_true, outcomes.y_pred, labels, outcomes.probs())
     )
-    fits = run_baselines(prep.cases, labels, names=list(suite.baselines), seed=suite.seed)
+    fits = run_baselines(prep.evalset, labels, names=list(suite.baselines), seed=suite.seed)
     baselines = sm.compare_baselines(outcomes, fits, suite)
     findings = list(prep.findings)
     findings += [
@@ -282,15 +339,15 @@ def build_summary(
         findings.append(
             s.Finding(check="calibration", severity="warning", message=calibrator.status)
         )
-    n_cases = len(outcomes.cases)
-    n_errors = sum(outcomes.errors)
+    n_cases = len(outcomes)
+    n_errors = int(outcomes.errors.sum())
     error_rate = n_errors / n_cases if n_cases else 0.0
     checks = sm.thresholds(suite, result, error_rate)
     rule = sm.must_beat(suite, baselines)
     if rule is not None:
         checks.append(rule)
-    slice_rows, gap = sm.slices(outcomes)
-    latencies = sorted(totals.latencies)
+    slice_rows, gap = sm.slices(outcomes, prep.scan.columns)
+    latencies = np.frombuffer(totals.latencies, dtype=np.float64)
     return s.ClassificationSummary(
         suite=suite.name,
         prompt=s.PromptInfo(
@@ -309,15 +366,15 @@ def build_summary(
             calibration="contextual" if calibrator.active else "none",
         ),
         evalset=s.EvalsetInfo(
-            path=str(prep.evalset_path),
+            path=str(prep.evalset.path),
             sha256=prep.evalset_sha256,
-            n_cases=len(prep.cases),
-            n_by_split=_count_splits(prep.cases),
+            n_cases=sum(prep.scan.n_by_split.values()),
+            n_by_split=prep.scan.n_by_split,
         ),
         labels=labels,
         n_cases=n_cases,
         n_errors=n_errors,
-        n_invalid=sum(i and not e for i, e in zip(outcomes.invalid, outcomes.errors, strict=True)),
+        n_invalid=int((outcomes.invalid & ~outcomes.errors).sum()),
         primary_metric=suite.primary_metric,
         metrics=result,
         intervals=sm.intervals(outcomes, suite),
@@ -328,7 +385,7 @@ def build_summary(
         worst_cases=sm.worst_cases(outcomes, result, suite.worst_cases),
         findings=findings,
         calibration=_calibration_effect(calibrator, outcomes),
-        repeats=sm.repeats(totals.samples, prep.test, repeat),
+        repeats=sm.repeats(outcomes, totals.samples),
         usage=s.Usage(
             prompt_tokens=totals.prompt_tokens,
             completion_tokens=totals.completion_tokens,
@@ -353,10 +410,10 @@ def build_summary(
 
 def _calibration_effect(calibrator: Calibrator, outcomes: Outcomes) -> s.CalibrationEffect | None:
     """The run's answers decided without calibration, scored the same way."""
-    if calibrator.prior is None or not outcomes.cases:
+    if calibrator.prior is None or not len(outcomes):
         return None
-    raw = classification_metrics(outcomes.y_true, outcomes.raw_pred, outcomes.labels)
-    changed = sum(a != b for a, b in zip(outcomes.raw_pred, outcomes.y_pred, strict=True))
+    raw = classification_metrics(outcomes.y_true, outcomes.y_raw, outcomes.labels)
+    changed = int((outcomes.raw_pred != outcomes.pred).sum())
     return s.CalibrationEffect(
         method="contextual",
         prior=calibrator.prior,
@@ -366,16 +423,7 @@ def _calibration_effect(calibrator: Calibrator, outcomes: Outcomes) -> s.Calibra
     )
 
 
-def _count_splits(cases: list[Case]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for case in cases:
-        counts[case.split] = counts.get(case.split, 0) + 1
-    return dict(sorted(counts.items()))
-
-
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
+def _quantile(values: NDArray[np.float64], q: float) -> float | None:
+    if not len(values):
         return None
-    import numpy as np
-
     return round(float(np.quantile(values, q)), 6)

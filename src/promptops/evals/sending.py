@@ -23,18 +23,30 @@ from promptops.runs.folder import RunFolder
 
 @dataclass(frozen=True)
 class Job:
+    index: int  # the case's position in the test split
     case: Case
     sample: int
     request: ChatRequest
 
 
-def jobs(
-    prompt: Prompt, cases: Iterable[Case], repeat: int, done: set[tuple[str, int]]
-) -> Iterator[Job]:
-    for case in cases:
+def finished(records: Iterable[dict[str, Any]], n_cases: int, repeat: int) -> bytearray:
+    """One byte per (case, sample), 1 where `results.jsonl` already holds the result: a
+    resumed run sends only the rest, with a byte (not a set entry) per case."""
+    done = bytearray(n_cases * repeat)
+    for record in records:
+        index, sample = int(record["index"]), int(record["sample"])
+        if 0 <= index < n_cases and 0 <= sample < repeat:
+            done[index * repeat + sample] = 1
+    return done
+
+
+def jobs(prompt: Prompt, cases: Iterable[Case], repeat: int, done: bytearray) -> Iterator[Job]:
+    """The requests still to send, built one at a time as the window asks for them."""
+    for index, case in enumerate(cases):
         for sample in range(repeat):
-            if (case.id, sample) not in done:
-                yield Job(case, sample, build_request(prompt, case.input, sample_index=sample))
+            if not done[index * repeat + sample]:
+                request = build_request(prompt, case.input, sample_index=sample)
+                yield Job(index, case, sample, request)
 
 
 def result_record(job: Job, completion: Completion) -> dict[str, Any]:
@@ -44,6 +56,7 @@ def result_record(job: Job, completion: Completion) -> dict[str, Any]:
     predicted = completion.label
     return {
         "id": job.case.id,
+        "index": job.index,
         "sample": job.sample,
         "split": job.case.split,
         "tags": list(job.case.tags),

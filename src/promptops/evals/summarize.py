@@ -5,16 +5,17 @@ read once from results.jsonl, see `results.py`) and the cases."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from promptops.evals import metrics as m
 from promptops.evals import stats
 from promptops.evals.baselines import BaselineResult as FitResult
-from promptops.evals.evalset import Case
-from promptops.evals.results import Outcomes
+from promptops.evals.columns import TestColumns
+from promptops.evals.results import MISSING, Outcomes
 from promptops.evals.suite import Suite
 from promptops.runs import summary as s
 
@@ -60,8 +61,9 @@ def reliability_model(bins: Sequence[m.ReliabilityBin]) -> list[s.ReliabilityBin
 
 def intervals(outcomes: Outcomes, suite: Suite) -> dict[str, s.Interval]:
     kwargs = {"n_resamples": suite.bootstrap_samples, "seed": suite.seed}
-    f1 = stats.macro_f1_ci(outcomes.y_true, outcomes.y_pred, outcomes.labels, **kwargs)
-    acc = stats.accuracy_ci(outcomes.y_true, outcomes.y_pred, **kwargs)
+    n_labels = len(outcomes.labels)
+    f1 = stats.macro_f1_ci_codes(outcomes.true, outcomes.pred, n_labels, **kwargs)
+    acc = stats.accuracy_ci_codes(outcomes.correct(), **kwargs)
     return {
         name: s.Interval(
             estimate=ci.estimate,
@@ -86,29 +88,30 @@ def compare_baselines(
     outcomes: Outcomes, fits: Sequence[FitResult], suite: Suite
 ) -> list[s.BaselineResult]:
     out = []
-    ids = outcomes.ids
+    positions = outcomes.positions
     for fit in fits:
         description = BASELINE_TEXT.get(fit.name, fit.name)
-        if not fit.ok or fit.predictions is None:
+        if not fit.ok or fit.codes is None:
             out.append(
                 s.BaselineResult(
                     name=fit.name, description=description, status="not_fit", reason=fit.error
                 )
             )
             continue
-        by_id = dict(zip(fit.case_ids, fit.predictions, strict=True))
-        preds: list[str | None] = [by_id[i] for i in ids]
-        base_metrics = m.classification_metrics(
-            outcomes.y_true, preds, outcomes.labels, _aligned(fit, ids)
+        every = len(positions) == fit.n_evaluated  # no copies when every case was scored
+        preds = fit.codes if every else fit.codes[positions]
+        probabilities = fit.probabilities
+        if probabilities is not None and not every:
+            probabilities = probabilities[positions]
+        base_metrics = m.classification_metrics_codes(
+            outcomes.true, preds, outcomes.labels, probabilities
         )
-        mc = stats.mcnemar_exact(
-            outcomes.correct(), [p == t for p, t in zip(preds, outcomes.y_true, strict=True)]
-        )
-        pb = stats.paired_bootstrap(
-            outcomes.y_true,
+        mc = stats.mcnemar_exact(outcomes.correct(), preds == outcomes.true)
+        pb = stats.paired_bootstrap_codes(
+            outcomes.true,
             preds,
-            outcomes.y_pred,
-            outcomes.labels,
+            outcomes.pred,
+            len(outcomes.labels),
             n_resamples=suite.bootstrap_samples,
             seed=suite.seed,
         )
@@ -132,13 +135,6 @@ def compare_baselines(
             )
         )
     return out
-
-
-def _aligned(fit: FitResult, ids: list[str]) -> np.ndarray | None:
-    if fit.probabilities is None:
-        return None
-    row = {case_id: i for i, case_id in enumerate(fit.case_ids)}
-    return np.asarray(fit.probabilities)[[row[i] for i in ids]]
 
 
 def verdict(prompt_f1: float, baselines: list[s.BaselineResult], alpha: float) -> s.Verdict:
@@ -166,25 +162,29 @@ def verdict(prompt_f1: float, baselines: list[s.BaselineResult], alpha: float) -
     )
 
 
-def slices(outcomes: Outcomes) -> tuple[list[s.SliceMetrics], s.SliceGap | None]:
-    """Accuracy and macro-F1 per tag (tags with at least MIN_SLICE cases); the largest
-    accuracy gap between two tags of the same family (`family:value`) is flagged."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, case in enumerate(outcomes.cases):
-        for tag in case.tags:
-            groups[tag].append(i)
-    all_true, all_pred = outcomes.y_true, outcomes.y_pred
+def slices(
+    outcomes: Outcomes, columns: TestColumns
+) -> tuple[list[s.SliceMetrics], s.SliceGap | None]:
+    """Accuracy and macro-F1 per tag (tags with at least MIN_SLICE evaluated cases); the
+    largest accuracy gap between two tags of the same family (`family:value`) is flagged."""
     rows = []
-    for tag in sorted(groups):
-        indices = groups[tag]
-        if len(indices) < MIN_SLICE:
+    for tag, positions in columns.tag_positions().items():
+        evaluated = positions[np.isin(positions, outcomes.positions)]
+        if len(evaluated) < MIN_SLICE:
             continue
-        y_true = [all_true[i] for i in indices]
-        present = [label for label in outcomes.labels if label in set(y_true)]
-        result = m.classification_metrics(y_true, [all_pred[i] for i in indices], present)
+        indices = np.searchsorted(outcomes.positions, evaluated)  # into the outcomes
+        true, pred = outcomes.true[indices], outcomes.pred[indices]
+        # scored over the labels present in the slice: recoded 0..k-1, anything else k
+        present = np.unique(true)
+        recode = np.full(len(outcomes.labels) + 1, len(present), dtype=np.intp)
+        recode[present] = np.arange(len(present))
+        true, pred = recode[true], recode[pred]
         rows.append(
             s.SliceMetrics(
-                tag=tag, n=len(indices), accuracy=result.accuracy, macro_f1=result.macro_f1
+                tag=tag,
+                n=len(indices),
+                accuracy=m.accuracy_from_codes(true, pred),
+                macro_f1=m.macro_f1_from_codes(true, pred, len(present)),
             )
         )
     families: dict[str, list[s.SliceMetrics]] = defaultdict(list)
@@ -218,27 +218,27 @@ def _view(record: dict[str, Any]) -> s.CaseView:
 
 
 def worst_cases(outcomes: Outcomes, metrics: s.ClassificationMetrics, n: int) -> s.WorstCases:
-    """Cases are chosen on the compact columns; only the chosen records are read back."""
-    cases, y_pred = outcomes.cases, outcomes.y_pred
-    wrong = [
-        i for i, case in enumerate(cases) if y_pred[i] != case.expected and not outcomes.errors[i]
-    ]
-    confident = sorted(wrong, key=lambda i: (-outcomes.confidence[i], cases[i].id))[:n]
+    """Cases are chosen on the compact columns (ties in evalset order); only the chosen
+    records are read back."""
+    wrong = np.flatnonzero((outcomes.pred != outcomes.true) & ~outcomes.errors)
+    confident = wrong[np.argsort(-outcomes.confidence[wrong], kind="stable")][:n]
     by_class = sorted(metrics.per_class.items(), key=lambda kv: (kv[1].recall, kv[0]))[:3]
+    code = {label: i for i, label in enumerate(outcomes.labels)}
     lowest = [
         s.ClassRecall(
             label=label,
             recall=scores.recall,
             support=scores.support,
             examples=_views(
-                outcomes, [i for i in wrong if cases[i].expected == label][:EXAMPLES_PER_CLASS]
+                outcomes,
+                wrong[outcomes.true[wrong] == code[label]][:EXAMPLES_PER_CLASS].tolist(),
             ),
         )
         for label, scores in by_class
     ]
-    errors = _views(outcomes, [i for i, error in enumerate(outcomes.errors) if error][:n])
+    errors = _views(outcomes, np.flatnonzero(outcomes.errors)[:n].tolist())
     return s.WorstCases(
-        confident_wrong=_views(outcomes, confident), lowest_recall=lowest, errors=errors
+        confident_wrong=_views(outcomes, confident.tolist()), lowest_recall=lowest, errors=errors
     )
 
 
@@ -246,24 +246,29 @@ def _views(outcomes: Outcomes, indices: list[int]) -> list[s.CaseView]:
     return [_view(record) for record in outcomes.records(indices)]
 
 
-def repeats(
-    samples: Mapping[str, Sequence[tuple[int, str | None]]], cases: Sequence[Case], k: int
-) -> s.Repeats | None:
-    """Agreement across the k samples of each case; `samples` maps a case id to its
-    (sample index, prediction) pairs in sample order."""
-    if k < 2:
+def repeats(outcomes: Outcomes, samples: NDArray[np.int16] | None) -> s.Repeats | None:
+    """Agreement across the k samples of each evaluated case; `samples` holds the label
+    code of every (test case, sample), MISSING where a sample has no result."""
+    if samples is None:
         return None
-    expected = {c.id: str(c.expected) for c in cases if c.id in samples}
-    ids = sorted(samples)
+    k = samples.shape[1]
+    rows = samples[outcomes.positions]
+    complete = np.flatnonzero((rows != MISSING).all(axis=1))
+    if not len(complete):
+        return None
+    names: list[str | None] = [*outcomes.labels, None]
     result = stats.repeated_samples(
-        [[p for _, p in samples[i]] for i in ids], [expected[i] for i in ids], ks=[k]
+        [[names[c] for c in row] for row in rows[complete].tolist()],
+        [outcomes.labels[c] for c in outcomes.true[complete].tolist()],
+        ks=[k],
     )
-    flaky = [i for i, a in zip(ids, result.per_case_agreement, strict=True) if a < 1.0]
+    agreement = np.asarray(result.per_case_agreement)
+    flaky = complete[agreement < 1.0].tolist()
     return s.Repeats(
         k=k,
         mean_agreement=result.mean_agreement,
         pass_hat_k=result.pass_hat_k[k],
-        flaky_cases=flaky,
+        flaky_cases=sorted(str(r["id"]) for r in outcomes.records(flaky)),
     )
 
 
