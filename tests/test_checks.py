@@ -349,3 +349,19 @@ def test_no_pii_false_positives_on_all_of_banking77() -> None:
             texts += [row["text"] for row in csv.DictReader(handle)]
     assert len(texts) == 13083
     assert find_pii([_case(str(i), t) for i, t in enumerate(texts)]) == []
+
+
+def test_every_repeat_of_an_id_names_its_first_use_in_file_order() -> None:
+    ids = ["a", "b", "a", "c", "b", "a", *["z"] * 30]
+    cases = [_case(cid, line=i + 1) for i, cid in enumerate(ids)]
+    with pytest.raises(EvalsetError) as info:
+        validate_cases(cases, ["a"], ["message"], "d.jsonl")
+    reason = info.value.reason
+    assert reason.startswith("32 problems:")  # a twice, b once, z 29 times
+    listed = [line for line in reason.splitlines()[1:] if "already used" in line]
+    assert listed[:4] == [
+        "  d.jsonl:3: id 'a' already used on line 1",
+        "  d.jsonl:5: id 'b' already used on line 2",
+        "  d.jsonl:6: id 'a' already used on line 1",
+        "  d.jsonl:8: id 'z' already used on line 7",
+    ]

@@ -76,7 +76,7 @@ def fit_majority(
     counts = Counter(train_labels)
     prior = np.array([counts.get(label, 0) for label in labels], dtype=np.float64)
     prior /= prior.sum()
-    return lambda texts: np.tile(prior, (len(texts), 1))
+    return lambda texts: np.broadcast_to(prior, (len(texts), len(labels)))
 
 
 def _logistic(seed: int) -> Any:
@@ -140,6 +140,24 @@ def _chunks(cases: Iterable[Case], split: str) -> Iterator[list[str]]:
         yield chunk
 
 
+def _predict_all(
+    predict: Predict, chunks: Iterable[list[str]], n: int, n_labels: int
+) -> NDArray[np.float64]:
+    """(n, n_labels) probabilities, a chunk of texts at a time. A predictor answering one
+    row for every text (majority) keeps that row once, as a read-only broadcast view."""
+    proba: NDArray[np.float64] | None = None
+    done = 0
+    for chunk in chunks:
+        part = predict(chunk)
+        if done == 0 and part.strides[0] == 0:
+            return np.broadcast_to(part[0], (n, n_labels))
+        if proba is None:
+            proba = np.zeros((n, n_labels), dtype=np.float64)
+        proba[done : done + len(chunk)] = part
+        done += len(chunk)
+    return proba if proba is not None else np.zeros((n, n_labels), dtype=np.float64)
+
+
 def run_baselines(
     cases: Iterable[Case],
     labels: Sequence[str],
@@ -178,11 +196,7 @@ def run_baselines(
             continue
         started = time.perf_counter()
         predict = BASELINES[name]([case_text(c) for c in train], train_labels, labels, seed)
-        proba = np.zeros((n_evaluated, len(labels)), dtype=np.float64)
-        done = 0
-        for chunk in _chunks(cases, eval_split):
-            proba[done : done + len(chunk)] = predict(chunk)
-            done += len(chunk)
+        proba = _predict_all(predict, _chunks(cases, eval_split), n_evaluated, len(labels))
         codes = proba.argmax(axis=1)
         elapsed = time.perf_counter() - started
         results.append(

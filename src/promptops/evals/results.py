@@ -46,22 +46,6 @@ class Outcomes:
     def __len__(self) -> int:
         return len(self.positions)
 
-    def _names(self, codes: NDArray[np.intp]) -> list[str | None]:
-        names: list[str | None] = [*self.labels, None]
-        return [names[c] for c in codes.tolist()]
-
-    @property
-    def y_true(self) -> list[str]:
-        return [self.labels[c] for c in self.true.tolist()]
-
-    @property
-    def y_pred(self) -> list[str | None]:
-        return self._names(self.pred)
-
-    @property
-    def y_raw(self) -> list[str | None]:
-        return self._names(self.raw_pred)
-
     def probs(self) -> NDArray[np.float64] | None:
         """(n, labels) probabilities when every case has them, else None."""
         return self.prob_rows if len(self) else None
@@ -160,17 +144,22 @@ def read_results(path: Path, columns: TestColumns, *, repeat: int = 1) -> tuple[
                 probs = np.zeros((n, len(labels)), dtype=np.float64)
             probs[index] = [float(label_probs.get(name, 0.0)) for name in labels]
     kept = np.flatnonzero(present)
+    every = len(kept) == n  # the usual case: no copies
+
+    def evaluated(column: NDArray[Any]) -> NDArray[Any]:
+        return column if every else column[kept]
+
     outcomes = Outcomes(
         labels=labels,
         positions=kept,
-        true=columns.expected_codes()[kept],
-        pred=pred[kept],
-        raw_pred=raw_pred[kept],
-        errors=errors[kept],
-        invalid=invalid[kept],
-        confidence=confidence[kept],
-        prob_rows=probs[kept] if probs is not None and all_probs and len(kept) else None,
+        true=evaluated(columns.expected_codes()),
+        pred=evaluated(pred),
+        raw_pred=evaluated(raw_pred),
+        errors=evaluated(errors),
+        invalid=evaluated(invalid),
+        confidence=evaluated(confidence),
+        prob_rows=evaluated(probs) if probs is not None and all_probs and len(kept) else None,
         path=path,
-        offsets=offsets[kept],
+        offsets=evaluated(offsets),
     )
     return outcomes, totals

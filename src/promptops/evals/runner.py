@@ -32,7 +32,7 @@ from promptops.evals.checks import (
 )
 from promptops.evals.columns import TestColumns
 from promptops.evals.evalset import Case, EvalsetFile, case_text, evalset_hash
-from promptops.evals.metrics import classification_metrics
+from promptops.evals.metrics import classification_metrics_codes
 from promptops.evals.results import Outcomes, read_results
 from promptops.evals.sending import Progress, finished, jobs, send_all
 from promptops.evals.suite import Suite, resolve_suite
@@ -40,6 +40,7 @@ from promptops.llm.cache import ResponseCache
 from promptops.llm.client import ClientStats, LLMClient
 from promptops.llm.profile import EndpointProfile
 from promptops.llm.prompted import Calibrator, calibrator_for
+from promptops.memory import release_free_memory
 from promptops.prompts import Prompt, declared_variables
 from promptops.runs import summary as s
 from promptops.runs.folder import SUMMARY, RunFolder, write_json
@@ -299,6 +300,7 @@ def run_eval(
     folder = RunFolder(out_dir)
     folder.open(_fingerprint(prep, repeat))
     folder.save_prompt(prep.prompt)
+    release_free_memory()  # what the checks used; a large evalset's sending starts lean
     clock = time.perf_counter()
     try:
         stats, calibrator = asyncio.run(
@@ -306,6 +308,7 @@ def run_eval(
         )
     finally:
         folder.close()
+    release_free_memory()  # sending's churn, before the summary's columns are built
     summary = build_summary(prep, folder, repeat, calibrator, stats)
     summary.volatile.run_id = run_id
     summary.volatile.started_at = started.isoformat(timespec="seconds")
@@ -325,7 +328,7 @@ def build_summary(
     labels = list(prompt.labels or ())
     outcomes, totals = read_results(folder.results_path, prep.scan.columns, repeat=repeat)
     result = sm.metrics_model(
-        classification_metrics(outcomes.y_true, outcomes.y_pred, labels, outcomes.probs())
+        classification_metrics_codes(outcomes.true, outcomes.pred, labels, outcomes.probs())
     )
     fits = run_baselines(prep.evalset, labels, names=list(suite.baselines), seed=suite.seed)
     baselines = sm.compare_baselines(outcomes, fits, suite)
@@ -412,7 +415,7 @@ def _calibration_effect(calibrator: Calibrator, outcomes: Outcomes) -> s.Calibra
     """The run's answers decided without calibration, scored the same way."""
     if calibrator.prior is None or not len(outcomes):
         return None
-    raw = classification_metrics(outcomes.y_true, outcomes.y_raw, outcomes.labels)
+    raw = classification_metrics_codes(outcomes.true, outcomes.raw_pred, outcomes.labels)
     changed = int((outcomes.raw_pred != outcomes.pred).sum())
     return s.CalibrationEffect(
         method="contextual",
