@@ -26,7 +26,6 @@ _PRODUCTS_PER_BLOCK = 1 << 18  # partial products materialised at once (~10 MiB)
 _CELLS_PER_BLOCK = 1 << 22  # cosines returned at once (32 MiB)
 _NORM_ROWS = 4096  # rows weighted at once while computing the row norms
 _PENDING_HASHES = 1 << 18  # n-gram hashes buffered before they are added to the counts
-_MEMO_NGRAMS = 1 << 17  # n-gram counts kept from fitting for `transform` (~6 MiB at most)
 
 
 @dataclass(frozen=True)
@@ -133,21 +132,13 @@ class Vocabulary:
         self._keys = np.zeros(0, dtype=np.int64)  # sorted n-gram hashes: the columns
         self._df = np.zeros(0, dtype=np.int64)
         self._pending = array("q")  # hashes seen since the last `_flush`, once per text
-        self._memo: dict[str, Counter[int]] = {}
-        self._memo_size = 0
 
     def _hashes(self, text: str) -> list[int]:
         return [hash(g) for g in char_wb_ngrams(text.lower(), self.low, self.high)]
 
     def add(self, text: str) -> None:
-        """Count the text's distinct n-grams (lowercased, as scikit-learn does). The n-gram
-        counts of the first texts (up to `_MEMO_NGRAMS` n-grams in all) are kept for
-        `transform`, so a small evalset is cut into n-grams once, a large one twice."""
-        tf = Counter(self._hashes(text))
-        self._pending.extend(tf)
-        if self._memo_size + len(tf) <= _MEMO_NGRAMS:
-            self._memo[text] = tf
-            self._memo_size += len(tf)
+        """Count the text's distinct n-grams (lowercased, as scikit-learn does)."""
+        self._pending.extend(set(self._hashes(text)))
         self.n_texts += 1
         if len(self._pending) >= _PENDING_HASHES:
             self._flush()
@@ -175,7 +166,7 @@ class Vocabulary:
         hashes = array("q")
         counts = array("i")
         for text in texts:
-            tf = self._memo.get(text) or Counter(self._hashes(text))
+            tf = Counter(self._hashes(text))
             hashes.extend(tf)
             counts.extend(tf.values())
             bounds.append(len(hashes))
