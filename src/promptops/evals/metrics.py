@@ -108,10 +108,13 @@ def _safe_div(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.
 def _prf(
     confusion: NDArray[np.int64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-    n_labels = confusion.shape[0]
-    tp = np.diag(confusion[:, :n_labels]).astype(np.float64)
-    predicted = confusion[:, :n_labels].sum(axis=0).astype(np.float64)
-    support = confusion.sum(axis=1)
+    """Per-class scores of a (n_labels, n_labels + 1) confusion matrix, or of a stack of
+    them (..., n_labels, n_labels + 1) with the scores stacked the same way."""
+    n_labels = confusion.shape[-2]
+    labelled = confusion[..., :n_labels]
+    tp = np.diagonal(labelled, axis1=-2, axis2=-1).astype(np.float64)
+    predicted = labelled.sum(axis=-2).astype(np.float64)
+    support = confusion.sum(axis=-1)
     precision = _safe_div(tp, predicted)
     recall = _safe_div(tp, support.astype(np.float64))
     f1 = _safe_div(2 * tp, predicted + support)  # = 2PR/(P+R), 0 where undefined
@@ -121,6 +124,21 @@ def _prf(
 def macro_f1_from_codes(true: NDArray[np.intp], pred: NDArray[np.intp], n_labels: int) -> float:
     """Macro-F1 from encoded labels: fast enough to call inside a bootstrap loop."""
     return float(_prf(confusion_from_codes(true, pred, n_labels))[2].mean())
+
+
+def macro_f1_rows(
+    true: NDArray[np.intp], pred: NDArray[np.intp], n_labels: int
+) -> NDArray[np.float64]:
+    """`macro_f1_from_codes` of each row of a (rows, cases) block of codes, with one
+    bincount for the whole block (the bootstrap scores thousands of resamples)."""
+    rows, width = true.shape[0], n_labels * (n_labels + 1)
+    cells = true * (n_labels + 1)
+    cells += pred
+    cells += np.arange(rows, dtype=np.intp)[:, None] * width
+    confusion = np.bincount(cells.ravel(), minlength=rows * width)
+    f1 = _prf(confusion.reshape(rows, n_labels, n_labels + 1))[2]
+    means: NDArray[np.float64] = f1.mean(axis=-1)
+    return means
 
 
 def accuracy_from_codes(true: NDArray[np.intp], pred: NDArray[np.intp]) -> float:

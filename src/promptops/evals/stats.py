@@ -31,7 +31,7 @@ from math import comb, exp, lgamma, log
 import numpy as np
 from numpy.typing import NDArray
 
-from promptops.evals.metrics import encode, macro_f1_from_codes
+from promptops.evals.metrics import encode, macro_f1_from_codes, macro_f1_rows
 
 DEFAULT_RESAMPLES = 2000
 _BLOCK_VALUES = 1 << 17  # resampled indices drawn at once (1 MiB; a block's work is ~5x)
@@ -82,25 +82,6 @@ def _resample_blocks(n_cases: int, n_resamples: int, seed: int) -> Iterator[NDAr
     for start in range(0, n_resamples, block):
         rows = min(block, n_resamples - start)
         yield rng.integers(0, n_cases, size=(rows, n_cases), dtype=np.intp)
-
-
-def _macro_f1_rows(
-    true: NDArray[np.intp], pred: NDArray[np.intp], n_labels: int
-) -> NDArray[np.float64]:
-    """Macro-F1 of each row of a (rows, cases) block of codes, as `macro_f1_from_codes`
-    computes it for one row: one bincount for the whole block instead of one per row."""
-    rows, width = true.shape[0], n_labels * (n_labels + 1)
-    cells = true * (n_labels + 1)
-    cells += pred
-    cells += np.arange(rows, dtype=np.intp)[:, None] * width
-    confusion = np.bincount(cells.ravel(), minlength=rows * width)
-    confusion = confusion.reshape(rows, n_labels, n_labels + 1)
-    tp = np.einsum("rii->ri", confusion[:, :, :n_labels]).astype(np.float64)
-    den = (confusion[:, :, :n_labels].sum(axis=1) + confusion.sum(axis=2)).astype(np.float64)
-    f1 = np.zeros_like(tp)
-    np.divide(2 * tp, den, out=f1, where=den > 0)
-    result: NDArray[np.float64] = f1.mean(axis=1)
-    return result
 
 
 def _interval(
@@ -159,7 +140,7 @@ def macro_f1_ci_codes(
         raise ValueError("cannot bootstrap an empty set of cases")
     values = np.concatenate(
         [
-            _macro_f1_rows(true[ix], pred[ix], n_labels)
+            macro_f1_rows(true[ix], pred[ix], n_labels)
             for ix in _resample_blocks(len(true), n_resamples, seed)
         ]
     )
@@ -230,7 +211,7 @@ def paired_bootstrap_codes(
     observed = macro_f1_from_codes(true, b, k) - macro_f1_from_codes(true, a, k)
     diffs = np.concatenate(
         [
-            _macro_f1_rows(true[ix], b[ix], k) - _macro_f1_rows(true[ix], a[ix], k)
+            macro_f1_rows(true[ix], b[ix], k) - macro_f1_rows(true[ix], a[ix], k)
             for ix in _resample_blocks(len(true), n_resamples, seed)
         ]
     )
