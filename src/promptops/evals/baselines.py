@@ -128,14 +128,13 @@ BASELINES: dict[str, BaselineFit] = {
 }
 
 
-def _chunks(cases: Iterable[Case], split: str) -> Iterator[list[str]]:
+def _chunks(cases: Iterable[Case]) -> Iterator[list[str]]:
     chunk: list[str] = []
     for case in cases:
-        if case.split == split:
-            chunk.append(case_text(case))
-            if len(chunk) == PREDICT_CHUNK:
-                yield chunk
-                chunk = []
+        chunk.append(case_text(case))
+        if len(chunk) == PREDICT_CHUNK:
+            yield chunk
+            chunk = []
     if chunk:
         yield chunk
 
@@ -171,16 +170,51 @@ def run_baselines(
 
     `cases` is iterated once to collect the train split and once more per fitted baseline
     to predict the evaluated split, so it may be an evalset streamed from its file."""
+    train: list[Case] = []
+    n_evaluated = 0
+    for case in cases:
+        if case.split == train_split:
+            train.append(case)
+        n_evaluated += case.split == eval_split
+    return fit_baselines(
+        train,
+        _Split(cases, eval_split),
+        n_evaluated,
+        labels,
+        names=names,
+        train_split=train_split,
+        seed=seed,
+    )
+
+
+class _Split:
+    """The cases of one split, filtered afresh on every iteration."""
+
+    def __init__(self, cases: Iterable[Case], split: str) -> None:
+        self.cases, self.split = cases, split
+
+    def __iter__(self) -> Iterator[Case]:
+        return (case for case in self.cases if case.split == self.split)
+
+
+def fit_baselines(
+    train: Sequence[Case],
+    evaluated: Iterable[Case],
+    n_evaluated: int,
+    labels: Sequence[str],
+    *,
+    names: Sequence[str] | None = None,
+    train_split: str = "train",
+    seed: int = 0,
+) -> list[BaselineResult]:
+    """Fit each named baseline on the labelled `train` cases and predict the `n_evaluated`
+    `evaluated` cases (iterated once per fitted baseline), for a caller that already holds
+    the train split."""
     names = list(names) if names is not None else list(BASELINES)
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
         raise ValueError(f"unknown baselines {unknown}; known: {sorted(BASELINES)}")
-    train: list[Case] = []
-    n_evaluated = 0
-    for case in cases:
-        if case.split == train_split and case.expected is not None:
-            train.append(case)
-        n_evaluated += case.split == eval_split
+    train = [c for c in train if c.expected is not None]
     train_labels = [str(c.expected) for c in train]
     problem = None
     if not train:
@@ -196,7 +230,7 @@ def run_baselines(
             continue
         started = time.perf_counter()
         predict = BASELINES[name]([case_text(c) for c in train], train_labels, labels, seed)
-        proba = _predict_all(predict, _chunks(cases, eval_split), n_evaluated, len(labels))
+        proba = _predict_all(predict, _chunks(evaluated), n_evaluated, len(labels))
         codes = proba.argmax(axis=1)
         elapsed = time.perf_counter() - started
         results.append(

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from promptops.errors import EvalsetError
 from promptops.evals import summarize as sm
-from promptops.evals.baselines import run_baselines
+from promptops.evals.baselines import fit_baselines
 from promptops.evals.checks import (
     BalanceCounter,
     ClassBalance,
@@ -330,7 +330,14 @@ def build_summary(
     result = sm.metrics_model(
         classification_metrics_codes(outcomes.true, outcomes.pred, labels, outcomes.probs())
     )
-    fits = run_baselines(prep.evalset, labels, names=list(suite.baselines), seed=suite.seed)
+    fits = fit_baselines(
+        prep.scan.train,
+        prep.evalset.of_split("test"),
+        prep.n_test,
+        labels,
+        names=list(suite.baselines),
+        seed=suite.seed,
+    )
     baselines = sm.compare_baselines(outcomes, fits, suite)
     findings = list(prep.findings)
     findings += [
