@@ -67,10 +67,17 @@ class Scan:
 
     columns: TestColumns
     train: list[Case]
-    n_by_split: dict[str, int]
     balance: ClassBalance
     pii: PiiScan
     warnings: list[s.Finding]
+
+    @property
+    def n_by_split(self) -> dict[str, int]:
+        """Cases per split, labelled or not (the balance counts them all, in split order)."""
+        return {
+            split: sum(row.values()) + self.balance.unlabelled[split]
+            for split, row in self.balance.counts.items()
+        }
 
 
 @dataclass
@@ -121,12 +128,10 @@ def _scan(evalset: EvalsetFile, prompt: Prompt) -> Scan:
     """Validate every case and collect what the run keeps, in one streaming pass."""
     labels = list(prompt.labels or ())
     columns, train = TestColumns(tuple(labels)), []
-    splits: dict[str, int] = {}
     balance, pii = BalanceCounter(labels), PiiScanner(keep=MAX_LISTED)
 
     def tapped() -> Iterator[Case]:
         for case in evalset:
-            splits[case.split] = splits.get(case.split, 0) + 1
             balance.add(case)
             pii.add(case)
             if case.split == "test":
@@ -143,9 +148,7 @@ def _scan(evalset: EvalsetFile, prompt: Prompt) -> Scan:
         s.Finding(check="evalset", severity="warning", message=f"{w.where}: {w.message}")
         for w in found[:MAX_LISTED]
     ]
-    return Scan(
-        columns, train, dict(sorted(splits.items())), balance.result(), pii.result(), warnings
-    )
+    return Scan(columns, train, balance.result(), pii.result(), warnings)
 
 
 @dataclass(frozen=True)
