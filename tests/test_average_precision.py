@@ -31,3 +31,26 @@ def test_average_precision_edge_cases() -> None:
     assert average_precision(np.array([True, True, False, False]), perfect) == 1.0
     worst = average_precision(np.array([False, False, True, True]), perfect)
     assert worst == pytest.approx(average_precision_score([0, 0, 1, 1], perfect), abs=1e-15)
+
+
+def test_probability_metrics_do_not_depend_on_the_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PR-AUC tables and reliability bins merged over chunks equal one pass over all rows,
+    with ties across chunks (a rounded score) and NaN rows left out."""
+    import promptops.evals.metrics as m
+
+    rng = np.random.default_rng(7)
+    n, k = 3000, 4
+    true = rng.integers(0, k, n)
+    probs = np.round(rng.dirichlet(np.ones(k), n), 2)
+    probs[rng.random(n) < 0.02] = np.nan
+    whole = m.probability_metrics(true, probs)
+    monkeypatch.setattr(m, "CHUNK", 97)
+    chunked = m.probability_metrics(true, probs)
+    assert chunked.n_with_probs == whole.n_with_probs == int((~np.isnan(probs[:, 0])).sum())
+    assert chunked.macro_pr_auc == pytest.approx(whole.macro_pr_auc, abs=1e-12)
+    assert chunked.ece == pytest.approx(whole.ece, abs=1e-12)
+    keep = ~np.isnan(probs[:, 0])
+    reference = np.mean(
+        [average_precision_score(true[keep] == j, probs[keep, j]) for j in range(k)]
+    )
+    assert chunked.macro_pr_auc == pytest.approx(reference, abs=1e-12)

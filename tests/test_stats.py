@@ -62,14 +62,44 @@ def test_bootstrap_ci_is_seeded_and_about_as_wide_as_theory() -> None:
     assert first.n_resamples == 2000 and first.confidence == 0.95
 
 
+def _codes(pred: list[str | None]) -> np.ndarray:
+    return np.array([LABELS.index(p) if p is not None else len(LABELS) for p in pred])
+
+
+def _case_resamples(columns: list[np.ndarray], n_resamples: int, seed: int) -> list[np.ndarray]:
+    """Resampled case indices, drawn as the cell bootstrap draws them: the multinomial
+    counts of the distinct (code, code, ...) cells, each cell's count expanded back into
+    that many copies of one of its cases."""
+    keys = np.stack(columns, axis=1)
+    _, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(len(keys), counts / len(keys), size=n_resamples)
+    return [np.repeat(first, draw) for draw in draws]
+
+
 def test_macro_f1_ci_is_the_percentile_bootstrap_of_sklearn_f1() -> None:
     pred = _system(0.75, seed=2, invalid=0.05)
     ci = macro_f1_ci(Y_TRUE, pred, LABELS, n_resamples=300, seed=11)
     assert ci.estimate == pytest.approx(_sk_macro_f1(pred))
-    rng = np.random.default_rng(11)
-    indices = rng.integers(0, len(Y_TRUE), size=(300, len(Y_TRUE)))
-    values = [_sk_macro_f1(pred, ix) for ix in indices]
+    resamples = _case_resamples([_codes(Y_TRUE), _codes(pred)], 300, seed=11)
+    values = [_sk_macro_f1(pred, ix) for ix in resamples]
     assert (ci.low, ci.high) == pytest.approx(tuple(np.percentile(values, [2.5, 97.5])))
+
+
+def test_cell_bootstrap_agrees_with_resampling_case_indices() -> None:
+    """Redrawing cell counts is a case bootstrap: 2,000 index resamples scored by sklearn
+    give the same interval up to Monte Carlo error."""
+    pred = _system(0.75, seed=2, invalid=0.05)
+    ci = macro_f1_ci(Y_TRUE, pred, LABELS, n_resamples=2000, seed=11)
+    rng = np.random.default_rng(12)
+    values = [_sk_macro_f1(pred, ix) for ix in rng.integers(0, len(Y_TRUE), (2000, len(Y_TRUE)))]
+    low, high = np.percentile(values, [2.5, 97.5])
+    assert abs(ci.low - low) < 0.01 and abs(ci.high - high) < 0.01
+    acc = accuracy_ci(Y_TRUE, pred, seed=11)
+    right = np.array([t == p for t, p in zip(Y_TRUE, pred, strict=True)])
+    means = [right[ix].mean() for ix in rng.integers(0, len(Y_TRUE), (2000, len(Y_TRUE)))]
+    assert abs(acc.low - np.percentile(means, 2.5)) < 0.01
+    assert abs(acc.high - np.percentile(means, 97.5)) < 0.01
 
 
 def test_bootstrap_ci_generic_statistic_and_empty() -> None:
@@ -86,13 +116,8 @@ def test_paired_bootstrap_matches_an_explicit_loop() -> None:
     result = paired_bootstrap(Y_TRUE, a, b, LABELS, n_resamples=300, seed=9)
     observed = _sk_macro_f1(b) - _sk_macro_f1(a)
     assert result.difference == pytest.approx(observed)
-    rng = np.random.default_rng(9)
-    diffs = np.array(
-        [
-            _sk_macro_f1(b, ix) - _sk_macro_f1(a, ix)
-            for ix in rng.integers(0, len(Y_TRUE), size=(300, len(Y_TRUE)))
-        ]
-    )
+    resamples = _case_resamples([_codes(Y_TRUE), _codes(a), _codes(b)], 300, seed=9)
+    diffs = np.array([_sk_macro_f1(b, ix) - _sk_macro_f1(a, ix) for ix in resamples])
     assert (result.low, result.high) == pytest.approx(tuple(np.percentile(diffs, [2.5, 97.5])))
     extreme = int(np.sum(np.abs(diffs - observed) >= abs(observed) - 1e-12))
     assert result.p_value == pytest.approx((extreme + 1) / 301)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from promptops.evals.cells import code_dtype
 from promptops.evals.evalset import Case, case_text
 
 PREDICT_CHUNK = 1024  # evaluated texts predicted at once
@@ -45,7 +46,7 @@ class BaselineResult:
     name: str
     labels: tuple[str, ...]
     n_evaluated: int
-    codes: NDArray[np.intp] | None  # index of the predicted label, per evaluated case
+    codes: NDArray[Any] | None  # index of the predicted label, per evaluated case
     probabilities: NDArray[np.float64] | None
     error: str | None = None
     fit_seconds: float = 0.0
@@ -157,6 +158,14 @@ def _predict_all(
     return proba if proba is not None else np.zeros((n, n_labels), dtype=np.float64)
 
 
+def _argmax_codes(proba: NDArray[np.float64]) -> NDArray[Any]:
+    """The predicted label's code per row, in the narrow code type, a chunk at a time."""
+    codes = np.empty(len(proba), dtype=code_dtype(proba.shape[1]))
+    for start in range(0, len(proba), PREDICT_CHUNK):
+        codes[start : start + PREDICT_CHUNK] = proba[start : start + PREDICT_CHUNK].argmax(axis=1)
+    return codes
+
+
 def run_baselines(
     cases: Iterable[Case],
     labels: Sequence[str],
@@ -231,7 +240,7 @@ def fit_baselines(
         started = time.perf_counter()
         predict = BASELINES[name]([case_text(c) for c in train], train_labels, labels, seed)
         proba = _predict_all(predict, _chunks(evaluated), n_evaluated, len(labels))
-        codes = proba.argmax(axis=1)
+        codes = _argmax_codes(proba)
         elapsed = time.perf_counter() - started
         results.append(
             BaselineResult(name, tuple(labels), n_evaluated, codes, proba, None, elapsed)

@@ -13,6 +13,7 @@ import hashlib
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -56,11 +57,18 @@ class TestColumns:
     def __len__(self) -> int:
         return len(self.expected)
 
-    def expected_codes(self) -> NDArray[np.intp]:
-        return np.frombuffer(self.expected, dtype=np.int16).astype(np.intp)
+    def expected_codes(self) -> NDArray[np.int16]:
+        """A read-only view of the expected codes (no copy)."""
+        return _read_only(np.frombuffer(self.expected, dtype=np.int16))
 
-    def tag_positions(self) -> dict[str, NDArray[np.intp]]:
+    def tag_positions(self) -> dict[str, NDArray[np.int32]]:
+        """Per tag, a read-only view of its cases' positions (no copy), tags sorted."""
         return {
-            tag: np.frombuffer(rows, dtype=np.int32).astype(np.intp)
+            tag: _read_only(np.frombuffer(rows, dtype=np.int32))
             for tag, rows in sorted(self.tags.items())
         }
+
+
+def _read_only(view: NDArray[Any]) -> NDArray[Any]:
+    view.flags.writeable = False
+    return view

@@ -21,11 +21,14 @@ gave no probabilities, are left out and counted in `n_with_probs`):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from promptops.evals.cells import CHUNK, confusion_of, tally
 
 INVALID = "invalid"
 ECE_BINS = 15
@@ -92,11 +95,10 @@ def encode(
 
 
 def confusion_from_codes(
-    true: NDArray[np.intp], pred: NDArray[np.intp], n_labels: int
+    true: NDArray[np.integer], pred: NDArray[np.integer], n_labels: int
 ) -> NDArray[np.int64]:
     """(n_labels, n_labels + 1) counts; the last column is invalid predictions."""
-    flat = np.bincount(true * (n_labels + 1) + pred, minlength=n_labels * (n_labels + 1))
-    return flat.reshape(n_labels, n_labels + 1).astype(np.int64)
+    return confusion_of(tally([true, pred], [n_labels, n_labels + 1]), n_labels)
 
 
 def _safe_div(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -105,7 +107,7 @@ def _safe_div(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.
     return out
 
 
-def _prf(
+def class_scores(
     confusion: NDArray[np.int64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     """Per-class scores of a (n_labels, n_labels + 1) confusion matrix, or of a stack of
@@ -121,49 +123,52 @@ def _prf(
     return precision, recall, f1, support
 
 
-def macro_f1_from_codes(true: NDArray[np.intp], pred: NDArray[np.intp], n_labels: int) -> float:
-    """Macro-F1 from encoded labels: fast enough to call inside a bootstrap loop."""
-    return float(_prf(confusion_from_codes(true, pred, n_labels))[2].mean())
+def macro_f1_from_codes(
+    true: NDArray[np.integer], pred: NDArray[np.integer], n_labels: int
+) -> float:
+    return float(class_scores(confusion_from_codes(true, pred, n_labels))[2].mean())
 
 
-def macro_f1_rows(
-    true: NDArray[np.intp], pred: NDArray[np.intp], n_labels: int
-) -> NDArray[np.float64]:
-    """`macro_f1_from_codes` of each row of a (rows, cases) block of codes, with one
-    bincount for the whole block (the bootstrap scores thousands of resamples)."""
-    rows, width = true.shape[0], n_labels * (n_labels + 1)
-    cells = true * (n_labels + 1)
-    cells += pred
-    cells += np.arange(rows, dtype=np.intp)[:, None] * width
-    confusion = np.bincount(cells.ravel(), minlength=rows * width)
-    f1 = _prf(confusion.reshape(rows, n_labels, n_labels + 1))[2]
-    means: NDArray[np.float64] = f1.mean(axis=-1)
-    return means
+def accuracy_of(confusion: NDArray[np.int64]) -> float:
+    n = int(confusion.sum())
+    return float(np.trace(confusion[:, : confusion.shape[0]])) / n if n else 0.0
 
 
-def accuracy_from_codes(true: NDArray[np.intp], pred: NDArray[np.intp]) -> float:
-    return float(np.mean(true == pred)) if len(true) else 0.0
+class _BinTotals:
+    """Per confidence bin: cases, summed confidence and right answers, a chunk at a time."""
+
+    def __init__(self, n_bins: int) -> None:
+        self.n_bins = n_bins
+        self.count = np.zeros(n_bins, dtype=np.int64)
+        self.confidence = np.zeros(n_bins)
+        self.right = np.zeros(n_bins, dtype=np.int64)
+
+    def add(self, confidence: NDArray[np.float64], correct: NDArray[np.bool_]) -> None:
+        index = np.clip(np.ceil(confidence * self.n_bins).astype(np.intp) - 1, 0, self.n_bins - 1)
+        self.count += np.bincount(index, minlength=self.n_bins)
+        self.confidence += np.bincount(index, weights=confidence, minlength=self.n_bins)
+        self.right += np.bincount(index[correct], minlength=self.n_bins)
+
+    def bins(self) -> tuple[ReliabilityBin, ...]:
+        edges = np.linspace(0.0, 1.0, self.n_bins + 1)
+        return tuple(
+            ReliabilityBin(
+                lower=float(edges[b]),
+                upper=float(edges[b + 1]),
+                count=int(count),
+                mean_confidence=float(self.confidence[b] / count) if count else None,
+                accuracy=float(self.right[b] / count) if count else None,
+            )
+            for b, count in enumerate(self.count)
+        )
 
 
 def reliability_bins(
     confidence: NDArray[np.float64], correct: NDArray[np.bool_], n_bins: int = ECE_BINS
 ) -> tuple[ReliabilityBin, ...]:
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    index = np.clip(np.ceil(confidence * n_bins).astype(np.intp) - 1, 0, n_bins - 1)
-    bins = []
-    for b in range(n_bins):
-        mask = index == b
-        count = int(mask.sum())
-        bins.append(
-            ReliabilityBin(
-                lower=float(edges[b]),
-                upper=float(edges[b + 1]),
-                count=count,
-                mean_confidence=float(confidence[mask].mean()) if count else None,
-                accuracy=float(correct[mask].mean()) if count else None,
-            )
-        )
-    return tuple(bins)
+    totals = _BinTotals(n_bins)
+    totals.add(confidence, correct)
+    return totals.bins()
 
 
 def expected_calibration_error(bins: Sequence[ReliabilityBin]) -> float:
@@ -179,39 +184,76 @@ def expected_calibration_error(bins: Sequence[ReliabilityBin]) -> float:
     )
 
 
+class _ScoreTable:
+    """For each distinct score of one class: how many cases have it and how many of them
+    are positive, merged a chunk at a time. Scores that take few values (the majority
+    baseline gives every case the same row) need no per-case memory."""
+
+    def __init__(self) -> None:
+        self.scores: NDArray[np.float64] = np.zeros(0)
+        self.hits: NDArray[Any] = np.zeros(0)  # float counts: bincount sums weights
+        self.totals: NDArray[Any] = np.zeros(0)
+
+    def add(self, scores: NDArray[np.float64], positive: NDArray[np.bool_]) -> None:
+        values, where = np.unique(np.concatenate([self.scores, scores]), return_inverse=True)
+        hits = np.concatenate([self.hits, positive.astype(np.float64)])
+        totals = np.concatenate([self.totals, np.ones(len(scores))])
+        self.hits = np.bincount(where, weights=hits, minlength=len(values))
+        self.totals = np.bincount(where, weights=totals, minlength=len(values))
+        self.scores = values
+
+    def average_precision(self) -> float:
+        """Walking the distinct scores from high to low (tied cases enter together), each
+        step adds (recall gained) x (precision at that score)."""
+        hits, totals = self.hits[::-1], self.totals[::-1]
+        found = np.cumsum(hits)
+        precision = found / np.cumsum(totals)
+        return float(np.sum(hits / found[-1] * precision))
+
+
 def average_precision(positive: NDArray[np.bool_], scores: NDArray[np.float64]) -> float:
     """Scikit-learn's `average_precision_score`, without its ~0.8 s import on every eval.
-
-    Walking the distinct scores from high to low (tied cases enter together), each step
-    adds (recall gained) x (precision at that score). Needs at least one positive.
-    """
-    order = np.argsort(scores, kind="mergesort")[::-1]
-    ranked = scores[order]
-    ends = np.append(np.flatnonzero(np.diff(ranked)), len(ranked) - 1)  # last of each tie
-    hits = np.cumsum(positive[order])[ends]
-    precision = hits / (ends + 1)
-    return float(np.sum(np.diff(hits, prepend=0) / hits[-1] * precision))
+    Needs at least one positive."""
+    table = _ScoreTable()
+    table.add(scores, positive)
+    return table.average_precision()
 
 
-def probability_metrics(true: NDArray[np.intp], probs: NDArray[np.float64]) -> ProbabilityMetrics:
-    """PR-AUC, ECE and reliability bins on the rows of `probs` that hold no NaN."""
-    keep = ~np.isnan(probs).any(axis=1)
-    if not keep.all():
-        true, probs = true[keep], probs[keep]
-    aps = [
-        average_precision(true == j, probs[:, j])
-        for j in range(probs.shape[1])
-        if np.any(true == j)
-    ]
-    confidence = probs.max(axis=1) if len(probs) else np.zeros(0)
-    correct = probs.argmax(axis=1) == true if len(probs) else np.zeros(0, dtype=bool)
-    bins = reliability_bins(confidence, correct)
+def probability_metrics(
+    true: NDArray[np.integer], probs: NDArray[np.float64]
+) -> ProbabilityMetrics:
+    """PR-AUC, ECE and reliability bins on the rows of `probs` that hold no NaN, a chunk of
+    rows at a time: besides `probs`, memory is one class's distinct scores at most."""
+    n_labels = probs.shape[1]
+    bins, kept = _BinTotals(ECE_BINS), 0
+    positives = np.zeros(n_labels, dtype=np.int64)
+    for part, codes in _chunks(true, probs):
+        kept += len(part)
+        positives += np.bincount(codes, minlength=n_labels)
+        bins.add(part.max(axis=1, initial=0.0), part.argmax(axis=1) == codes)
+    aps = []
+    for j in np.flatnonzero(positives).tolist():
+        table = _ScoreTable()
+        for part, codes in _chunks(true, probs):
+            table.add(part[:, j], codes == j)
+        aps.append(table.average_precision())
+    reliability = bins.bins()
     return ProbabilityMetrics(
-        n_with_probs=int(keep.sum()),
+        n_with_probs=kept,
         macro_pr_auc=float(np.mean(aps)) if aps else None,
-        ece=expected_calibration_error(bins),
-        reliability=bins,
+        ece=expected_calibration_error(reliability),
+        reliability=reliability,
     )
+
+
+def _chunks(
+    true: NDArray[np.integer], probs: NDArray[np.float64]
+) -> Iterator[tuple[NDArray[np.float64], NDArray[np.integer]]]:
+    """(probability rows, true codes) a chunk at a time, rows holding NaN left out."""
+    for start in range(0, len(probs), CHUNK):
+        part, codes = probs[start : start + CHUNK], true[start : start + CHUNK]
+        keep = ~np.isnan(part).any(axis=1)
+        yield (part, codes) if keep.all() else (part[keep], codes[keep])
 
 
 def classification_metrics(
@@ -226,15 +268,15 @@ def classification_metrics(
 
 
 def classification_metrics_codes(
-    true: NDArray[np.intp],
-    pred: NDArray[np.intp],
+    true: NDArray[np.integer],
+    pred: NDArray[np.integer],
     labels: Sequence[str],
     probs: NDArray[np.float64] | None = None,
 ) -> ClassificationMetrics:
     """`classification_metrics` on label codes (see `encode`)."""
     n_labels = len(labels)
     confusion = confusion_from_codes(true, pred, n_labels)
-    precision, recall, f1, support = _prf(confusion)
+    precision, recall, f1, support = class_scores(confusion)
     n = len(true)
     n_invalid = int(confusion[:, n_labels].sum())
     prob_metrics = None
@@ -246,7 +288,7 @@ def classification_metrics_codes(
     return ClassificationMetrics(
         labels=tuple(labels),
         n=n,
-        accuracy=accuracy_from_codes(true, pred),
+        accuracy=accuracy_of(confusion),
         macro_f1=float(f1.mean()) if n_labels else 0.0,
         per_class={
             label: ClassScores(float(precision[i]), float(recall[i]), float(f1[i]), int(support[i]))

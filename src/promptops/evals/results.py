@@ -1,18 +1,20 @@
-"""One pass over a run's `results.jsonl` into compact columns for the summary.
+"""One pass over a run's `results.jsonl` into what the summary needs, and no more.
 
-Scoring 100,000 cases must not hold 100,000 record dicts (inputs, raw outputs, probabilities
-of every sample) nor 100,000 cases. Each result line carries its case's position in the test
-split (`index`); per evaluated case the summary keeps label codes, flags, the confidence, the
-label probabilities and where the line starts in the file. The few records a report shows
-in full are read back from disk by that offset, so memory stays flat however many cases a
-run has.
+Scoring 100,000 cases must not hold 100,000 record dicts nor 100,000 cases. Each result line
+carries its case's position in the test split (`index`). Per test case the summary keeps one
+byte or two: the answer's label code, the uncalibrated one, and error/invalid flags (plus the
+label probabilities when the endpoint gives them: PR-AUC ranks every case, so those grow
+with the run). The cases a report shows in full (the most confident wrong answers, the
+first wrong answers of each class, the first errors) are chosen while reading, and only
+their lines are read back from disk, so memory stays flat however many cases a run has.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,57 @@ import numpy as np
 from numpy.typing import NDArray
 
 from promptops.errors import UserInputError
+from promptops.evals.cells import code_dtype
 from promptops.evals.columns import TestColumns, id_digest
 
 MISSING = -2  # a repeat sample with no result line (in `Totals.samples`)
+
+
+@dataclass
+class Picks:
+    """The cases a report shows in full, as (position in the test split, byte offset of the
+    line), chosen among headline answers while the results are read: the `k` wrong answers
+    with the highest confidence (ties: evalset order), the first `per_class` wrong answers
+    of each expected class, and the first `k` errors. Errors are not wrong answers here."""
+
+    k: int
+    per_class: int
+    _confident: list[tuple[float, int, int]] = field(default_factory=list)
+    _wrong: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    _errors: list[tuple[int, int]] = field(default_factory=list)
+
+    def add(self, position: int, offset: int, true: int, pred: int, confidence: float) -> None:
+        if pred == true:
+            return
+        # min-heaps: the weakest kept entry is popped first (lower confidence, later case)
+        _keep(self._confident, (confidence, -position, offset), self.k)
+        _keep(self._wrong.setdefault(true, []), (-position, offset), self.per_class)
+
+    def add_error(self, position: int, offset: int) -> None:
+        _keep(self._errors, (-position, offset), self.k)
+
+    def confident_wrong(self) -> list[tuple[int, int]]:
+        ranked = sorted(self._confident, reverse=True)
+        return [(-minus, offset) for _, minus, offset in ranked]
+
+    def first_wrong(self, code: int) -> list[tuple[int, int]]:
+        return _in_order(self._wrong.get(code, []))
+
+    def first_errors(self) -> list[tuple[int, int]]:
+        return _in_order(self._errors)
+
+
+def _keep(heap: list[Any], item: Any, size: int) -> None:
+    if size <= 0:
+        return
+    if len(heap) < size:
+        heapq.heappush(heap, item)
+    elif item > heap[0]:
+        heapq.heapreplace(heap, item)
+
+
+def _in_order(heap: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    return sorted((-minus, offset) for minus, offset in heap)
 
 
 @dataclass
@@ -32,33 +82,40 @@ class Outcomes:
     index `labels`; `len(labels)` means no valid label."""
 
     labels: list[str]
-    positions: NDArray[np.intp]  # the evaluated cases' positions in the test split
-    true: NDArray[np.intp]
-    pred: NDArray[np.intp]
-    raw_pred: NDArray[np.intp]  # the uncalibrated answer (= pred without calibration)
+    positions: NDArray[np.int64] | None  # the evaluated cases' positions; None: all, in order
+    true: NDArray[Any]
+    pred: NDArray[Any]
+    raw_pred: NDArray[Any]  # the uncalibrated answer (= pred without calibration)
     errors: NDArray[np.bool_]
     invalid: NDArray[np.bool_]
-    confidence: NDArray[np.float64]  # probability of the predicted label, 0 without one
     prob_rows: NDArray[np.float64] | None  # (cases, labels) when every case has probabilities
+    picks: Picks
     path: Path
-    offsets: NDArray[np.int64]  # where each case's record starts in `path`
 
     def __len__(self) -> int:
-        return len(self.positions)
+        return len(self.true)
 
     def probs(self) -> NDArray[np.float64] | None:
         """(n, labels) probabilities when every case has them, else None."""
         return self.prob_rows if len(self) else None
 
-    def correct(self) -> NDArray[np.bool_]:
-        return np.asarray(self.pred == self.true)
+    def at(self, positions: NDArray[Any]) -> NDArray[Any]:
+        """Indices into these columns of the evaluated cases among test `positions`."""
+        if self.positions is None:
+            return positions
+        if not len(self.positions):
+            return np.zeros(0, dtype=np.int64)
+        found: NDArray[np.int64] = np.searchsorted(self.positions, positions)
+        found = np.minimum(found, len(self.positions) - 1)
+        kept: NDArray[np.int64] = found[self.positions[found] == positions]
+        return kept
 
-    def records(self, indices: Iterable[int]) -> list[dict[str, Any]]:
-        """The full records of the cases at `indices`, read back from disk."""
+    def records(self, picked: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        """The full records of picked (position, offset) cases, read back from disk."""
         out = []
         with self.path.open("rb") as handle:
-            for i in indices:
-                handle.seek(int(self.offsets[i]))
+            for _, offset in picked:
+                handle.seek(offset)
                 out.append(json.loads(handle.readline()))
         return out
 
@@ -70,7 +127,7 @@ class Totals:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    latencies: array[float] = field(default_factory=lambda: array("d"))  # calls, not cache hits
+    latencies: array[float] = field(default_factory=lambda: array("f"))  # calls, not cache hits
     samples: NDArray[np.int16] | None = None  # (test cases, repeats) label codes, or MISSING
 
 
@@ -86,19 +143,23 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             offset += len(line)
 
 
-def read_results(path: Path, columns: TestColumns, *, repeat: int = 1) -> tuple[Outcomes, Totals]:
+def read_results(
+    path: Path, columns: TestColumns, *, repeat: int = 1, worst: int = 10, per_class: int = 3
+) -> tuple[Outcomes, Totals]:
     """Outcomes of the test cases in `columns` and the totals; with `repeat` >= 2, every
-    sample's prediction per case as well. A line whose index or id does not match the
-    evalset means the folder holds another evalset's results: that is an error."""
+    sample's prediction per case as well; `worst` and `per_class` size the `Picks`. A line
+    whose index or id does not match the evalset means the folder holds another evalset's
+    results: that is an error."""
     labels = list(columns.labels)
     code = {label: i for i, label in enumerate(labels)}
     none = len(labels)
     n = len(columns)
-    pred = np.full(n, none, dtype=np.intp)
-    raw_pred = np.full(n, none, dtype=np.intp)
+    codes = code_dtype(none)
+    pred = np.full(n, none, dtype=codes)
+    raw_pred = np.full(n, none, dtype=codes)
     errors, invalid, present = (np.zeros(n, dtype=bool) for _ in range(3))
-    confidence = np.zeros(n)
-    offsets = np.zeros(n, dtype=np.int64)
+    true = columns.expected_codes()
+    picks = Picks(worst, per_class)
     probs: NDArray[np.float64] | None = None
     all_probs = True
     totals = Totals()
@@ -132,34 +193,36 @@ def read_results(path: Path, columns: TestColumns, *, repeat: int = 1) -> tuple[
         pred[index] = label
         raw = record.get("raw_label_probs")
         raw_pred[index] = code.get(max(raw, key=raw.__getitem__), none) if raw else label
-        errors[index] = bool(record.get("error"))
-        invalid[index] = bool(record.get("invalid"))
-        offsets[index] = offset
         label_probs = record.get("label_probs")
-        confidence[index] = float((label_probs or {}).get(predicted, 0.0)) if predicted else 0.0
+        if record.get("error"):
+            errors[index] = True
+            picks.add_error(index, offset)
+        else:
+            confidence = float((label_probs or {}).get(predicted, 0.0)) if predicted else 0.0
+            picks.add(index, offset, int(true[index]), label, confidence)
+        invalid[index] = bool(record.get("invalid"))
         if not label_probs:
             all_probs, probs = False, None
         elif all_probs:
             if probs is None:
                 probs = np.zeros((n, len(labels)), dtype=np.float64)
             probs[index] = [float(label_probs.get(name, 0.0)) for name in labels]
-    kept = np.flatnonzero(present)
-    every = len(kept) == n  # the usual case: no copies
+    every = bool(present.all())  # the usual case: no index array, no copies
+    kept = None if every else np.flatnonzero(present)
 
     def evaluated(column: NDArray[Any]) -> NDArray[Any]:
-        return column if every else column[kept]
+        return column if kept is None else column[kept]
 
     outcomes = Outcomes(
         labels=labels,
         positions=kept,
-        true=evaluated(columns.expected_codes()),
+        true=evaluated(true),
         pred=evaluated(pred),
         raw_pred=evaluated(raw_pred),
         errors=evaluated(errors),
         invalid=evaluated(invalid),
-        confidence=evaluated(confidence),
-        prob_rows=evaluated(probs) if probs is not None and all_probs and len(kept) else None,
+        prob_rows=evaluated(probs) if probs is not None and all_probs and present.any() else None,
+        picks=picks,
         path=path,
-        offsets=evaluated(offsets),
     )
     return outcomes, totals

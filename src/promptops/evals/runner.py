@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +47,7 @@ from promptops.runs.folder import SUMMARY, RunFolder, write_json
 from promptops.suites import RunFlags, RunOutcome
 
 MAX_LISTED = 10
+EXAMPLES_PER_CLASS = 3  # wrong answers shown for each lowest-recall class
 
 
 @dataclass
@@ -329,7 +330,13 @@ def build_summary(
 ) -> s.ClassificationSummary:
     suite, prompt = prep.suite, prep.prompt
     labels = list(prompt.labels or ())
-    outcomes, totals = read_results(folder.results_path, prep.scan.columns, repeat=repeat)
+    outcomes, totals = read_results(
+        folder.results_path,
+        prep.scan.columns,
+        repeat=repeat,
+        worst=suite.worst_cases,
+        per_class=EXAMPLES_PER_CLASS,
+    )
     result = sm.metrics_model(
         classification_metrics_codes(outcomes.true, outcomes.pred, labels, outcomes.probs())
     )
@@ -360,7 +367,7 @@ def build_summary(
     if rule is not None:
         checks.append(rule)
     slice_rows, gap = sm.slices(outcomes, prep.scan.columns)
-    latencies = np.frombuffer(totals.latencies, dtype=np.float64)
+    latencies = np.frombuffer(totals.latencies, dtype=np.float32)
     return s.ClassificationSummary(
         suite=suite.name,
         prompt=s.PromptInfo(
@@ -395,10 +402,12 @@ def build_summary(
         verdict=sm.verdict(result.macro_f1, baselines, suite.alpha),
         slices=slice_rows,
         largest_gap=gap,
-        worst_cases=sm.worst_cases(outcomes, result, suite.worst_cases),
+        worst_cases=sm.worst_cases(outcomes, result),
         findings=findings,
         calibration=_calibration_effect(calibrator, outcomes),
-        repeats=sm.repeats(outcomes, totals.samples),
+        repeats=sm.repeats(
+            outcomes, totals.samples, lambda at: _ids_at(prep.evalset.of_split("test"), at)
+        ),
         usage=s.Usage(
             prompt_tokens=totals.prompt_tokens,
             completion_tokens=totals.completion_tokens,
@@ -436,7 +445,13 @@ def _calibration_effect(calibrator: Calibrator, outcomes: Outcomes) -> s.Calibra
     )
 
 
-def _quantile(values: NDArray[np.float64], q: float) -> float | None:
+def _ids_at(cases: Iterable[Case], positions: NDArray[np.int64]) -> list[str]:
+    """The ids of the cases at `positions`, streamed from the evalset (none kept)."""
+    wanted = set(positions.tolist())
+    return [case.id for i, case in enumerate(cases) if i in wanted]
+
+
+def _quantile(values: NDArray[np.float32], q: float) -> float | None:
     if not len(values):
         return None
     return round(float(np.quantile(values, q)), 6)

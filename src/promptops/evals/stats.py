@@ -11,6 +11,10 @@ numbers:
   tests "no difference" with the shifted bootstrap distribution: the share of resampled
   differences that lie at least |observed| away from the observed difference, with add-one
   smoothing, (count + 1) / (n_resamples + 1), so it is never reported as exactly 0.
+- Accuracy and macro-F1 depend on the cases only through the counts of their (expected,
+  answer[, other answer]) cells (`cells.tally`), so their bootstraps redraw those counts,
+  Multinomial(n, counts / n), which is what resampling the n cases does to them: the same
+  distribution, with memory and time set by the number of cells, not of cases.
 - `mcnemar_exact`: on paired right/wrong outcomes only the discordant cases carry
   information; b = A right and B wrong, c = A wrong and B right, and under "equally good"
   b ~ Binomial(b + c, 1/2): the exact two-sided binomial test.
@@ -31,10 +35,11 @@ from math import comb, exp, lgamma, log
 import numpy as np
 from numpy.typing import NDArray
 
-from promptops.evals.metrics import encode, macro_f1_from_codes, macro_f1_rows
+from promptops.evals.cells import Cells, confusion_of, tally
+from promptops.evals.metrics import class_scores, encode
 
 DEFAULT_RESAMPLES = 2000
-_BLOCK_VALUES = 1 << 17  # resampled indices drawn at once (1 MiB; a block's work is ~5x)
+_BLOCK_VALUES = 1 << 17  # resampled values drawn or expanded at once (1 MiB)
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,41 @@ def bootstrap_ci(
     return _interval(estimate, values, confidence, n_resamples)
 
 
+def _resampled_counts(
+    counts: NDArray[np.int64], n_resamples: int, seed: int, width: int
+) -> Iterator[NDArray[np.int64]]:
+    """The rows of `rng.multinomial(n, counts / n, size=n_resamples)`, a block at a time.
+
+    Drawing n cases with replacement puts Multinomial(n, counts / n) cases in the cells, so
+    a count statistic of a case bootstrap is exactly this: the same distribution at a cost
+    set by the number of cells, not cases. A block keeps rows x max(cells, `width`, the
+    values a row expands to) near _BLOCK_VALUES; blocks continue one random stream."""
+    rng = np.random.default_rng(seed)
+    n = int(counts.sum())
+    share = counts / n
+    block = max(1, _BLOCK_VALUES // max(len(counts), width, 1))
+    for start in range(0, n_resamples, block):
+        yield rng.multinomial(n, share, size=min(block, n_resamples - start))
+
+
+def _macro_f1s(
+    rows: NDArray[np.int64], true: NDArray[np.int64], pred: NDArray[np.int64], n_labels: int
+) -> NDArray[np.float64]:
+    """Macro-F1 of each row of cell counts, (rows, cells), whose cells hold (true, pred)."""
+    width = n_labels * (n_labels + 1)
+    cell = true * (n_labels + 1) + pred
+    index = cell[None, :] + np.arange(len(rows), dtype=np.int64)[:, None] * width
+    confusion = np.bincount(index.ravel(), weights=rows.ravel(), minlength=len(rows) * width)
+    f1 = class_scores(confusion.reshape(len(rows), n_labels, n_labels + 1))[2]
+    means: NDArray[np.float64] = f1.mean(axis=-1)
+    return means
+
+
+def _check(cells: Cells) -> None:
+    if cells.n == 0:
+        raise ValueError("cannot bootstrap an empty set of cases")
+
+
 def macro_f1_ci(
     y_true: Sequence[str],
     y_pred: Sequence[str | None],
@@ -121,30 +161,35 @@ def macro_f1_ci(
 ) -> ConfidenceInterval:
     """Bootstrap interval of macro-F1 (invalid predictions count as wrong)."""
     true, pred = encode(y_true, y_pred, labels)
-    return macro_f1_ci_codes(
-        true, pred, len(labels), n_resamples=n_resamples, confidence=confidence, seed=seed
+    k = len(labels)
+    return macro_f1_ci_cells(
+        tally([true, pred], [k, k + 1]),
+        k,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
     )
 
 
-def macro_f1_ci_codes(
-    true: NDArray[np.intp],
-    pred: NDArray[np.intp],
+def macro_f1_ci_cells(
+    cells: Cells,
     n_labels: int,
     *,
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> ConfidenceInterval:
-    """`macro_f1_ci` on label codes (see `metrics.encode`)."""
-    if len(true) == 0:
-        raise ValueError("cannot bootstrap an empty set of cases")
+    """`macro_f1_ci` from the (true, pred) cells of the cases (see `cells.tally`)."""
+    _check(cells)
+    true, pred = cells.column(0), cells.column(1)
+    width = n_labels * (n_labels + 1)
     values = np.concatenate(
         [
-            macro_f1_rows(true[ix], pred[ix], n_labels)
-            for ix in _resample_blocks(len(true), n_resamples, seed)
+            _macro_f1s(rows, true, pred, n_labels)
+            for rows in _resampled_counts(cells.counts, n_resamples, seed, width)
         ]
     )
-    estimate = macro_f1_from_codes(true, pred, n_labels)
+    estimate = float(class_scores(confusion_of(cells, n_labels))[2].mean())
     return _interval(estimate, values, confidence, n_resamples)
 
 
@@ -156,24 +201,27 @@ def accuracy_ci(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> ConfidenceInterval:
-    correct = np.array([t == p for t, p in zip(y_true, y_pred, strict=True)], dtype=bool)
-    return accuracy_ci_codes(correct, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    correct = np.array([t == p for t, p in zip(y_true, y_pred, strict=True)], dtype=np.int64)
+    cells = tally([correct, np.ones_like(correct)], [2, 2])  # right: codes (1, 1), equal
+    return accuracy_ci_cells(cells, n_resamples=n_resamples, confidence=confidence, seed=seed)
 
 
-def accuracy_ci_codes(
-    correct: NDArray[np.bool_],
+def accuracy_ci_cells(
+    cells: Cells,
     *,
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> ConfidenceInterval:
-    """Bootstrap interval of accuracy from per-case right/wrong."""
-    if len(correct) == 0:
-        raise ValueError("cannot bootstrap an empty set of cases")
+    """Bootstrap interval of accuracy from (true, pred) cells: a case is right when its two
+    codes are equal."""
+    _check(cells)
+    right = (cells.column(0) == cells.column(1)).astype(np.float64)
+    n = cells.n
     values = np.concatenate(
-        [correct[ix].mean(axis=1) for ix in _resample_blocks(len(correct), n_resamples, seed)]
+        [rows @ right / n for rows in _resampled_counts(cells.counts, n_resamples, seed, 1)]
     )
-    return _interval(float(correct.mean()), values, confidence, n_resamples)
+    return _interval(float(cells.counts @ right / n), values, confidence, n_resamples)
 
 
 def paired_bootstrap(
@@ -189,30 +237,38 @@ def paired_bootstrap(
     """Macro-F1 of B minus macro-F1 of A on the same cases, resampled together."""
     true, a = encode(y_true, pred_a, labels)
     _, b = encode(y_true, pred_b, labels)
-    return paired_bootstrap_codes(
-        true, a, b, len(labels), n_resamples=n_resamples, confidence=confidence, seed=seed
+    k = len(labels)
+    return paired_bootstrap_cells(
+        tally([true, a, b], [k, k + 1, k + 1]),
+        k,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
     )
 
 
-def paired_bootstrap_codes(
-    true: NDArray[np.intp],
-    a: NDArray[np.intp],
-    b: NDArray[np.intp],
+def paired_bootstrap_cells(
+    cells: Cells,
     n_labels: int,
     *,
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> PairedComparison:
-    """`paired_bootstrap` on label codes (see `metrics.encode`)."""
-    if len(true) == 0:
+    """`paired_bootstrap` from the (true, A's answer, B's answer) cells of the cases."""
+    if cells.n == 0:
         raise ValueError("cannot compare systems on an empty set of cases")
     k = n_labels
-    observed = macro_f1_from_codes(true, b, k) - macro_f1_from_codes(true, a, k)
+    true, a, b = cells.column(0), cells.column(1), cells.column(2)
+
+    def f1(pred: int) -> float:
+        return float(class_scores(confusion_of(cells, k, 0, pred))[2].mean())
+
+    observed = f1(2) - f1(1)
     diffs = np.concatenate(
         [
-            macro_f1_rows(true[ix], b[ix], k) - macro_f1_rows(true[ix], a[ix], k)
-            for ix in _resample_blocks(len(true), n_resamples, seed)
+            _macro_f1s(rows, true, b, k) - _macro_f1s(rows, true, a, k)
+            for rows in _resampled_counts(cells.counts, n_resamples, seed, k * (k + 1))
         ]
     )
     alpha = (1 - confidence) / 2
@@ -254,8 +310,11 @@ def mcnemar_exact(
     if len(correct_a) != len(correct_b):
         raise ValueError(f"{len(correct_a)} outcomes for A but {len(correct_b)} for B")
     a_right, b_right = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
-    b = int(np.sum(a_right & ~b_right))
-    c = int(np.sum(b_right & ~a_right))
+    return mcnemar_counts(int(np.sum(a_right & ~b_right)), int(np.sum(b_right & ~a_right)))
+
+
+def mcnemar_counts(b: int, c: int) -> McNemarResult:
+    """`mcnemar_exact` from the discordant counts: b = A right and B wrong, c the reverse."""
     p_value = 1.0 if b + c == 0 else min(1.0, 2 * binomial_half_cdf(min(b, c), b + c))
     return McNemarResult(b, c, p_value)
 

@@ -5,7 +5,7 @@ read once from results.jsonl, see `results.py`) and the cases."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,13 +14,13 @@ from numpy.typing import NDArray
 from promptops.evals import metrics as m
 from promptops.evals import stats
 from promptops.evals.baselines import BaselineResult as FitResult
+from promptops.evals.cells import tally
 from promptops.evals.columns import TestColumns
 from promptops.evals.results import MISSING, Outcomes
 from promptops.evals.suite import Suite
 from promptops.runs import summary as s
 
 MIN_SLICE = 5
-EXAMPLES_PER_CLASS = 3
 
 
 def metrics_model(result: m.ClassificationMetrics) -> s.ClassificationMetrics:
@@ -62,8 +62,9 @@ def reliability_model(bins: Sequence[m.ReliabilityBin]) -> list[s.ReliabilityBin
 def intervals(outcomes: Outcomes, suite: Suite) -> dict[str, s.Interval]:
     kwargs = {"n_resamples": suite.bootstrap_samples, "seed": suite.seed}
     n_labels = len(outcomes.labels)
-    f1 = stats.macro_f1_ci_codes(outcomes.true, outcomes.pred, n_labels, **kwargs)
-    acc = stats.accuracy_ci_codes(outcomes.correct(), **kwargs)
+    cells = tally([outcomes.true, outcomes.pred], [n_labels, n_labels + 1])
+    f1 = stats.macro_f1_ci_cells(cells, n_labels, **kwargs)
+    acc = stats.accuracy_ci_cells(cells, **kwargs)
     return {
         name: s.Interval(
             estimate=ci.estimate,
@@ -88,7 +89,7 @@ def compare_baselines(
     outcomes: Outcomes, fits: Sequence[FitResult], suite: Suite
 ) -> list[s.BaselineResult]:
     out = []
-    positions = outcomes.positions
+    positions, k = outcomes.positions, len(outcomes.labels)
     for fit in fits:
         description = BASELINE_TEXT.get(fit.name, fit.name)
         if not fit.ok or fit.codes is None:
@@ -98,22 +99,22 @@ def compare_baselines(
                 )
             )
             continue
-        every = len(positions) == fit.n_evaluated  # no copies when every case was scored
-        preds = fit.codes if every else fit.codes[positions]
+        preds = fit.codes if positions is None else fit.codes[positions]
         probabilities = fit.probabilities
-        if probabilities is not None and not every:
+        if probabilities is not None and positions is not None:
             probabilities = probabilities[positions]
         base_metrics = m.classification_metrics_codes(
             outcomes.true, preds, outcomes.labels, probabilities
         )
-        mc = stats.mcnemar_exact(outcomes.correct(), preds == outcomes.true)
-        pb = stats.paired_bootstrap_codes(
-            outcomes.true,
-            preds,
-            outcomes.pred,
-            len(outcomes.labels),
-            n_resamples=suite.bootstrap_samples,
-            seed=suite.seed,
+        cells = tally([outcomes.true, preds, outcomes.pred], [k, k + 1, k + 1])
+        base_right = cells.column(0) == cells.column(1)
+        prompt_right = cells.column(0) == cells.column(2)
+        mc = stats.mcnemar_counts(
+            int(cells.counts[prompt_right & ~base_right].sum()),
+            int(cells.counts[base_right & ~prompt_right].sum()),
+        )
+        pb = stats.paired_bootstrap_cells(
+            cells, k, n_resamples=suite.bootstrap_samples, seed=suite.seed
         )
         out.append(
             s.BaselineResult(
@@ -168,23 +169,18 @@ def slices(
     """Accuracy and macro-F1 per tag (tags with at least MIN_SLICE evaluated cases); the
     largest accuracy gap between two tags of the same family (`family:value`) is flagged."""
     rows = []
+    n_labels = len(outcomes.labels)
     for tag, positions in columns.tag_positions().items():
-        evaluated = positions[np.isin(positions, outcomes.positions)]
-        if len(evaluated) < MIN_SLICE:
+        indices = outcomes.at(positions)
+        if len(indices) < MIN_SLICE:
             continue
-        indices = np.searchsorted(outcomes.positions, evaluated)  # into the outcomes
-        true, pred = outcomes.true[indices], outcomes.pred[indices]
-        # scored over the labels present in the slice: recoded 0..k-1, anything else k
-        present = np.unique(true)
-        recode = np.full(len(outcomes.labels) + 1, len(present), dtype=np.intp)
-        recode[present] = np.arange(len(present))
-        true, pred = recode[true], recode[pred]
+        confusion = m.confusion_from_codes(outcomes.true[indices], outcomes.pred[indices], n_labels)
         rows.append(
             s.SliceMetrics(
                 tag=tag,
                 n=len(indices),
-                accuracy=m.accuracy_from_codes(true, pred),
-                macro_f1=m.macro_f1_from_codes(true, pred, len(present)),
+                accuracy=m.accuracy_of(confusion),
+                macro_f1=_present_macro_f1(confusion),
             )
         )
     families: dict[str, list[s.SliceMetrics]] = defaultdict(list)
@@ -203,6 +199,15 @@ def slices(
     return rows, gap
 
 
+def _present_macro_f1(confusion: NDArray[np.int64]) -> float:
+    """Macro-F1 over the labels that occur in a slice: an answer naming any other label
+    counts as invalid there, as it would if the slice were scored on its own."""
+    present = np.flatnonzero(confusion.sum(axis=1))
+    kept = confusion[np.ix_(present, present)]
+    other = confusion[present].sum(axis=1) - kept.sum(axis=1)
+    return float(m.class_scores(np.column_stack([kept, other]))[2].mean())
+
+
 def _view(record: dict[str, Any]) -> s.CaseView:
     probs = record.get("label_probs") or {}
     predicted = record.get("predicted")
@@ -217,11 +222,10 @@ def _view(record: dict[str, Any]) -> s.CaseView:
     )
 
 
-def worst_cases(outcomes: Outcomes, metrics: s.ClassificationMetrics, n: int) -> s.WorstCases:
-    """Cases are chosen on the compact columns (ties in evalset order); only the chosen
-    records are read back."""
-    wrong = np.flatnonzero((outcomes.pred != outcomes.true) & ~outcomes.errors)
-    confident = wrong[np.argsort(-outcomes.confidence[wrong], kind="stable")][:n]
+def worst_cases(outcomes: Outcomes, metrics: s.ClassificationMetrics) -> s.WorstCases:
+    """The cases `Picks` chose while the results were read; only their records are read
+    back. The lowest-recall classes show their first wrong answers."""
+    picks = outcomes.picks
     by_class = sorted(metrics.per_class.items(), key=lambda kv: (kv[1].recall, kv[0]))[:3]
     code = {label: i for i, label in enumerate(outcomes.labels)}
     lowest = [
@@ -229,46 +233,49 @@ def worst_cases(outcomes: Outcomes, metrics: s.ClassificationMetrics, n: int) ->
             label=label,
             recall=scores.recall,
             support=scores.support,
-            examples=_views(
-                outcomes,
-                wrong[outcomes.true[wrong] == code[label]][:EXAMPLES_PER_CLASS].tolist(),
-            ),
+            examples=_views(outcomes, picks.first_wrong(code[label])),
         )
         for label, scores in by_class
     ]
-    errors = _views(outcomes, np.flatnonzero(outcomes.errors)[:n].tolist())
     return s.WorstCases(
-        confident_wrong=_views(outcomes, confident.tolist()), lowest_recall=lowest, errors=errors
+        confident_wrong=_views(outcomes, picks.confident_wrong()),
+        lowest_recall=lowest,
+        errors=_views(outcomes, picks.first_errors()),
     )
 
 
-def _views(outcomes: Outcomes, indices: list[int]) -> list[s.CaseView]:
-    return [_view(record) for record in outcomes.records(indices)]
+def _views(outcomes: Outcomes, picked: list[tuple[int, int]]) -> list[s.CaseView]:
+    return [_view(record) for record in outcomes.records(picked)]
 
 
-def repeats(outcomes: Outcomes, samples: NDArray[np.int16] | None) -> s.Repeats | None:
+def repeats(
+    outcomes: Outcomes,
+    samples: NDArray[np.int16] | None,
+    ids_at: Callable[[NDArray[np.int64]], list[str]],
+) -> s.Repeats | None:
     """Agreement across the k samples of each evaluated case; `samples` holds the label
-    code of every (test case, sample), MISSING where a sample has no result."""
+    code of every (test case, sample), MISSING where a sample has no result. pass^k with
+    exactly k samples per case is the share of cases whose k answers are all right;
+    agreement is the share of a case's answers equal to its most frequent one (no valid
+    label counts as one answer). `ids_at` names the flaky cases from their positions."""
     if samples is None:
         return None
     k = samples.shape[1]
-    rows = samples[outcomes.positions]
+    rows = samples if outcomes.positions is None else samples[outcomes.positions]
     complete = np.flatnonzero((rows != MISSING).all(axis=1))
     if not len(complete):
         return None
-    names: list[str | None] = [*outcomes.labels, None]
-    result = stats.repeated_samples(
-        [[names[c] for c in row] for row in rows[complete].tolist()],
-        [outcomes.labels[c] for c in outcomes.true[complete].tolist()],
-        ks=[k],
-    )
-    agreement = np.asarray(result.per_case_agreement)
-    flaky = complete[agreement < 1.0].tolist()
+    rows = rows[complete]
+    right = rows == outcomes.true[complete, None]
+    same = np.max([(rows == rows[:, [j]]).sum(axis=1) for j in range(k)], axis=0)
+    agreement = same / k
+    flaky = complete[agreement < 1.0]
+    positions = flaky if outcomes.positions is None else outcomes.positions[flaky]
     return s.Repeats(
         k=k,
-        mean_agreement=result.mean_agreement,
-        pass_hat_k=result.pass_hat_k[k],
-        flaky_cases=sorted(str(r["id"]) for r in outcomes.records(flaky)),
+        mean_agreement=float(agreement.mean()),
+        pass_hat_k=float(right.all(axis=1).mean()),
+        flaky_cases=sorted(ids_at(positions.astype(np.int64))),
     )
 
 
