@@ -12,17 +12,26 @@ How the subset is made, so anyone can rebuild it byte for byte from the official
 3. Train candidates: kept train rows, minus rows whose text equals a test text after
    `promptops.evals.checks.normalize_text` (lowercase, no punctuation, collapsed
    whitespace), minus later repeats of an earlier train text (same normalisation), minus
-   rows that are near duplicates (paraphrases) of a test text: character n-gram TF-IDF
-   cosine >= NEAR_DUPLICATE_THRESHOLD, the check `promptops eval` runs before sending.
+   rows that are near duplicates (paraphrases) of a test text: cosine >= the `intent`
+   suite's `leakage.near_duplicate_threshold` (evalsets/intent.yaml) between character
+   3-5-gram TF-IDF vectors (`promptops.evals.ngrams.tfidf_char_wb`) of the normalised
+   texts, fitted on the candidates and the test texts together.
 4. Train split: for each intent in `INTENTS` order, `random.Random(SEED).sample` of
-   `PER_INTENT` candidates (one generator shared across intents), written in row order,
-   id `train-<intent>-<row index>`.
+   `PER_INTENT` candidates (one generator shared across intents); then, in `INTENTS`
+   order, the same generator `shuffle`s each intent's remaining candidates into a queue.
+   While `promptops.evals.checks.find_leakage(train split, test split)` at that threshold,
+   the check `promptops eval intent` runs, reports any pair, each train row in a pair is
+   replaced by the next queued candidate of its intent. Written in row order, id
+   `train-<intent>-<row index>`. Step 3 alone is not enough: the check fits its idf on
+   the train split, not on the pool and the test texts, so near the threshold it can
+   flag a drawn row that step 3 kept, and a replacement shifts the other rows' scores.
 5. Tags: `length:short` (<= 7 words), `length:medium` (8-12), `length:long` (>= 13), words
    split on whitespace (the thresholds are roughly the tertiles of these intents);
    `form:question` when the text ends with "?" or starts with a question word
    (`QUESTION_WORDS`), else `form:statement`.
 
-The counts of removed rows and the source files' sha256 go to MANIFEST.json.
+The threshold, the counts of removed and replaced rows and the source files' sha256 go to
+MANIFEST.json.
 """
 
 from __future__ import annotations
@@ -36,7 +45,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from promptops.evals.checks import find_leakage, normalize_text
+from promptops.evals.ngrams import cosine_blocks, tfidf_char_wb
+from promptops.evals.suite import resolve_suite
 
 INTENTS = (
     "card_arrival",
@@ -48,7 +61,6 @@ INTENTS = (
 )
 SEED = 77
 PER_INTENT = 50
-NEAR_DUPLICATE_THRESHOLD = 0.9
 SHORT_MAX_WORDS = 7
 MEDIUM_MAX_WORDS = 12
 QUESTION_WORDS = frozenset(
@@ -85,6 +97,7 @@ QUESTION_WORDS = frozenset(
 SOURCE = "PolyAI-LDN/task-specific-datasets @ 57ec275d, banking_data/"
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "evalsets" / "banking77"
+SUITE = Path(__file__).resolve().parent.parent / "evalsets" / "intent.yaml"
 
 
 def read_rows(path: Path) -> list[tuple[int, str, str]]:
@@ -119,8 +132,62 @@ def _case(split: str, index: int, text: str, intent: str) -> dict[str, Any]:
     }
 
 
+def near_duplicate_threshold() -> float:
+    """The cosine at which `promptops eval intent` rejects a train-test pair, from the suite."""
+    suite, _ = resolve_suite(str(SUITE))
+    return suite.leakage.near_duplicate_threshold
+
+
+def paraphrases_of_test(
+    candidates: list[tuple[int, str]], test_texts: list[str], threshold: float
+) -> set[int]:
+    """Row indices of candidates whose TF-IDF cosine with some test text is >= `threshold`,
+    the vocabulary and idf fitted on the candidates and test texts together."""
+    texts = [normalize_text(t) for _, t in candidates] + [normalize_text(t) for t in test_texts]
+    matrix = tfidf_char_wb(texts)
+    pool = matrix.weights(0, len(candidates))
+    test = matrix.rows(len(candidates), matrix.n_rows)
+    near: set[int] = set()
+    for _, sims in cosine_blocks(test, pool):
+        near.update(candidates[c][0] for c in np.nonzero(sims >= threshold - 1e-9)[1].tolist())
+    return near
+
+
+def draw_train(
+    candidates: dict[str, list[tuple[int, str]]],
+    test: list[tuple[str, str]],
+    threshold: float,
+) -> tuple[dict[str, list[tuple[int, str]]], int]:
+    """Per intent, PER_INTENT seeded candidates that pass `find_leakage` against `test`
+    together, and how many drawn rows had to be replaced for that."""
+    rng = random.Random(SEED)
+    picked = {intent: rng.sample(candidates[intent], PER_INTENT) for intent in INTENTS}
+    queued: dict[str, list[tuple[int, str]]] = {}
+    for intent in INTENTS:
+        queued[intent] = [c for c in candidates[intent] if c not in picked[intent]]
+        rng.shuffle(queued[intent])
+    replaced = 0
+    # The check's idf is fitted on the train split itself, so it can only be run on a drawn
+    # split, and a replacement can change other rows' scores: repeat until nothing leaks.
+    while pairs := find_leakage(
+        [(f"train-{intent}-{i}", text) for intent in INTENTS for i, text in picked[intent]],
+        test,
+        threshold=threshold,
+    ).pairs:
+        leaking = {p.source_id for p in pairs}
+        for intent in INTENTS:
+            for k, (i, _) in enumerate(picked[intent]):
+                if f"train-{intent}-{i}" in leaking:
+                    if not queued[intent]:
+                        raise ValueError(f"{intent}: no candidate left that does not leak")
+                    picked[intent][k] = queued[intent].pop(0)
+                    replaced += 1
+    return {intent: sorted(rows) for intent, rows in picked.items()}, replaced
+
+
 def build(source_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The cases (test first, then train) and the manifest describing how they were made."""
+    threshold = near_duplicate_threshold()
     test_rows = [r for r in read_rows(source_dir / "test.csv") if r[2] in INTENTS]
     train_rows = [r for r in read_rows(source_dir / "train.csv") if r[2] in INTENTS]
     test_norms = {normalize_text(text) for _, text, _ in test_rows}
@@ -136,26 +203,24 @@ def build(source_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         else:
             candidates[intent].append((index, text))
         seen.add(norm)
-    # Paraphrases count as leakage too: drop train rows nearly equal to a test text, with
-    # the same check and threshold `promptops eval` applies before it sends anything.
-    near = find_leakage(
-        [(str(i), text) for rows in candidates.values() for i, text in rows],
-        [(str(i), text) for i, text, _ in test_rows],
-        threshold=NEAR_DUPLICATE_THRESHOLD,
+    # Drop paraphrases of test texts before drawing, so that few drawn rows leak.
+    near_ids = paraphrases_of_test(
+        [c for intent in INTENTS for c in candidates[intent]],
+        [text for _, text, _ in test_rows],
+        threshold,
     )
-    near_ids = {int(p.source_id) for p in near.pairs}
     for intent in INTENTS:
         candidates[intent] = [(i, t) for i, t in candidates[intent] if i not in near_ids]
-    rng = random.Random(SEED)
     cases = [
         _case("test", i, text, intent)
         for intent in INTENTS
         for i, text, c in test_rows
         if c == intent
     ]
+    test = [(case["id"], case["input"]["message"]) for case in cases]
+    train, replaced = draw_train(candidates, test, threshold)
     for intent in INTENTS:
-        picked = sorted(rng.sample(candidates[intent], PER_INTENT))
-        cases.extend(_case("train", i, text, intent) for i, text in picked)
+        cases.extend(_case("train", i, text, intent) for i, text in train[intent])
     manifest = {
         "source": SOURCE,
         "source_sha256": {
@@ -165,6 +230,7 @@ def build(source_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         "intents": list(INTENTS),
         "seed": SEED,
         "train_per_intent": PER_INTENT,
+        "near_duplicate_threshold": threshold,
         "counts": {
             "test": sum(1 for c in cases if c["split"] == "test"),
             "train": sum(1 for c in cases if c["split"] == "train"),
@@ -172,6 +238,7 @@ def build(source_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             "train_removed_duplicate_of_test": leaked,
             "train_removed_repeated_text": repeated,
             "train_removed_near_duplicate_of_test": len(near_ids),
+            "train_drawn_replaced_for_leakage": replaced,
         },
         "tags": {
             "length": f"short <= {SHORT_MAX_WORDS} words < medium <= {MEDIUM_MAX_WORDS} < long",

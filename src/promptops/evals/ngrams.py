@@ -1,14 +1,20 @@
 """Character n-gram TF-IDF and sparse cosine similarity, in numpy alone.
 
 The leakage check runs before every eval; importing scikit-learn (and the scipy it pulls
-in) for one vectoriser costs about a second per run, more than the check itself. These
-are the same definitions as scikit-learn's `TfidfVectorizer(analyzer="char_wb",
-ngram_range=(3, 5), sublinear_tf=True)`, so a score here equals the score there:
+in) for one vectoriser costs about a second per run, more than the check itself. A
+`Vocabulary` fitted on some texts and applied to the same texts gives what scikit-learn's
+`TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit_transform`
+gives, so a score here equals the score there:
 
 - n-grams of each whitespace-separated word padded with one space on each side; a padded
   word no longer than n gives itself once and no longer n-grams;
-- term weight (1 + ln tf) * idf with the smoothed idf ln((1 + n_docs) / (1 + df)) + 1;
+- term weight (1 + ln tf) * idf with the smoothed idf ln((1 + n_docs) / (1 + df)) + 1,
+  n_docs and df counted over the fitted texts only;
 - every row scaled to unit L2 norm, so the cosine of two rows is their dot product.
+
+Applied to other texts (the leakage check fits the train and few-shot side and applies it
+to test texts), an n-gram the fitted texts lack weighs as if its df were 0 and counts in
+the row's norm, though it has no column; scikit-learn's `transform` would drop it.
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ from numpy.typing import NDArray
 
 _PRODUCTS_PER_BLOCK = 1 << 18  # partial products materialised at once (~10 MiB)
 _CELLS_PER_BLOCK = 1 << 22  # cosines returned at once (32 MiB)
-_NORM_ROWS = 4096  # rows weighted at once while computing the row norms
 _PENDING_HASHES = 1 << 18  # n-gram hashes buffered before they are added to the counts
 
 
@@ -66,8 +71,10 @@ class SparseRows:
 
 @dataclass(frozen=True)
 class Tfidf:
-    """Unit-norm TF-IDF rows stored as raw n-gram counts, about 5 bytes an entry instead
-    of 12: 100,000 texts hold some 15M entries. `weights` computes rows when asked."""
+    """TF-IDF rows stored as raw n-gram counts and row norms, about 5 bytes an entry instead
+    of 12; `weights` computes rows a block at a time when asked. A norm also covers the
+    row's n-grams that have no column (see `Vocabulary.transform`), so such a row's stored
+    weights have a norm below 1."""
 
     indptr: NDArray[np.int64]
     indices: NDArray[np.int32]
@@ -100,30 +107,50 @@ class Tfidf:
         return SparseRows(part.indptr, part.indices, data, len(self.idf))
 
 
+def _word_ngrams(word: str, low: int, high: int) -> list[str]:
+    padded = f" {word} "
+    size = len(padded)
+    grams: list[str] = []
+    for n in range(low, high + 1):
+        if size <= n:
+            grams.append(padded)
+            break
+        grams.extend([padded[i : i + n] for i in range(size - n + 1)])
+    return grams
+
+
 def char_wb_ngrams(text: str, low: int = 3, high: int = 5) -> list[str]:
     """The character n-grams, low <= n <= high, of each space-padded word of `text`."""
     grams: list[str] = []
     for word in text.split():
-        padded = f" {word} "
-        size = len(padded)
-        for n in range(low, high + 1):
-            if size <= n:
-                grams.append(padded)
-                break
-            grams.extend([padded[i : i + n] for i in range(size - n + 1)])
+        grams += _word_ngrams(word, low, high)
     return grams
+
+
+def _ngram_counts(texts: Iterable[str], low: int, high: int) -> Iterator[Counter[str]]:
+    """The n-gram counts of each lowercased text (as scikit-learn lowercases). A word's
+    n-grams are cut once per call and reused: words repeat across texts, and a reused
+    string keeps its cached hash, which halves the cost of a text."""
+    cut: dict[str, list[str]] = {}
+    for text in texts:
+        grams: list[str] = []
+        for word in text.lower().split():
+            if (word_grams := cut.get(word)) is None:
+                word_grams = cut[word] = _word_ngrams(word, low, high)
+            grams += word_grams
+        yield Counter(grams)
 
 
 class Vocabulary:
     """The n-gram columns and their document frequencies, fitted one text at a time.
 
-    Fitting needs no text kept: the leakage check streams 100,000 test texts through
-    `add` and then `transform`s them a chunk at a time. N-grams are kept as 64-bit hashes
-    (Python's string hash, fixed within a process) in a sorted array beside their counts,
-    about 16 bytes an n-gram where a dict of strings takes ~100: test texts full of ids and
-    numbers bring hundreds of thousands of distinct n-grams. Column j is the j-th smallest
-    hash; cosines do not depend on the column order. Two distinct n-grams sharing a 64-bit
-    hash (odds ~1e-8 for a million n-grams) would count as one.
+    The leakage check fits it on the train and few-shot texts only, so its size does not
+    depend on how many test texts are then `transform`ed. N-grams are kept as 64-bit
+    hashes (Python's string hash, fixed within a process) in a sorted array beside their
+    counts, about 16 bytes an n-gram where a dict of strings takes ~100: texts full of ids
+    and numbers bring hundreds of thousands of distinct n-grams. Column j is the j-th
+    smallest hash; cosines do not depend on the column order. Two distinct n-grams sharing
+    a 64-bit hash (odds ~1e-8 for a million n-grams) would count as one.
     """
 
     def __init__(self, low: int = 3, high: int = 5) -> None:
@@ -133,12 +160,9 @@ class Vocabulary:
         self._df = np.zeros(0, dtype=np.int64)
         self._pending = array("q")  # hashes seen since the last `_flush`, once per text
 
-    def _hashes(self, text: str) -> list[int]:
-        return [hash(g) for g in char_wb_ngrams(text.lower(), self.low, self.high)]
-
     def add(self, text: str) -> None:
         """Count the text's distinct n-grams (lowercased, as scikit-learn does)."""
-        self._pending.extend(set(self._hashes(text)))
+        self._pending.extend(set(map(hash, char_wb_ngrams(text.lower(), self.low, self.high))))
         self.n_texts += 1
         if len(self._pending) >= _PENDING_HASHES:
             self._flush()
@@ -159,31 +183,56 @@ class Vocabulary:
         idf: NDArray[np.float64] = np.log((1.0 + self.n_texts) / (1.0 + self._df)) + 1.0
         return idf
 
+    def _columns(self, hashes: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+        """The column of each hash, and whether it has one (else its column is meaningless)."""
+        at = np.searchsorted(self._keys, hashes)
+        known = np.zeros(len(hashes), dtype=bool)
+        inside = at < len(self._keys)
+        known[inside] = self._keys[at[inside]] == hashes[inside]
+        return at, known
+
     def transform(self, texts: Iterable[str], idf: NDArray[np.float64]) -> Tfidf:
-        """TF-IDF rows of `texts`, each of which must have been added. A text with no
-        n-gram (empty) gives an all-zero row."""
-        bounds = array("q", [0])
-        hashes = array("q")
-        counts = array("i")
-        for text in texts:
-            tf = Counter(self._hashes(text))
-            hashes.extend(tf)
-            counts.extend(tf.values())
-            bounds.append(len(hashes))
-        indptr = np.array(bounds, dtype=np.int64)
-        found = np.searchsorted(self._keys, np.frombuffer(hashes, dtype=np.int64))
-        indices: NDArray[np.int32] = found.astype(np.int32)
-        raw = np.frombuffer(counts, dtype=np.int32)
-        small = raw.astype(np.min_scalar_type(int(raw.max(initial=1))))
-        del raw, counts, hashes
-        n_rows = len(indptr) - 1
-        unscaled = Tfidf(indptr, indices, small, idf, np.ones(n_rows))
-        norms = np.empty(n_rows)
-        for start in range(0, n_rows, _NORM_ROWS):
-            part = unscaled.weights(start, min(n_rows, start + _NORM_ROWS))
-            squares = np.bincount(part.row_ids(), weights=part.data**2, minlength=part.n_rows)
-            norms[start : start + part.n_rows] = np.sqrt(squares)
-        return Tfidf(indptr, indices, small, idf, norms)
+        """TF-IDF rows of `texts` (with `idf()`), all in memory at once: pass a chunk.
+
+        An n-gram no added text had weighs with the idf of df = 0, the largest, and
+        counts in the row's norm but keeps no entry (it adds 0 to any dot product with a
+        fitted row). Leaving it out of the norm, as scikit-learn's `transform` does,
+        would make a text that shares a few n-grams with a fitted text and has many new
+        ones look nearly identical to it. A text with no n-gram (empty) gives an
+        all-zero row.
+        """
+        indptr, hashes, counts = _term_counts(texts, self.low, self.high)
+        at, known = self._columns(hashes)
+        entry_idf = np.full(len(counts), np.log(1.0 + self.n_texts) + 1.0)
+        entry_idf[known] = idf[at[known]]
+        weights = np.log(counts, dtype=np.float64)
+        weights += 1.0
+        weights *= entry_idf
+        row_ids = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
+        norms = np.sqrt(np.bincount(row_ids, weights=weights**2, minlength=len(indptr) - 1))
+        kept = np.zeros(len(counts) + 1, dtype=np.int64)  # known entries before each entry
+        np.cumsum(known, out=kept[1:])
+        counts = counts[known]
+        small = counts.astype(np.min_scalar_type(int(counts.max(initial=1))))
+        return Tfidf(kept[indptr], at[known].astype(np.int32), small, idf, norms)
+
+
+def _term_counts(
+    texts: Iterable[str], low: int, high: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int32]]:
+    """(row bounds, n-gram hashes, counts) of the texts' distinct n-grams, row by row."""
+    bounds = array("q", [0])
+    hashes = array("q")
+    counts = array("i")
+    for tf in _ngram_counts(texts, low, high):
+        hashes.extend(map(hash, tf))
+        counts.extend(tf.values())
+        bounds.append(len(hashes))
+    return (
+        np.array(bounds, dtype=np.int64),
+        np.frombuffer(hashes, dtype=np.int64),
+        np.frombuffer(counts, dtype=np.int32),
+    )
 
 
 def tfidf_char_wb(texts: Sequence[str], low: int = 3, high: int = 5) -> Tfidf:
