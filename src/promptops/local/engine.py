@@ -12,6 +12,7 @@ One lock serialises model work: the model and torch's RNG are shared process-wid
 from __future__ import annotations
 
 import copy
+import inspect
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -241,12 +242,24 @@ def _sum_logprobs(
         # Right padding needs no attention mask: causal attention keeps every real token
         # from seeing the pads that follow it, and logits at pad positions are ignored.
         inputs = torch.tensor([c[:-1] + [pad] * (width - len(c) + 1) for c in batch])
-        cache = copy.deepcopy(head.past_key_values)
+        cache = copy.deepcopy(_kv_cache(head))
         cache.batch_repeat_interleave(len(batch))
-        tail = model(input_ids=inputs, past_key_values=cache, use_cache=True)
+        tail = model(input_ids=inputs, use_cache=True, **{_cache_argument(model): cache})
         steps = torch.log_softmax(tail.logits.float(), dim=-1)
         for row, continuation in enumerate(batch):
             targets = torch.tensor(continuation[1:])
             picked = steps[row, : len(targets)].gather(1, targets[:, None])
             totals[start + row] += float(picked.sum())
     return totals
+
+
+def _kv_cache(output: Any) -> Any:
+    """The KV cache of a forward pass: transformers 5 renamed `past_key_values` to `cache`
+    (the old name warns on every call); older releases have only the old name."""
+    # not .get(): its default would read the old attribute, which warns, every time
+    return output["cache"] if "cache" in output else output.past_key_values  # noqa: SIM401
+
+
+def _cache_argument(model: Any) -> str:
+    """The keyword that passes a KV cache to `model.forward` in this transformers release."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
