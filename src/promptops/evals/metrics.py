@@ -186,29 +186,38 @@ def expected_calibration_error(bins: Sequence[ReliabilityBin]) -> float:
 
 class _ScoreTable:
     """For each distinct score of one class: how many cases have it and how many of them
-    are positive, merged a chunk at a time. Scores that take few values (the majority
-    baseline gives every case the same row) need no per-case memory."""
+    are positive. Each chunk is reduced to its distinct scores as it comes and the chunks
+    are merged once at the end (merging as they come would re-sort the table every chunk),
+    so scores that take few values (the majority baseline gives every case the same row)
+    need no per-case memory."""
 
     def __init__(self) -> None:
-        self.scores: NDArray[np.float64] = np.zeros(0)
-        self.hits: NDArray[Any] = np.zeros(0)  # float counts: bincount sums weights
-        self.totals: NDArray[Any] = np.zeros(0)
+        self._parts: list[tuple[NDArray[np.float64], NDArray[Any], NDArray[Any]]] = []
 
     def add(self, scores: NDArray[np.float64], positive: NDArray[np.bool_]) -> None:
-        values, where = np.unique(np.concatenate([self.scores, scores]), return_inverse=True)
-        hits = np.concatenate([self.hits, positive.astype(np.float64)])
-        totals = np.concatenate([self.totals, np.ones(len(scores))])
-        self.hits = np.bincount(where, weights=hits, minlength=len(values))
-        self.totals = np.bincount(where, weights=totals, minlength=len(values))
-        self.scores = values
+        self._parts.append(_distinct(scores, positive.astype(np.float64), np.ones(len(scores))))
 
     def average_precision(self) -> float:
         """Walking the distinct scores from high to low (tied cases enter together), each
         step adds (recall gained) x (precision at that score)."""
-        hits, totals = self.hits[::-1], self.totals[::-1]
+        _, hits, totals = _distinct(*(np.concatenate(p) for p in zip(*self._parts, strict=True)))
+        hits, totals = hits[::-1], totals[::-1]
         found = np.cumsum(hits)
         precision = found / np.cumsum(totals)
         return float(np.sum(hits / found[-1] * precision))
+
+
+def _distinct(
+    scores: NDArray[np.float64], hits: NDArray[Any], totals: NDArray[Any]
+) -> tuple[NDArray[np.float64], NDArray[Any], NDArray[Any]]:
+    """The distinct scores, ascending, with the positives and cases summed per score."""
+    values, where = np.unique(scores, return_inverse=True)
+    size = len(values)
+    return (
+        values,
+        np.bincount(where, weights=hits, minlength=size),
+        np.bincount(where, weights=totals, minlength=size),
+    )
 
 
 def average_precision(positive: NDArray[np.bool_], scores: NDArray[np.float64]) -> float:

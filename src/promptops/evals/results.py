@@ -1,9 +1,9 @@
 """One pass over a run's `results.jsonl` into what the summary needs, and no more.
 
 Scoring 100,000 cases must not hold 100,000 record dicts nor 100,000 cases. Each result line
-carries its case's position in the test split (`index`). Per test case the summary keeps one
-byte or two: the answer's label code, the uncalibrated one, and error/invalid flags (plus the
-label probabilities when the endpoint gives them: PR-AUC ranks every case, so those grow
+carries its case's position in the test split (`index`). Per test case the summary keeps about five
+bytes: the answer's label code, the uncalibrated one, and answered/error/invalid flags (plus
+the label probabilities when the endpoint gives them: PR-AUC ranks every case, so those grow
 with the run). The cases a report shows in full (the most confident wrong answers, the
 first wrong answers of each class, the first errors) are chosen while reading, and only
 their lines are read back from disk, so memory stays flat however many cases a run has.
