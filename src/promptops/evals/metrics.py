@@ -123,12 +123,6 @@ def class_scores(
     return precision, recall, f1, support
 
 
-def macro_f1_from_codes(
-    true: NDArray[np.integer], pred: NDArray[np.integer], n_labels: int
-) -> float:
-    return float(class_scores(confusion_from_codes(true, pred, n_labels))[2].mean())
-
-
 def accuracy_of(confusion: NDArray[np.int64]) -> float:
     n = int(confusion.sum())
     return float(np.trace(confusion[:, : confusion.shape[0]])) / n if n else 0.0
