@@ -254,10 +254,8 @@ def repeats(
     ids_at: Callable[[NDArray[np.int64]], list[str]],
 ) -> s.Repeats | None:
     """Agreement across the k samples of each evaluated case; `samples` holds the label
-    code of every (test case, sample), MISSING where a sample has no result. pass^k with
-    exactly k samples per case is the share of cases whose k answers are all right;
-    agreement is the share of a case's answers equal to its most frequent one (no valid
-    label counts as one answer). `ids_at` names the flaky cases from their positions."""
+    code of every (test case, sample), MISSING where a sample has no result. `ids_at`
+    names the flaky cases from their positions."""
     if samples is None:
         return None
     k = samples.shape[1]
@@ -265,16 +263,18 @@ def repeats(
     complete = np.flatnonzero((rows != MISSING).all(axis=1))
     if not len(complete):
         return None
-    rows = rows[complete]
-    right = rows == outcomes.true[complete, None]
-    same = np.max([(rows == rows[:, [j]]).sum(axis=1) for j in range(k)], axis=0)
-    agreement = same / k
-    flaky = complete[agreement < 1.0]
+    names: list[str | None] = [*outcomes.labels, None]
+    result = stats.repeated_samples(
+        [[names[c] for c in row] for row in rows[complete].tolist()],
+        [outcomes.labels[c] for c in outcomes.true[complete].tolist()],
+        ks=[k],
+    )
+    flaky = complete[np.asarray(result.per_case_agreement) < 1.0]
     positions = flaky if outcomes.positions is None else outcomes.positions[flaky]
     return s.Repeats(
         k=k,
-        mean_agreement=float(agreement.mean()),
-        pass_hat_k=float(right.all(axis=1).mean()),
+        mean_agreement=result.mean_agreement,
+        pass_hat_k=result.pass_hat_k[k],
         flaky_cases=sorted(ids_at(positions.astype(np.int64))),
     )
 
