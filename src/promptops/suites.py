@@ -63,7 +63,9 @@ class RunFlags:
     concurrency: int | None = None
     timeout: float | None = None
     max_retries: int | None = None
+    max_wait: float | None = None
     no_cache: bool = False
+    retry_errors: bool = True  # on resume, send again the cases that ended in a transient error
     out: Path | None = None
     profiles_path: Path = Path("profiles.yaml")
 
@@ -74,6 +76,7 @@ class RunFlags:
             model=self.model,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            max_wait=self.max_wait,
             concurrency=self.concurrency,
         )
         return resolve_profile(name, suite_endpoint, cli, path=self.profiles_path)

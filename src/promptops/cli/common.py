@@ -16,7 +16,20 @@ endpoint_options = SimpleNamespace(
     CONCURRENCY=typer.Option(None, "--concurrency", min=1, help="Most requests in flight."),
     TIMEOUT=typer.Option(None, "--timeout", min=0.001, help="Seconds per attempt."),
     MAX_RETRIES=typer.Option(None, "--max-retries", min=0, help="Retries after the first try."),
+    MAX_WAIT=typer.Option(
+        None,
+        "--max-wait",
+        min=0.001,
+        help="Seconds a case may wait out rate limits (429s) before it fails; 429s never "
+        "spend --max-retries.",
+    ),
     NO_CACHE=typer.Option(False, "--no-cache", help="Bypass the response cache."),
+    NO_RETRY_ERRORS=typer.Option(
+        False,
+        "--no-retry-errors",
+        help="On resume, keep results that ended in a transient error (rate limit, timeout, "
+        "5xx, connection) instead of sending those cases again.",
+    ),
 )
 
 

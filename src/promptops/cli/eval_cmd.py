@@ -18,7 +18,9 @@ def eval_command(
     concurrency: int | None = endpoint_options.CONCURRENCY,
     timeout: float | None = endpoint_options.TIMEOUT,
     max_retries: int | None = endpoint_options.MAX_RETRIES,
+    max_wait: float | None = endpoint_options.MAX_WAIT,
     no_cache: bool = endpoint_options.NO_CACHE,
+    no_retry_errors: bool = endpoint_options.NO_RETRY_ERRORS,
     repeat: int | None = typer.Option(
         None, "--repeat", min=1, help="Samples per case (independent, for flakiness)."
     ),
@@ -57,8 +59,10 @@ def eval_command(
         concurrency=concurrency,
         timeout=timeout,
         max_retries=max_retries,
+        max_wait=max_wait,
         repeat=repeat,
         no_cache=no_cache,
+        retry_errors=not no_retry_errors,
         out=out,
     )
     outcome = run_eval(name, options)

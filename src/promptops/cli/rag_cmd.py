@@ -37,7 +37,9 @@ def rag_eval_command(
     concurrency: int | None = endpoint_options.CONCURRENCY,
     timeout: float | None = endpoint_options.TIMEOUT,
     max_retries: int | None = endpoint_options.MAX_RETRIES,
+    max_wait: float | None = endpoint_options.MAX_WAIT,
     no_cache: bool = endpoint_options.NO_CACHE,
+    no_retry_errors: bool = endpoint_options.NO_RETRY_ERRORS,
     questions: int | None = typer.Option(
         None, "--questions", min=1, help="Answer only the first N questions (default: the suite's)."
     ),
@@ -67,7 +69,9 @@ def rag_eval_command(
         concurrency=concurrency,
         timeout=timeout,
         max_retries=max_retries,
+        max_wait=max_wait,
         no_cache=no_cache,
+        retry_errors=not no_retry_errors,
         out=out,
         questions=questions,
         chunk_sizes=_int_list(chunk_sizes, "--chunk-sizes"),

@@ -129,6 +129,7 @@ class Totals:
     cost_usd: float = 0.0
     latencies: array[float] = field(default_factory=lambda: array("f"))  # calls, not cache hits
     samples: NDArray[np.int16] | None = None  # (test cases, repeats) label codes, or MISSING
+    resent: int = 0  # results sent again after an earlier run's transient error
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -180,6 +181,7 @@ def read_results(
         totals.prompt_tokens += int(record["prompt_tokens"])
         totals.completion_tokens += int(record["completion_tokens"])
         totals.cost_usd += float(record["cost_usd"])
+        totals.resent += bool(record.get("resent"))
         if not record.get("cached"):
             totals.latencies.append(float(record["latency_s"]))
         predicted = record["predicted"]

@@ -40,6 +40,7 @@ from promptops.llm.cache import ResponseCache
 from promptops.llm.client import ClientStats, LLMClient
 from promptops.llm.profile import EndpointProfile
 from promptops.llm.prompted import Calibrator, calibrator_for
+from promptops.llm.retry import TRANSIENT_KINDS
 from promptops.memory import release_free_memory
 from promptops.prompts import Prompt, declared_variables
 from promptops.runs import summary as s
@@ -263,6 +264,7 @@ async def _send(
     folder: RunFolder,
     repeat: int,
     no_cache: bool,
+    retry_errors: bool,
     http_client: httpx2.AsyncClient | None,
     stream: TextIO,
 ) -> tuple[ClientStats, Calibrator]:
@@ -270,10 +272,14 @@ async def _send(
     try:
         async with LLMClient(prep.profile, cache=cache, http_client=http_client) as client:
             calibrator = await calibrator_for(client, prep.prompt)
+            resent = folder.forget_errors(TRANSIENT_KINDS) if retry_errors else set()
             done = finished(folder.records(), prep.n_test, repeat)
             n_done = sum(done)
-            if n_done:
-                stream.write(f"resuming: {n_done} result(s) already in {folder.path}\n")
+            if n_done or resent:
+                stream.write(
+                    f"resuming: {n_done} result(s) already in {folder.path}; "
+                    f"{len(resent)} sent again after a transient error\n"
+                )
             total = prep.n_test * repeat - n_done
             await send_all(
                 client,
@@ -281,6 +287,7 @@ async def _send(
                 jobs(prep.prompt, prep.evalset.of_split("test"), repeat, done),
                 calibrator,
                 Progress(max(total, 0), stream),
+                resent,
             )
             return client.stats, calibrator
     finally:
@@ -308,7 +315,7 @@ def run_eval(
     clock = time.perf_counter()
     try:
         stats, calibrator = asyncio.run(
-            _send(prep, folder, repeat, options.no_cache, http_client, stream)
+            _send(prep, folder, repeat, options.no_cache, options.retry_errors, http_client, stream)
         )
     finally:
         folder.close()
@@ -394,6 +401,7 @@ def build_summary(
         labels=labels,
         n_cases=n_cases,
         n_errors=n_errors,
+        n_resent=totals.resent,
         n_invalid=int((outcomes.invalid & ~outcomes.errors).sum()),
         primary_metric=suite.primary_metric,
         metrics=result,
@@ -426,6 +434,8 @@ def build_summary(
             cache_hits=stats.cache_hits,
             cache_misses=stats.cache_misses,
             retries=stats.retries,
+            rate_limited=stats.rate_limited,
+            rate_limit_wait_s=round(stats.rate_limit_wait_s, 3),
         ),
     )
 

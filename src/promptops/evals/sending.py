@@ -49,12 +49,15 @@ def jobs(prompt: Prompt, cases: Iterable[Case], repeat: int, done: bytearray) ->
                 yield Job(index, case, sample, request)
 
 
-def result_record(job: Job, completion: Completion) -> dict[str, Any]:
+def result_record(job: Job, completion: Completion, *, resent: bool = False) -> dict[str, Any]:
     """One line of results.jsonl. With calibration, `predicted` is the calibrated label and
-    the model's own probabilities are in `raw_label_probs`."""
+    the model's own probabilities are in `raw_label_probs`; `resent` marks a case sent again
+    after an earlier run ended it with a transient error."""
     probs = completion.label_probs
     predicted = completion.label
+    extra = {"resent": True} if resent else {}
     return {
+        **extra,
         "id": job.case.id,
         "index": job.index,
         "sample": job.sample,
@@ -124,9 +127,12 @@ async def send_all(
     work: Iterator[Job],
     calibrator: Calibrator,
     progress: Progress,
+    resent: set[tuple[str, int]] | None = None,
 ) -> None:
     """Send every job through the client's bounded window, appending each result as it
-    completes (calibrated the way the prompt says)."""
+    completes (calibrated the way the prompt says); `resent` holds the (id, sample) keys
+    sent again after a transient error, which their records say."""
+    again = resent or set()
     in_flight: dict[int, Job] = {}
 
     def requests() -> Iterator[ChatRequest]:
@@ -136,5 +142,7 @@ async def send_all(
 
     async for index, raw in client.complete_many(requests()):
         completion = calibrator.apply(raw)
-        folder.append(result_record(in_flight.pop(index), completion))
+        job = in_flight.pop(index)
+        key = (job.case.id, job.sample)
+        folder.append(result_record(job, completion, resent=key in again))
         progress.update(completion.ok)

@@ -23,13 +23,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
+import openai
 from openai import AsyncOpenAI, RequestOptions
 
 from promptops.errors import ConfigError
 from promptops.llm.cache import ResponseCache, cache_key
 from promptops.llm.limiter import AdaptiveLimiter
+from promptops.llm.pacing import RatePacer, Ticket
 from promptops.llm.parse import parse_choice
 from promptops.llm.profile import EndpointProfile
+from promptops.llm.ratelimit_headers import RateHeaders, read_rate_headers
 from promptops.llm.retry import BackoffPolicy, MalformedResponseError, RetryDecision, should_retry
 from promptops.llm.types import ChatRequest, Completion, Usage
 
@@ -67,6 +70,8 @@ class ClientStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    rate_limited: int = 0  # 429 answers that were rate limits (waited out, not faults)
+    rate_limit_wait_s: float = 0.0  # backoff slept after them
 
 
 class LLMClient:
@@ -86,7 +91,11 @@ class LLMClient:
         self.cache = cache
         self.backoff = backoff or BackoffPolicy()
         self.limiter = AdaptiveLimiter(profile.concurrency)
+        self.pacer = RatePacer(rpm=profile.rpm, tpm=profile.tpm)
         self.stats = ClientStats()
+        self._latency_ewma = 0.0
+        self._tokens_per_char = 0.25  # learned from `usage`, for the tokens-per-minute bucket
+        self._completion_tokens = 16.0
         self._api_key = _resolve_api_key(profile, api_key)
         self._owns_http = http_client is None
         if http_client is None:
@@ -198,27 +207,47 @@ class LLMClient:
         return body
 
     async def _call_with_retries(self, req: ChatRequest, body: dict[str, Any]) -> Completion:
-        attempt = 0
+        """Faults (5xx, timeouts, dropped connections) spend `max_retries`; rate limits do
+        not: a case waits them out until `max_wait` seconds have passed since its first 429."""
+        attempt = faults = limited = 0
+        first_limited: float | None = None
+        tokens = self._token_estimate(body)
         while True:
             attempt += 1
             self.stats.attempts += 1
-            result = await self._attempt(req, body)
+            result = await self._attempt(req, body, tokens)
             if isinstance(result, Completion):
                 result.attempts = attempt
                 self._count_usage(result)
+                self._learn_tokens(body, result.usage)
                 return result
             decision = result.decision
-            if not decision.retry or attempt > self.profile.max_retries:
-                return self._failed(result, attempt)
+            if decision.kind == "rate_limit":
+                now = time.monotonic()
+                first_limited = now if first_limited is None else first_limited
+                delay = self.backoff.rate_limit_delay(limited, decision.retry_after_s)
+                limited += 1
+                self.stats.rate_limited += 1
+                if now - first_limited + delay > self.profile.max_wait:
+                    return self._failed(result, attempt, waited_s=now - first_limited)
+                self.stats.rate_limit_wait_s += delay
+            else:
+                faults += 1
+                if not decision.retry or faults > self.profile.max_retries:
+                    return self._failed(result, attempt)
+                delay = self.backoff.delay(faults - 1, decision.retry_after_s)
             self.stats.retries += 1
             self.stats.retries_by_kind[decision.kind] += 1
-            delay = self.backoff.delay(attempt - 1, decision.retry_after_s)
             if delay > 0:
                 await asyncio.sleep(delay)
 
-    async def _attempt(self, req: ChatRequest, body: dict[str, Any]) -> Completion | _Failure:
-        """One HTTP call holding one limiter slot; the slot is free again during backoff."""
+    async def _attempt(
+        self, req: ChatRequest, body: dict[str, Any], tokens: float
+    ) -> Completion | _Failure:
+        """One HTTP call holding one limiter slot and one pacer ticket; the slot is free
+        again during backoff."""
         async with self.limiter.slot() as outcome:
+            ticket = await self.pacer.acquire(tokens)
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(self.profile.timeout):
@@ -228,16 +257,54 @@ class LLMClient:
                         cast_to=httpx2.Response,
                         options=_CHAT_OPTIONS,
                     )
+                self.pacer.answered(read_rate_headers(response.headers))
                 completion = self._to_completion(json.loads(response.content), req)
             except Exception as exc:
                 decision = should_retry(exc)
                 if decision.kind == "unexpected":
                     raise
+                self._pace_after_failure(ticket, exc, decision)
                 outcome.rate_limited = decision.kind == "rate_limit"
+                outcome.floor = self._window_floor()
                 return _Failure(decision, exc)
             outcome.success = True
             completion.latency_s = time.perf_counter() - started
+            self._latency_ewma += 0.1 * (completion.latency_s - self._latency_ewma)
             return completion
+
+    def _pace_after_failure(self, ticket: Ticket, exc: Exception, decision: RetryDecision) -> None:
+        headers: RateHeaders | None = None
+        if isinstance(exc, openai.APIStatusError):
+            headers = read_rate_headers(exc.response.headers)
+        if decision.kind == "rate_limit" and headers is not None:
+            self.pacer.refused(ticket, headers, decision.retry_after_s)
+        elif headers is not None:
+            self.pacer.answered(headers)
+        else:
+            self.pacer.failed()
+
+    def _window_floor(self) -> int:
+        """The fewest requests in flight that still carry the paced rate at the observed
+        latency: a 429 must not shrink the window below what the rate itself needs."""
+        rate = self.pacer.rate
+        if rate is None:
+            return 1
+        return max(1, math.ceil(2 * rate * self._latency_ewma))
+
+    def _token_estimate(self, body: dict[str, Any]) -> float:
+        """What a provider will charge this request against tokens per minute: the prompt
+        (characters scaled by what `usage` has shown) plus `max_tokens`, as providers count
+        it, or the completions seen so far."""
+        chars = sum(len(m["content"]) for m in body["messages"])
+        completion = body.get("max_tokens") or self._completion_tokens
+        return chars * self._tokens_per_char + float(completion)
+
+    def _learn_tokens(self, body: dict[str, Any], usage: Usage) -> None:
+        chars = sum(len(m["content"]) for m in body["messages"])
+        if usage.prompt_tokens > 0 and chars > 0:
+            self._tokens_per_char += 0.1 * (usage.prompt_tokens / chars - self._tokens_per_char)
+        if usage.completion_tokens > 0:
+            self._completion_tokens += 0.1 * (usage.completion_tokens - self._completion_tokens)
 
     def _to_completion(self, response: object, req: ChatRequest) -> Completion:
         """A `Completion` from the response JSON; a body that is not a chat completion (no
@@ -272,7 +339,9 @@ class LLMClient:
         self.stats.completion_tokens += completion.usage.completion_tokens
         self.stats.cost_usd += completion.cost_usd
 
-    def _failed(self, failure: _Failure, attempts: int) -> Completion:
+    def _failed(
+        self, failure: _Failure, attempts: int, *, waited_s: float | None = None
+    ) -> Completion:
         decision = failure.decision
         self.stats.errors[decision.kind] += 1
         status = f"HTTP {decision.status} " if decision.status is not None else ""
@@ -280,6 +349,11 @@ class LLMClient:
         if self._api_key:
             detail = detail.replace(self._api_key, "***")
         verdict = "not retryable" if not decision.retry else "gave up"
+        if waited_s is not None:
+            verdict = (
+                f"still rate-limited after waiting {waited_s:.1f} s; the next wait would pass "
+                f"the {self.profile.max_wait:g} s allowed (--max-wait)"
+            )
         message = (
             f"{self.profile.name}: {status}{decision.kind} ({verdict}) after {attempts} "
             f"attempt{'s' if attempts != 1 else ''}: {detail}"

@@ -63,14 +63,18 @@ class AdaptiveLimiter:
             raise
         return Slot(epoch)
 
-    def release(self, slot: Slot, *, rate_limited: bool = False, success: bool = False) -> None:
-        """Give the slot back and feed the outcome of its request to the AIMD rule."""
+    def release(
+        self, slot: Slot, *, rate_limited: bool = False, success: bool = False, floor: int = 1
+    ) -> None:
+        """Give the slot back and feed the outcome of its request to the AIMD rule; a cut
+        never goes under `floor` (the window the paced rate itself needs)."""
         self.in_flight -= 1
         if rate_limited:
             self._successes = 0
             if slot.epoch == self.cuts:
                 self.cuts += 1
-                self.limit = max(self.min_limit, self.limit // 2)
+                cut = max(self.min_limit, floor, self.limit // 2)
+                self.limit = min(self.limit, cut)
                 self.lowest_limit = min(self.lowest_limit, self.limit)
         elif success:
             self._successes += 1
@@ -88,7 +92,12 @@ class AdaptiveLimiter:
         try:
             yield outcome
         finally:
-            self.release(slot, rate_limited=outcome.rate_limited, success=outcome.success)
+            self.release(
+                slot,
+                rate_limited=outcome.rate_limited,
+                success=outcome.success,
+                floor=outcome.floor,
+            )
 
     def _wake(self) -> None:
         while self._waiters and self.in_flight < self.limit:
@@ -102,3 +111,4 @@ class AdaptiveLimiter:
 class SlotOutcome:
     rate_limited: bool = False
     success: bool = False
+    floor: int = 1

@@ -43,6 +43,11 @@ class EndpointProfile(BaseModel):
     timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(6, ge=0)
     concurrency: int = Field(8, ge=1)
+    # Known rate limits, for providers that send no x-ratelimit headers; waiting for a rate
+    # limit is bounded by `max_wait` seconds a case and never spends `max_retries`.
+    rpm: float | None = Field(None, gt=0)
+    tpm: float | None = Field(None, gt=0)
+    max_wait: float = Field(300.0, gt=0)
     structured_output: bool = True
     logprobs: bool = False
     context_window: int | None = Field(8192, gt=0)
@@ -64,6 +69,9 @@ class EndpointOverrides(BaseModel):
     timeout: float | None = Field(None, gt=0)
     max_retries: int | None = Field(None, ge=0)
     concurrency: int | None = Field(None, ge=1)
+    rpm: float | None = Field(None, gt=0)
+    tpm: float | None = Field(None, gt=0)
+    max_wait: float | None = Field(None, gt=0)
     structured_output: bool | None = None
     logprobs: bool | None = None
 

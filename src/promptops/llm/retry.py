@@ -17,11 +17,17 @@ from dataclasses import dataclass, field
 import openai
 import pydantic
 
+from promptops.llm.ratelimit_headers import terminal_429_kind
+
 DEFAULT_BASE_S = 0.5
 DEFAULT_CAP_S = 30.0
 DEFAULT_MAX_RETRY_AFTER_S = 60.0
 
 _TRANSIENT_STATUS = {408: "timeout", 409: "conflict", 429: "rate_limit"}
+# Failures that say nothing about the case: a resumed run sends such cases again.
+TRANSIENT_KINDS = frozenset(
+    {"rate_limit", "timeout", "server_error", "connection", "malformed", "conflict"}
+)
 _PERMANENT_STATUS = {
     400: "bad_request",
     401: "auth",
@@ -65,6 +71,9 @@ def should_retry(exc_or_status: BaseException | int) -> RetryDecision:
         return classify_status(exc_or_status)
     exc = exc_or_status
     if isinstance(exc, openai.APIStatusError):
+        terminal = terminal_429_kind(exc.code, exc.type, exc.message)
+        if exc.status_code == 429 and terminal is not None:
+            return RetryDecision(False, terminal, 429)
         decision = classify_status(exc.status_code)
         return RetryDecision(
             decision.retry,
@@ -135,3 +144,10 @@ class BackoffPolicy:
             return min(retry_after_s, self.max_retry_after_s)
         ceiling = min(self.cap_s, self.base_s * 2.0 ** min(retry, 62))
         return self.rng.uniform(0.0, ceiling) if ceiling > 0 else 0.0
+
+    def rate_limit_delay(self, retry: int, retry_after_s: float | None) -> float:
+        """The wait after a 429: never under the server's hint, plus up to 20% of it at
+        random, so the requests refused together do not all come back together."""
+        if retry_after_s is not None:
+            return retry_after_s * (1.0 + 0.2 * self.rng.random())
+        return self.delay(retry)

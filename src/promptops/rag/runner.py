@@ -29,6 +29,7 @@ from promptops.evals.sending import Progress
 from promptops.llm.cache import ResponseCache
 from promptops.llm.client import ClientStats, LLMClient
 from promptops.llm.profile import EndpointProfile
+from promptops.llm.retry import TRANSIENT_KINDS
 from promptops.prompts import Prompt, declared_variables
 from promptops.rag import summarize
 from promptops.rag.answering import AnswerJob, answer_all
@@ -258,6 +259,7 @@ async def _send(
     prep: Prepared,
     folder: RunFolder,
     no_cache: bool,
+    retry_errors: bool,
     http_client: httpx2.AsyncClient | None,
     stream: TextIO,
 ) -> ClientStats:
@@ -265,6 +267,8 @@ async def _send(
     scorer = GroundingScorer(threshold=prep.suite.grounding.threshold)
     try:
         async with LLMClient(prep.profile, cache=cache, http_client=http_client) as client:
+            if retry_errors and (again := folder.forget_errors(TRANSIENT_KINDS)):
+                stream.write(f"sending {len(again)} question(s) again after a transient error\n")
             done = folder.done_keys()
             todo = sum((q.qid, 0) not in done for q in prep.to_answer)
             if done:
@@ -311,7 +315,9 @@ def run_rag_eval(
     generation_clock = time.perf_counter()
     try:
         if prep.to_answer:
-            stats = asyncio.run(_send(prep, folder, options.no_cache, http_client, stream))
+            stats = asyncio.run(
+                _send(prep, folder, options.no_cache, options.retry_errors, http_client, stream)
+            )
     finally:
         folder.close()
     generation_s = time.perf_counter() - generation_clock

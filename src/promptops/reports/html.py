@@ -24,6 +24,7 @@ from promptops.reports.words import (
     format_input,
     headline_value,
     ordered_metrics,
+    resent_note,
     threshold_status,
 )
 from promptops.runs.summary import BaselineResult, CaseView, ClassificationSummary
@@ -589,7 +590,8 @@ def _repeats(s: ClassificationSummary) -> Safe:
 def _errors(s: ClassificationSummary) -> Safe:
     parts: list[str | Safe] = [
         paragraph(
-            f"Errors: {fmt.count(s.n_errors)} of {fmt.count(s.n_cases)} cases ({error_share(s)}). "
+            f"Errors: {fmt.count(s.n_errors)} of {fmt.count(s.n_cases)} cases ({error_share(s)})"
+            f"{resent_note(s)}. "
             f"Invalid outputs: {fmt.count(s.n_invalid)} ({fmt.pct(s.metrics.invalid_rate)})."
         )
     ]

@@ -23,6 +23,7 @@ from promptops.reports.words import (
     format_input,
     headline_value,
     ordered_metrics,
+    resent_note,
     threshold_status,
 )
 from promptops.runs.summary import BaselineResult, CaseView, ClassificationSummary, Finding
@@ -362,7 +363,8 @@ def _errors(s: ClassificationSummary) -> list[str]:
     lines = [
         "## Errors and invalid outputs",
         "",
-        f"- Errors: {fmt.count(s.n_errors)} of {fmt.count(s.n_cases)} cases ({error_share(s)})",
+        f"- Errors: {fmt.count(s.n_errors)} of {fmt.count(s.n_cases)} cases ({error_share(s)})"
+        + resent_note(s),
         f"- Invalid outputs: {fmt.count(s.n_invalid)} ({fmt.pct(s.metrics.invalid_rate)})",
     ]
     if errors:

@@ -109,6 +109,13 @@ def error_share(s: ClassificationSummary) -> str:
     return fmt.pct(s.n_errors / s.n_cases) if s.n_cases else fmt.MISSING
 
 
+def resent_note(s: ClassificationSummary) -> str:
+    """How many results a resumed run sent again after a transient error ("" for none)."""
+    if not s.n_resent:
+        return ""
+    return f"; {fmt.count(s.n_resent)} re-sent on resume after a transient error"
+
+
 def calibration_sentence(s: ClassificationSummary) -> str | None:
     """What contextual calibration changed on this run, or None when it was off."""
     c = s.calibration

@@ -7,8 +7,9 @@
     <out>/report.md, report.html
 
 A restart with the same `--out` reads `results.jsonl`, drops a torn last line left by a
-crash, and sends only the cases not yet there. A restart with different settings is
-refused rather than mixing two runs in one file.
+crash, and sends only the cases not yet there, plus (unless told not to) those whose result
+is a transient error: a rate limit, timeout or 5xx that outlasted the last run is no answer.
+A restart with different settings is refused rather than mixing two runs in one file.
 """
 
 from __future__ import annotations
@@ -106,6 +107,41 @@ class RunFolder:
             for line in handle:
                 if line.strip():
                     yield json.loads(line)
+
+    def forget_errors(self, kinds: frozenset[str]) -> set[tuple[str, int]]:
+        """Drop the results that failed with one of `kinds`, so that they are sent again;
+        returns their (id, sample) keys. The file is rewritten through a temporary file and
+        a rename: a crash leaves either the old file or the new one, never half of one."""
+        dropped: set[tuple[str, int]] = set()
+        if not self.results_path.exists():
+            return dropped
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{RESULTS}.", suffix=".tmp")
+        try:
+            with (
+                os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out,
+                self.results_path.open(encoding="utf-8") as source,
+            ):
+                for line in source:
+                    record = json.loads(line) if line.strip() else None
+                    if record and record.get("error") and record.get("error_kind") in kinds:
+                        dropped.add((str(record["id"]), int(record.get("sample", 0))))
+                    else:
+                        out.write(line)
+                out.flush()
+                os.fsync(out.fileno())
+            if not dropped:
+                Path(tmp).unlink()
+                return dropped
+            reopen = self._handle is not None
+            self.close()
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, self.results_path)
+            if reopen:
+                self._handle = self.results_path.open("a", encoding="utf-8")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return dropped
 
     def done_keys(self) -> set[tuple[str, int]]:
         return {(str(r["id"]), int(r.get("sample", 0))) for r in self.records()}

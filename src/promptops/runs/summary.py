@@ -208,6 +208,8 @@ class Volatile(_Model):
     cache_hits: int
     cache_misses: int
     retries: int
+    rate_limited: int = 0  # 429 answers waited out (never counted against --max-retries)
+    rate_limit_wait_s: float = 0.0
 
 
 class Usage(_Model):
@@ -226,6 +228,7 @@ class ClassificationSummary(_Model):
     labels: list[str]
     n_cases: int
     n_errors: int
+    n_resent: int = 0  # cases re-sent on resume after a transient error
     n_invalid: int
     primary_metric: str = "macro_f1"
     metrics: ClassificationMetrics

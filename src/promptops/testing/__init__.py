@@ -9,11 +9,14 @@ from promptops.testing.openai_server import (
     default_answer,
     last_user_message,
 )
+from promptops.testing.ratelimit import ProviderLimits, TokenBucket
 
 __all__ = [
     "TRANSIENT_FAULTS",
     "FakeOpenAIServer",
     "FaultPlan",
+    "ProviderLimits",
+    "TokenBucket",
     "default_answer",
     "last_user_message",
 ]

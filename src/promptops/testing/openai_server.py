@@ -23,11 +23,14 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from promptops.testing.ratelimit import ProviderLimits
+
 Answer = Callable[[dict[str, Any]], str]
 ChoiceExtra = Callable[[dict[str, Any], str], dict[str, Any]]
 
 TRANSIENT_FAULTS: tuple[str, ...] = ("429", "500", "503", "hang", "malformed", "drop")
-_SOCKET_FAULTS = frozenset({"hang", "malformed", "drop"})
+# "quota" is a 429 that is no rate limit: billing is exhausted (OpenAI's insufficient_quota).
+_SOCKET_FAULTS = frozenset({"hang", "malformed", "drop", "quota"})
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -145,6 +148,7 @@ class FakeOpenAIServer:
         hang_s: float = 30.0,
         model: str = "fake-model",
         choice_extra: ChoiceExtra | None = None,
+        limits: ProviderLimits | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -154,6 +158,7 @@ class FakeOpenAIServer:
         self.hang_s = hang_s
         self.model = model
         self.choice_extra = choice_extra
+        self.limits = limits
         self.host = host
         self.port = port
         self.requests: list[dict[str, Any]] = []
@@ -288,6 +293,12 @@ class FakeOpenAIServer:
         self.requests.append(body)
         case = last_user_message(body)
         self.attempts[case] += 1
+        limit_headers: dict[str, str] = {}
+        if self.limits is not None:
+            decision = self.limits.admit(_charge(body))
+            if decision.status == 429:
+                return _error(429, decision.message, decision.headers)
+            limit_headers = decision.headers
         fault = self.plan.fault_for(case, self.attempts[case])
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -295,7 +306,10 @@ class FakeOpenAIServer:
             if self.latency_s > 0:
                 await asyncio.sleep(self.latency_s)
             if fault is None:
-                return _Response(200, json.dumps(self._completion(body)).encode())
+                completion = json.dumps(self._completion(body)).encode()
+                if self.limits is not None:
+                    self.limits.answered_one()
+                return _Response(200, completion, limit_headers)
             self.faulted[case] += 1
             self.fault_counts[fault] += 1
             return await self._fault(fault, body)
@@ -308,6 +322,10 @@ class FakeOpenAIServer:
             return None
         if fault == "drop":
             return None
+        if fault == "quota":
+            response = _error(429, "You exceeded your current quota, check your billing.")
+            response.body = response.body.replace(b"rate_limit_exceeded", b"insufficient_quota")
+            return response
         if fault == "malformed":
             whole = json.dumps(self._completion(body)).encode()
             return _Response(200, whole[: len(whole) // 2])
@@ -322,11 +340,7 @@ class FakeOpenAIServer:
     def _completion(self, body: dict[str, Any]) -> dict[str, Any]:
         text = self.answer(body)
         self._served += 1
-        prompt_tokens = sum(
-            len(str(m.get("content", "")).split())
-            for m in body.get("messages") or []
-            if isinstance(m, dict)
-        )
+        prompt_tokens = _prompt_words(body)
         completion_tokens = len(text.split())
         choice: dict[str, Any] = {
             "index": 0,
@@ -399,7 +413,19 @@ def _encode(response: _Response, keep_alive: bool) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
 
 
-def _error(status: int, message: str) -> _Response:
+def _prompt_words(body: dict[str, Any]) -> int:
+    """The prompt's size in this server's tokens: whitespace-separated words."""
+    messages = body.get("messages") or []
+    return sum(len(str(m.get("content", "")).split()) for m in messages if isinstance(m, dict))
+
+
+def _charge(body: dict[str, Any]) -> int:
+    """Tokens a provider charges up front: the prompt plus `max_tokens` (16 when unset)."""
+    max_tokens = body.get("max_tokens")
+    return _prompt_words(body) + (max_tokens if isinstance(max_tokens, int) else 16)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> _Response:
     kind = "rate_limit_exceeded" if status == 429 else "server_error" if status >= 500 else None
     payload = {
         "error": {
@@ -409,7 +435,7 @@ def _error(status: int, message: str) -> _Response:
             "code": kind or str(status),
         }
     }
-    return _Response(status, json.dumps(payload).encode())
+    return _Response(status, json.dumps(payload).encode(), dict(headers or {}))
 
 
 def _model_entry(model: str) -> dict[str, Any]:
@@ -428,7 +454,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-kinds", default=",".join(TRANSIENT_FAULTS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hang-s", type=float, default=30.0)
+    parser.add_argument("--rps", type=float, default=None, help="requests a second (bucket)")
+    parser.add_argument("--burst", type=float, default=5.0)
+    parser.add_argument("--tpm", type=float, default=None, help="tokens a minute (bucket)")
+    parser.add_argument("--no-limit-headers", action="store_true")
+    parser.add_argument("--halve-after", type=int, default=None)
     args = parser.parse_args(argv)
+    limits = None
+    if args.rps is not None:
+        limits = ProviderLimits(
+            args.rps,
+            burst=args.burst,
+            tokens_per_minute=args.tpm,
+            headers=not args.no_limit_headers,
+            halve_after=args.halve_after,
+        )
     plan = FaultPlan(
         rate=args.fault_rate,
         kinds=tuple(k.strip() for k in args.fault_kinds.split(",") if k.strip()),
@@ -438,6 +478,7 @@ def main(argv: list[str] | None = None) -> None:
         latency_s=args.latency_ms / 1000,
         faults=plan,
         hang_s=args.hang_s,
+        limits=limits,
         host=args.host,
         port=args.port,
     )
