@@ -400,22 +400,20 @@ def must_beat(suite: Suite, baselines: list[s.BaselineResult]) -> s.ThresholdRes
             value=1,
             actual=None,
             passed=False,
-            note="not demonstrated: no such baseline could be fit",
+            note="not demonstrated (no such baseline could be fit)",
         )
     ok = bool(target.prompt_significantly_better)
     d = target.decision
     note = None
     if not ok and d is not None:
-        note = (
-            "not demonstrated: "
-            + {
-                "significant": "the prompt is significantly worse",
-                "not_significant": "no significant difference",
-                "underpowered": "inconclusive (underpowered)",
-                "too_small": "the suite is too small to decide",
-                "identical": "the prompt and the baseline answer every case alike",
-            }[d.outcome]
-        )
+        reason = {
+            "significant": "the prompt is significantly worse",
+            "not_significant": "no significant difference",
+            "underpowered": "inconclusive, underpowered",
+            "too_small": "the suite is too small to decide",
+            "identical": "the prompt and the baseline answer every case alike",
+        }[d.outcome]
+        note = f"not demonstrated ({reason})"
     return s.ThresholdResult(
         metric=f"beats_{target.name}_baseline",
         op=">=",

@@ -131,9 +131,11 @@ def _verdict(s: ClassificationSummary) -> list[str]:
             for t in s.thresholds
         ]
         lines += ["", *table(["Metric", "Rule", "Actual", "Result"], rows)]
-        lines += [
-            f"- {escape(metric_name(t.metric))}: {escape(t.note)}" for t in s.thresholds if t.note
-        ]
+        notes = [t for t in s.thresholds if t.note]
+        if notes:
+            lines += [""] + [
+                f"- {escape(metric_name(t.metric))}: {escape(t.note or '')}" for t in notes
+            ]
     lines += ["", escape(baseline_sentence(s))]
     if s.verdict.best_baseline is None and s.verdict.explanation:
         lines += ["", escape(s.verdict.explanation)]
