@@ -175,7 +175,7 @@ def test_sign_flip_exact_p_equals_enumerating_every_swap(seed: int) -> None:
         where = differ[list(swaps)]
         aa[where], bb[where] = b[where], a[where]
         extreme += abs(_sk_f1(true, bb) - _sk_f1(true, aa)) >= abs(observed) - 1e-12
-    result = paired_permutation_cells(tally([true, a, b], [3, 4, 4]), 3)
+    result = paired_permutation_cells(tally([true, a, b], [3, 4, 4]), 3, exact_limit=1 << 16)
     assert result.n_resamples == 0 and result.n_discordant == len(differ)
     assert result.difference == pytest.approx(observed)
     assert result.p_value == pytest.approx(extreme / 2 ** len(differ))
@@ -191,3 +191,12 @@ def test_sign_flip_with_nothing_to_swap() -> None:
     true, a, _ = _systems(20, 4)
     result = paired_permutation_cells(tally([true, a, a], [3, 4, 4]), 3)
     assert (result.p_value, result.n_discordant, result.difference) == (1.0, 0, 0.0)
+
+
+@pytest.mark.parametrize("n", [10, 30, 100])
+def test_mid_p_size_by_exact_enumeration(n: int) -> None:
+    """Unconditional size of the mid-p test with no Monte Carlo error: at most alpha for
+    discordant rates up to 0.9 (it passes alpha only as every case turns discordant, where
+    the conditional size at m = n rules: 0.057 at n = 100, psi = 1)."""
+    sizes = [_mid_p_power(n, psi / 2, psi / 2, 0.05) for psi in np.linspace(0.05, 0.9, 18)]
+    assert max(sizes) <= 0.05 + 5e-4, sizes

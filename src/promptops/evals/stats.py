@@ -369,24 +369,22 @@ def mcnemar_counts(b: int, c: int) -> McNemarResult:
     return McNemarResult(b, c, exact, min(1.0, max(0.0, mid)))
 
 
-EXACT_SWAPS = 1 << 14  # enumerate every swap while there are at most this many count vectors
-
-
 def paired_permutation_cells(
     cells: Cells,
     n_labels: int,
     *,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
-    exact_limit: int = EXACT_SWAPS,
+    exact_limit: int | None = None,
 ) -> PermutationTest:
     """Sign-flip test of macro-F1 of B minus A from the (true, A, B) cells of the cases.
 
     A case's answers are swapped with probability 1/2, so a cell of k cases whose answers
     differ sends Binomial(k, 1/2) of them to its mirror cell (true, B, A): the whole swap
     distribution is the product of these binomials. While it has at most `exact_limit`
-    count vectors it is enumerated with its binomial weights (the exact p-value);
-    otherwise `n_resamples` seeded draws give (count + 1) / (n_resamples + 1).
+    count vectors (default: `n_resamples`, where enumerating costs no more than sampling)
+    it is enumerated with its binomial weights, the exact p-value; otherwise
+    `n_resamples` seeded draws give (count + 1) / (n_resamples + 1).
     """
     if cells.n == 0:
         raise ValueError("cannot compare systems on an empty set of cases")
@@ -410,7 +408,8 @@ def paired_permutation_cells(
         return PermutationTest(observed, 1.0, 0.0, 1.0, 0, 0)
     sizes = counts[differ] + 1
     block = max(1, _BLOCK_VALUES // max(2 * len(counts), k * (k + 1)))
-    if float(np.prod(sizes.astype(np.float64))) <= exact_limit:
+    limit = n_resamples if exact_limit is None else exact_limit
+    if float(np.prod(sizes.astype(np.float64))) <= limit:
         shape = [int(size) for size in sizes]
         grid = np.indices(shape).reshape(len(differ), -1).T
         log_w = np.zeros(len(grid))
