@@ -147,7 +147,7 @@ def baseline_sentence(s: ClassificationSummary) -> str:
             )
     if best.mcnemar is not None:
         m = best.mcnemar
-        mid = f", mid-p {fmt.pvalue(m.mid_p)}" if m.mid_p is not None else ""
+        mid = f", mid-{p_words(m.mid_p)}" if m.mid_p is not None else ""
         words.append(
             f"McNemar's test: only the prompt was right on {fmt.count(m.b)} cases, only the "
             f"baseline on {fmt.count(m.c)} (exact {p_words(m.p_value)}{mid})."
