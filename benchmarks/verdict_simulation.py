@@ -5,16 +5,18 @@
 Two systems answer the same n cases. With a true difference of 0 every rejection is a false
 positive (it should be at most alpha = 0.05); with a true difference the rate is the power.
 
-- accuracy-like: each case is discordant with probability psi = 0.3, split between the two
-  sides by the true gain delta. Old rule: the paired bootstrap of the accuracy difference as
-  promptops computed it (shifted bootstrap p, 1,000 resamples); new rule: McNemar mid-p;
-  exact McNemar beside them; analytic: Connor's (1987) power.
+- accuracy-like: each case is discordant with probability psi (0.3, and 0.6 for two systems
+  that disagree a lot), split between the two sides by the true gain delta. Old rule: the
+  paired bootstrap of the accuracy difference as promptops computed it (shifted bootstrap
+  p, 1,000 resamples); new rule: McNemar mid-p; exact McNemar beside them; analytic:
+  Connor's (1987) power.
 - macro-F1: three balanced labels, A right with probability 0.70, B with 0.70/0.80/0.90,
   independent, a wrong answer uniform over the other labels. Old rule: the paired bootstrap
   of macro-F1 (`stats.paired_bootstrap_cells`, 1,000 resamples), the test the verdict used;
   new rule: the paired sign-flip test (`stats.paired_permutation_cells`, exact when the
   swaps are few, else 1,000 draws); analytic: Phi((delta - z sd0) / sd1) from the mean
-  spreads, the construction behind the reported MDE. `delta` is the mean observed gain.
+  spreads, the construction behind the reported MDE, both tails. `delta` is the mean
+  observed gain.
 """
 
 from __future__ import annotations
@@ -36,12 +38,13 @@ from promptops.evals.stats import (
 ALPHA = 0.05
 RESAMPLES = 1000
 LABELS = 3
-PSI = 0.3
 
 
-def accuracy_rows(n: int, delta: float, reps: int, rng: np.random.Generator) -> list[str]:
-    p10, p01 = (PSI - delta) / 2, (PSI + delta) / 2
-    draws = rng.multinomial(n, [p10, p01, 1 - PSI], size=reps)
+def accuracy_rows(
+    n: int, psi: float, delta: float, reps: int, rng: np.random.Generator
+) -> list[str]:
+    p10, p01 = (psi - delta) / 2, (psi + delta) / 2
+    draws = rng.multinomial(n, [p10, p01, 1 - psi], size=reps)
     old = new = exact = 0
     cache: dict[tuple[int, int], tuple[bool, bool]] = {}
     for b, c, rest in draws.tolist():
@@ -55,9 +58,9 @@ def accuracy_rows(n: int, delta: float, reps: int, rng: np.random.Generator) -> 
             cache[b, c] = (result.mid_p < ALPHA, result.p_value < ALPHA)
         new += cache[b, c][0]
         exact += cache[b, c][1]
-    analytic = pw.connor_power(delta, PSI, n) if delta else ALPHA
+    analytic = pw.connor_power(delta, psi, n) if delta else ALPHA
     return [
-        f"| accuracy | {n} | {delta:+.2f} | {old / reps:.3f} | {new / reps:.3f} | "
+        f"| accuracy (psi {psi:.1f}) | {n} | {delta:+.2f} | {old / reps:.3f} | {new / reps:.3f} | "
         f"{exact / reps:.3f} | {analytic:.3f} |"
     ]
 
@@ -107,10 +110,11 @@ def main() -> None:
         "exact McNemar | analytic |"
     )
     print("|---|---|---|---|---|---|---|")
-    for n in (10, 30, 100):
-        for delta in (0.0, 0.1, 0.2):
-            for line in accuracy_rows(n, delta, args.reps, rng):
-                print(line, flush=True)
+    for psi in (0.3, 0.6):
+        for n in (10, 30, 100):
+            for delta in (0.0, 0.1, 0.2):
+                for line in accuracy_rows(n, psi, delta, args.reps, rng):
+                    print(line, flush=True)
     for n in (10, 30, 100):
         for acc_b in (0.7, 0.8, 0.9):
             for line in macro_f1_rows(n, acc_b, args.reps // 2, rng):

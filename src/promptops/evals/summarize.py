@@ -195,15 +195,25 @@ def verdict(
     assert d is not None
     beats = bool(best.prompt_significantly_better)
     relation = "beats" if beats else "is not shown to beat"
+    name = "accuracy" if metric == "accuracy" else "macro-F1"
     return s.Verdict(
         best_baseline=best.name,
         beats_best_baseline=beats,
         explanation=(
-            f"the prompt ({metric} {prompt_score:.3f}) {relation} the best baseline {best.name} "
-            f"({metric} {_primary(best, metric):.3f}): difference {d.diff:+.3f}, "
-            f"{d.test} p={d.p_value:.3g} (alpha {alpha}); {d.outcome.replace('_', ' ')}"
+            f"the prompt ({name} {prompt_score:.3f}) {relation} the best baseline {best.name} "
+            f"({name} {_primary(best, metric):.3f}): difference {d.diff:+.3f}, "
+            f"{d.test} p={d.p_value:.3g} (alpha {alpha}): {OUTCOMES[d.outcome]}"
         ),
     )
+
+
+OUTCOMES = {
+    "significant": "significant",
+    "not_significant": "not significant",
+    "underpowered": "inconclusive (underpowered)",
+    "too_small": "too small to decide",
+    "identical": "no case differs",
+}
 
 
 def sensitivity(

@@ -74,8 +74,13 @@ def decision_words(
     if d.outcome == "significant":
         return f"Significant: {d.test} {p_words(d.p_value)} (alpha {d.alpha:g})."
     if d.outcome == "identical":
+        same = (
+            f"is right on exactly the same cases as {theirs}"
+            if d.metric == "accuracy"
+            else f"gives the same answer as {theirs} on every case"
+        )
         return (
-            f"No case differs between {ours} and {theirs}, so there is nothing to test: "
+            f"{ours[0].upper()}{ours[1:]} {same}, so there is nothing to test: "
             f"{fmt.count(d.n)} cases cannot tell them apart."
         )
     if d.outcome == "too_small":
