@@ -129,23 +129,30 @@ def test_six_cases_three_to_one_fail_must_beat_as_not_demonstrated(
     assert "Significantly beats the majority baseline: not demonstrated" in report
 
 
-def test_compare_on_a_small_suite_says_it_is_underpowered(
-    project: Path, server: FakeOpenAIServer
+@pytest.mark.parametrize("metric", ["accuracy", "macro_f1"])
+def test_compare_on_a_small_suite_says_it_is_too_small(
+    project: Path, server: FakeOpenAIServer, metric: str
 ) -> None:
     """Two runs of 8 cases, 4 broken and none fixed: compare may not call it a regression,
     and must say that the shared cases could not have shown one."""
-    make_project(project, TRAIN + EIGHT, SUITE.format(metric="accuracy", must_beat="none"))
+    suite_text = SUITE.format(metric=metric, must_beat="none")
+    make_project(project, TRAIN + EIGHT, suite_text)
     suite = str(project / "evalsets" / "router.yaml")
     opts = {"base_url": server.base_url, "model": "fake", "no_cache": True}
     run_eval(suite, EvalOptions(out=project / "a", **opts))  # type: ignore[arg-type]
-    worse = [_row(i, r["expected"], "refund") if i >= 4 else r for i, r in enumerate(EIGHT)]  # type: ignore[arg-type]
-    make_project(project, TRAIN + worse, SUITE.format(metric="accuracy", must_beat="none"))
+    worse = [_row(i, str(r["expected"]), "refund") if i >= 4 else r for i, r in enumerate(EIGHT)]
+    make_project(project, TRAIN + worse, suite_text)
     run_eval(suite, EvalOptions(out=project / "b", **opts))  # type: ignore[arg-type]
     s = compare_paths(project / "a", project / "b")
     assert (s.mcnemar.broken, s.mcnemar.fixed) == (4, 0)
-    assert s.verdict.status == "no_significant_change"
+    assert s.verdict.status == "no_significant_change" and s.exit_code == 0
     assert s.verdict.decision is not None and s.verdict.decision.outcome == "too_small"
-    assert s.verdict.test == "McNemar mid-p" and s.verdict.p_value == pytest.approx(0.0625)
-    assert "Too small to decide: only 4 cases right on one side only" in s.verdict.explanation
+    assert s.paired_bootstrap.p_value < 0.05  # the old rule would have failed this change
     text = render_comparison_markdown(s)
-    assert "Too small to decide" in text and "mid-p" in text
+    assert "Too small to decide" in s.verdict.explanation and "Too small to decide" in text
+    if metric == "accuracy":
+        assert s.verdict.test == "McNemar mid-p" and s.verdict.p_value == pytest.approx(0.0625)
+        assert "only 4 cases right on one side only" in s.verdict.explanation
+    else:
+        assert s.verdict.test == "paired sign-flip permutation" and s.verdict.p_value >= 0.125
+        assert "The two disagree: the bootstrap alone would call this significant" in text

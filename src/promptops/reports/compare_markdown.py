@@ -136,6 +136,13 @@ def tests_sentence(s: ComparisonSummary) -> str:
     )
     head = "Other figures, shown only (they do not decide)" if d is not None else "Tests"
     words.append(f"{head}: " + "; ".join(others) + ".")
+    same_metric = d is not None and d.metric == pb.metric
+    if d is not None and same_metric and (pb.p_value < s.alpha) != (d.outcome == "significant"):
+        verb = "call" if pb.p_value < s.alpha else "not call"
+        words.append(
+            f"The two disagree: the bootstrap alone would {verb} this significant; the "
+            f"{d.test} test is the one valid at {fmt.count(d.n)} cases."
+        )
     return " ".join(words)
 
 
