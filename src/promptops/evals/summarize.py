@@ -181,6 +181,15 @@ def best_baseline(baselines: list[s.BaselineResult], metric: str) -> s.BaselineR
     return max(fitted, key=lambda b: _primary(b, metric)) if fitted else None
 
 
+OUTCOMES = {
+    "significant": "significant",
+    "not_significant": "not significant",
+    "underpowered": "inconclusive (underpowered)",
+    "too_small": "too small to decide",
+    "identical": "no case differs",
+}
+
+
 def verdict(
     prompt_score: float, baselines: list[s.BaselineResult], alpha: float, metric: str = "macro_f1"
 ) -> s.Verdict:
@@ -205,15 +214,6 @@ def verdict(
             f"{d.test} p={d.p_value:.3g} (alpha {alpha}): {OUTCOMES[d.outcome]}"
         ),
     )
-
-
-OUTCOMES = {
-    "significant": "significant",
-    "not_significant": "not significant",
-    "underpowered": "inconclusive (underpowered)",
-    "too_small": "too small to decide",
-    "identical": "no case differs",
-}
 
 
 def sensitivity(
