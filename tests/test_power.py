@@ -200,3 +200,19 @@ def test_mid_p_size_by_exact_enumeration(n: int) -> None:
     the conditional size at m = n rules: 0.057 at n = 100, psi = 1)."""
     sizes = [_mid_p_power(n, psi / 2, psi / 2, 0.05) for psi in np.linspace(0.05, 0.9, 18)]
     assert max(sizes) <= 0.05 + 5e-4, sizes
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_sign_flip_is_symmetric_in_its_two_systems(seed: int) -> None:
+    """Swapping which system is A negates the difference and keeps every p-value, exact or
+    sampled (the swap distribution is symmetric)."""
+    true, a, b = _systems(24, seed)
+    for limit in (1 << 20, 0):
+        ab = paired_permutation_cells(tally([true, a, b], [3, 4, 4]), 3, exact_limit=limit)
+        ba = paired_permutation_cells(tally([true, b, a], [3, 4, 4]), 3, exact_limit=limit)
+        assert ab.difference == pytest.approx(-ba.difference)
+        assert 0 < ab.p_value <= 1 and ab.smallest_p <= ab.p_value + 1e-12
+        if limit:
+            assert ab.n_resamples == 0 and ab.p_value == pytest.approx(ba.p_value)
+        else:
+            assert ab.p_value == pytest.approx(ba.p_value, abs=0.04)
