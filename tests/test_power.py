@@ -216,3 +216,14 @@ def test_sign_flip_is_symmetric_in_its_two_systems(seed: int) -> None:
             assert ab.n_resamples == 0 and ab.p_value == pytest.approx(ba.p_value)
         else:
             assert ab.p_value == pytest.approx(ba.p_value, abs=0.04)
+
+
+@pytest.mark.parametrize(("m", "size"), [(10, 0.021), (20, 0.041), (50, 0.033), (100, 0.035)])
+def test_exact_conditional_size_matches_the_note(m: int, size: float) -> None:
+    """Note B1: the exact test's size given m discordant pairs; mid-p's is closer to alpha."""
+    exact = sum(
+        binom.pmf(c, m, 0.5) for c in range(m + 1) if mcnemar_counts(c, m - c).p_value < 0.05
+    )
+    mid = sum(binom.pmf(c, m, 0.5) for c in range(m + 1) if mcnemar_counts(c, m - c).mid_p < 0.05)
+    assert exact == pytest.approx(size, abs=0.0005)
+    assert exact <= mid
