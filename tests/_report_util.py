@@ -26,9 +26,12 @@ from promptops.runs.summary import (
     McNemar,
     ModelInfo,
     PairedBootstrap,
+    PairedDecision,
     PromptInfo,
     ReliabilityBin,
     Repeats,
+    Sensitivity,
+    SignFlip,
     SliceGap,
     SliceMetrics,
     ThresholdResult,
@@ -221,7 +224,11 @@ def make_summary(
             description="Always predicts the most frequent label.",
             status="ok",
             metrics=majority,
-            mcnemar=McNemar(b=170, c=4, p_value=1e-12),
+            mcnemar=McNemar(b=170, c=4, p_value=1e-12, mid_p=5e-13),
+            sign_flip=SignFlip(
+                metric="macro_f1", diff=metrics.macro_f1 - 0.06, p_value=0.0005, n_perm=2000, seed=0
+            ),
+            decision=_decision(metrics.macro_f1 - 0.06, 0.0005, 0.12),
             paired_bootstrap=PairedBootstrap(
                 metric="macro_f1",
                 diff=metrics.macro_f1 - 0.06,
@@ -240,7 +247,11 @@ def make_summary(
             else "TF-IDF + logistic regression on the train split.",
             status="ok",
             metrics=tfidf,
-            mcnemar=McNemar(b=41, c=17, p_value=0.0024),
+            mcnemar=McNemar(b=41, c=17, p_value=0.0024, mid_p=0.0019),
+            sign_flip=SignFlip(
+                metric="macro_f1", diff=metrics.macro_f1 - 0.664, p_value=0.004, n_perm=2000, seed=0
+            ),
+            decision=_decision(metrics.macro_f1 - 0.664, 0.004, 0.061),
             paired_bootstrap=PairedBootstrap(
                 metric="macro_f1",
                 diff=metrics.macro_f1 - 0.664,
@@ -331,6 +342,15 @@ def make_summary(
                 seed=0,
             ),
         },
+        sensitivity=Sensitivity(
+            metric="macro_f1",
+            n=300,
+            alpha=0.05,
+            power=0.8,
+            mde=0.061,
+            method="paired sign-flip permutation; sign-flip null and paired bootstrap spreads",
+            against="tfidf_logreg",
+        ),
         baselines=baselines,
         verdict=Verdict(
             best_baseline="tfidf_logreg",
@@ -369,4 +389,21 @@ def make_summary(
         ],
         passed=passed and metrics.macro_f1 >= 0.6,
         volatile=volatile(seed),
+    )
+
+
+def _decision(diff: float, p_value: float, mde: float) -> PairedDecision:
+    return PairedDecision(
+        metric="macro_f1",
+        test="paired sign-flip permutation",
+        diff=diff,
+        p_value=p_value,
+        alpha=0.05,
+        outcome="significant",
+        n=300,
+        discordant=120,
+        smallest_p=1e-30,
+        mde=mde,
+        power=0.8,
+        mde_method="sign-flip null and paired bootstrap spreads",
     )

@@ -148,6 +148,42 @@ def test_markdown_layout(markdown: str) -> None:
     assert "**PASS**: all 2 thresholds passed." in markdown
     assert "The prompt beats the best baseline, tfidf_logreg." in markdown
     assert "95% CI from +0.031 to +0.129" in markdown
+    assert "The paired sign-flip permutation test on Macro-F1 decides:" in markdown
+    assert "shown only: it does not decide" in markdown
+    assert (
+        "Minimum detectable difference (80% power, alpha 0.05, 300 cases, against the "
+        "tfidf_logreg baseline): 0.061 in Macro-F1" in markdown
+    )
+    assert "| tfidf_logreg (best) | ok | 0.701 | 0.664 |" in markdown
+
+
+def test_markdown_says_when_a_suite_is_too_small_and_must_beat_is_not_demonstrated() -> None:
+    base = make_summary()
+    small = base.model_copy(deep=True)
+    best = next(b for b in small.baselines if b.name == "tfidf_logreg")
+    assert best.decision is not None
+    best.decision = best.decision.model_copy(
+        update={"outcome": "too_small", "p_value": 0.125, "discordant": 4, "smallest_p": 0.125}
+    )
+    best.prompt_significantly_better = False
+    small.verdict = small.verdict.model_copy(update={"beats_best_baseline": False})
+    small.thresholds.append(
+        small.thresholds[0].model_copy(
+            update={
+                "metric": "beats_tfidf_logreg_baseline",
+                "passed": False,
+                "note": "not demonstrated (the suite is too small to decide)",
+            }
+        )
+    )
+    text = render_markdown(small)
+    assert "The prompt is not shown to beat the best baseline" in text
+    assert "Too small to decide: only 4 cases answered differently" in text
+    assert "not demonstrated (the suite is too small to decide)" in text
+    assert "too small to decide |" in text
+    assert render_markdown(small) == text
+    page = render_html(small)
+    assert "Too small to decide" in page and "not demonstrated" in page
 
 
 def test_markdown_says_fail_in_plain_words() -> None:

@@ -44,6 +44,7 @@ def _register_commands() -> None:
         eval_cmd,
         grounding_cmd,
         metrics_cmd,
+        power_cmd,
         prompts_cmd,
         rag_cmd,
         retrieve_cmd,
@@ -61,6 +62,7 @@ def _register_commands() -> None:
         rag_cmd,
         compare_cmd,
         baseline_cmd,
+        power_cmd,
         metrics_cmd,
     ):
         module.register(app)

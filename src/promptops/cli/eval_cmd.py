@@ -76,6 +76,10 @@ def eval_command(
         f"errors {summary.n_errors}"
     )
     typer.echo(summary.verdict.explanation)
+    if summary.sensitivity is not None:
+        from promptops.reports.words import sensitivity_sentence
+
+        typer.echo(sensitivity_sentence(summary) or "")
     for check in summary.thresholds:
         mark = "PASS" if check.passed else "FAIL"
         actual = "n/a" if check.actual is None else f"{check.actual:.3f}"

@@ -374,6 +374,8 @@ def build_summary(
     if rule is not None:
         checks.append(rule)
     slice_rows, gap = sm.slices(outcomes, prep.scan.columns)
+    intervals = sm.intervals(outcomes, suite)
+    primary = suite.primary_metric
     latencies = np.frombuffer(totals.latencies, dtype=np.float32)
     return s.ClassificationSummary(
         suite=suite.name,
@@ -405,9 +407,10 @@ def build_summary(
         n_invalid=int((outcomes.invalid & ~outcomes.errors).sum()),
         primary_metric=suite.primary_metric,
         metrics=result,
-        intervals=sm.intervals(outcomes, suite),
+        intervals=intervals,
+        sensitivity=sm.sensitivity(primary, baselines, intervals, n_cases, suite.alpha),
         baselines=baselines,
-        verdict=sm.verdict(result.macro_f1, baselines, suite.alpha),
+        verdict=sm.verdict(getattr(result, primary), baselines, suite.alpha, primary),
         slices=slice_rows,
         largest_gap=gap,
         worst_cases=sm.worst_cases(outcomes, result),

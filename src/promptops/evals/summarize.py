@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from promptops.evals import metrics as m
-from promptops.evals import stats
+from promptops.evals import paired, power, stats
 from promptops.evals.baselines import BaselineResult as FitResult
 from promptops.evals.cells import tally
 from promptops.evals.columns import TestColumns
@@ -88,6 +88,8 @@ BASELINE_TEXT = {
 def compare_baselines(
     outcomes: Outcomes, fits: Sequence[FitResult], suite: Suite
 ) -> list[s.BaselineResult]:
+    """Each fitted baseline against the prompt on the same cases; the suite's primary metric
+    picks the test that decides (`paired.compare_cells`), the others are shown beside it."""
     out = []
     positions, k = outcomes.positions, len(outcomes.labels)
     for fit in fits:
@@ -107,14 +109,19 @@ def compare_baselines(
             outcomes.true, preds, outcomes.labels, probabilities
         )
         cells = tally([outcomes.true, preds, outcomes.pred], [k, k + 1, k + 1])
-        base_right = cells.column(0) == cells.column(1)
-        prompt_right = cells.column(0) == cells.column(2)
-        mc = stats.mcnemar_counts(
-            int(cells.counts[prompt_right & ~base_right].sum()),
-            int(cells.counts[base_right & ~prompt_right].sum()),
+        result = paired.compare_cells(
+            cells,
+            k,
+            metric=suite.primary_metric,
+            alpha=suite.alpha,
+            n_resamples=suite.bootstrap_samples,
+            seed=suite.seed,
         )
-        pb = stats.paired_bootstrap_cells(
-            cells, k, n_resamples=suite.bootstrap_samples, seed=suite.seed
+        mc, pb, perm, decision = (
+            result.mcnemar,
+            result.bootstrap,
+            result.permutation,
+            result.decision,
         )
         out.append(
             s.BaselineResult(
@@ -122,7 +129,8 @@ def compare_baselines(
                 description=description,
                 status="ok",
                 metrics=metrics_model(base_metrics),
-                mcnemar=s.McNemar(b=mc.b, c=mc.c, p_value=mc.p_value),
+                # the model's b counts the prompt's wins: cells hold (true, baseline, prompt)
+                mcnemar=s.McNemar(b=mc.c, c=mc.b, p_value=mc.p_value, mid_p=mc.mid_p),
                 paired_bootstrap=s.PairedBootstrap(
                     metric="macro_f1",
                     diff=pb.difference,
@@ -132,34 +140,113 @@ def compare_baselines(
                     n_boot=pb.n_resamples,
                     seed=suite.seed,
                 ),
-                prompt_significantly_better=pb.difference > 0 and pb.p_value < suite.alpha,
+                sign_flip=s.SignFlip(
+                    metric="macro_f1",
+                    diff=perm.difference,
+                    p_value=perm.p_value,
+                    n_perm=perm.n_resamples,
+                    seed=suite.seed,
+                ),
+                decision=decision_model(decision),
+                prompt_significantly_better=decision.significant and decision.diff > 0,
             )
         )
     return out
 
 
-def verdict(prompt_f1: float, baselines: list[s.BaselineResult], alpha: float) -> s.Verdict:
+def decision_model(d: paired.Decision) -> s.PairedDecision:
+    return s.PairedDecision(
+        metric=d.metric,
+        test=d.test,
+        diff=d.diff,
+        p_value=d.p_value,
+        alpha=d.alpha,
+        outcome=d.outcome,
+        n=d.n,
+        discordant=d.discordant,
+        smallest_p=d.smallest_p,
+        mde=d.mde,
+        power=d.power,
+        mde_method=d.mde_method,
+    )
+
+
+def _primary(b: s.BaselineResult, metric: str) -> float:
+    return float(getattr(b.metrics, metric)) if b.metrics else 0.0
+
+
+def best_baseline(baselines: list[s.BaselineResult], metric: str) -> s.BaselineResult | None:
+    """The fitted baseline scoring highest on the primary metric (first on ties)."""
     fitted = [b for b in baselines if b.status == "ok" and b.metrics is not None]
-    if not fitted:
+    return max(fitted, key=lambda b: _primary(b, metric)) if fitted else None
+
+
+OUTCOMES = {
+    "significant": "significant",
+    "not_significant": "not significant",
+    "underpowered": "inconclusive (underpowered)",
+    "too_small": "too small to decide",
+    "identical": "no case differs",
+}
+
+
+def verdict(
+    prompt_score: float, baselines: list[s.BaselineResult], alpha: float, metric: str = "macro_f1"
+) -> s.Verdict:
+    best = best_baseline(baselines, metric)
+    if best is None:
         return s.Verdict(
             best_baseline=None,
             beats_best_baseline=None,
             explanation="no baseline could be fit: nothing shows the prompt beats a trivial rule",
         )
-    best = max(fitted, key=lambda b: b.metrics.macro_f1 if b.metrics else 0.0)
-    assert best.metrics is not None and best.paired_bootstrap is not None
-    pb = best.paired_bootstrap
+    d = best.decision
+    assert d is not None
     beats = bool(best.prompt_significantly_better)
-    relation = "beats" if beats else "does not significantly beat"
+    relation = "beats" if beats else "is not shown to beat"
+    name = "accuracy" if metric == "accuracy" else "macro-F1"
     return s.Verdict(
         best_baseline=best.name,
         beats_best_baseline=beats,
         explanation=(
-            f"the prompt (macro-F1 {prompt_f1:.3f}) {relation} the best baseline {best.name} "
-            f"(macro-F1 {best.metrics.macro_f1:.3f}): difference {pb.diff:+.3f}, "
-            f"95% CI [{pb.low:+.3f}, {pb.high:+.3f}], paired bootstrap p={pb.p_value:.3g} "
-            f"(alpha {alpha})"
+            f"the prompt ({name} {prompt_score:.3f}) {relation} the best baseline {best.name} "
+            f"({name} {_primary(best, metric):.3f}): difference {d.diff:+.3f}, "
+            f"{d.test} p={d.p_value:.3g} (alpha {alpha}): {OUTCOMES[d.outcome]}"
         ),
+    )
+
+
+def sensitivity(
+    metric: str,
+    baselines: list[s.BaselineResult],
+    intervals: dict[str, s.Interval],
+    n: int,
+    alpha: float,
+) -> s.Sensitivity:
+    """The primary metric's MDE: paired with the best baseline when one was fit, else the
+    metric alone (what a test against a fixed value could see)."""
+    best = best_baseline(baselines, metric)
+    if best is not None and best.decision is not None:
+        d = best.decision
+        return s.Sensitivity(
+            metric=metric,
+            n=d.n,
+            alpha=alpha,
+            power=d.power,
+            mde=d.mde,
+            method=f"{d.test}; {d.mde_method}",
+            against=best.name,
+        )
+    iv = intervals[metric]
+    key: paired.Metric = "accuracy" if metric == "accuracy" else "macro_f1"
+    return s.Sensitivity(
+        metric=metric,
+        n=n,
+        alpha=alpha,
+        power=power.DEFAULT_POWER,
+        mde=paired.one_sample_mde(key, iv.estimate, iv.low, iv.high, n, alpha=alpha),
+        method="one sample, from the metric's standard error (no baseline to pair with)",
+        against=None,
     )
 
 
@@ -308,22 +395,40 @@ def thresholds(
 
 
 def must_beat(suite: Suite, baselines: list[s.BaselineResult]) -> s.ThresholdResult | None:
-    """The suite's `must_beat` rule as a pass/fail row (1 = significantly better)."""
+    """The suite's `must_beat` rule as a pass/fail row (1 = significantly better). A rule the
+    suite cannot decide fails: it is not demonstrated, and the row's note says why."""
     if suite.must_beat == "none":
         return None
     fitted = [b for b in baselines if b.status == "ok" and b.metrics is not None]
     if suite.must_beat == "majority":
         fitted = [b for b in fitted if b.name == "majority"]
-    if not fitted:
+    target = best_baseline(fitted, suite.primary_metric)
+    if target is None:
         return s.ThresholdResult(
-            metric=f"beats_{suite.must_beat}_baseline", op=">=", value=1, actual=None, passed=False
+            metric=f"beats_{suite.must_beat}_baseline",
+            op=">=",
+            value=1,
+            actual=None,
+            passed=False,
+            note="not demonstrated (no such baseline could be fit)",
         )
-    target = max(fitted, key=lambda b: b.metrics.macro_f1 if b.metrics else 0.0)
     ok = bool(target.prompt_significantly_better)
+    d = target.decision
+    note = None
+    if not ok and d is not None:
+        reason = {
+            "significant": "the prompt is significantly worse",
+            "not_significant": "no significant difference",
+            "underpowered": "inconclusive, underpowered",
+            "too_small": "the suite is too small to decide",
+            "identical": "the prompt and the baseline answer every case alike",
+        }[d.outcome]
+        note = f"not demonstrated ({reason})"
     return s.ThresholdResult(
         metric=f"beats_{target.name}_baseline",
         op=">=",
         value=1,
         actual=1.0 if ok else 0.0,
         passed=ok,
+        note=note,
     )

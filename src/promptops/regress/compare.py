@@ -3,15 +3,17 @@
 Both sides are scored on the cases they share (same id, sample 0, same expected label), so
 case difficulty cancels out and the tests are paired:
 
-- macro-F1: paired bootstrap of B minus A (`stats.paired_bootstrap`), resampling the same
-  cases for both sides; accuracy: a bootstrap interval of the difference on the same
-  resamples;
-- correctness: the exact McNemar test on the flipped cases (fixed vs broken).
+- macro-F1: the paired sign-flip permutation test of B minus A, and a paired bootstrap
+  interval (shown, never deciding); accuracy: a bootstrap interval of the difference;
+- correctness: McNemar's test on the flipped cases (fixed vs broken), mid-p and exact.
 
-The primary metric of B's suite decides the verdict, with the test that matches it: the
-paired bootstrap for macro-F1, McNemar for accuracy. B fails when it is significantly worse
-(difference < 0 and p < alpha) or fails one of its own thresholds. Resamples and seed are
-B's (the suite's), so the numbers are reproducible.
+The primary metric of B's suite decides the verdict through `evals.paired.compare_cells`,
+the rule the eval verdict and `must_beat` use: the sign-flip test for macro-F1, McNemar
+mid-p for accuracy, both valid at any size. B fails when it is significantly worse
+(difference < 0 and p < alpha) or fails one of its own thresholds. A non-significant result
+says whether the shared cases could have shown a change at all (the minimum detectable
+difference at 80% power). Resamples and seed are B's (the suite's), so the numbers are
+reproducible.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ import numpy as np
 
 from promptops.errors import EvalsetError, UserInputError
 from promptops.evals import metrics as m
-from promptops.evals import stats
+from promptops.evals import paired, stats
+from promptops.evals.cells import tally
+from promptops.evals.summarize import decision_model
 from promptops.prompts.diff import diff_prompts
 from promptops.regress.baseline import default_path, load_baseline, side_from_record
 from promptops.regress.sides import CaseOutcome, RunSide, load_run
 from promptops.reports import fmt
-from promptops.reports.words import p_words
+from promptops.reports.words import decision_words, p_words
 from promptops.runs import comparison as c
 from promptops.runs.folder import write_json
-from promptops.runs.summary import ClassMetrics, PairedBootstrap
+from promptops.runs.summary import ClassMetrics, PairedBootstrap, SignFlip
 
 COMPARISON_JSON = "comparison.json"
 
@@ -67,23 +71,34 @@ def compare(a: RunSide, b: RunSide, *, alpha: float = 0.05) -> c.ComparisonSumma
     n_boot, seed = b.n_boot, b.seed
     metrics_a = m.classification_metrics(y_true, pred_a, labels)
     metrics_b = m.classification_metrics(y_true, pred_b, labels)
-    paired = stats.paired_bootstrap(y_true, pred_a, pred_b, labels, n_resamples=n_boot, seed=seed)
+    true, codes_a = m.encode(y_true, pred_a, labels)
+    _, codes_b = m.encode(y_true, pred_b, labels)
+    k = len(labels)
+    primary = b.info.primary_metric
+    result = paired.compare_cells(
+        tally([true, codes_a, codes_b], [k, k + 1, k + 1]),
+        k,
+        metric="accuracy" if primary == "accuracy" else "macro_f1",
+        alpha=alpha,
+        n_resamples=n_boot,
+        seed=seed,
+    )
+    paired_boot, perm, mc = result.bootstrap, result.permutation, result.mcnemar
     accuracy = stats.bootstrap_ci(
         lambda ix: float(right_b[ix].mean() - right_a[ix].mean()),
         len(shared),
         n_resamples=n_boot,
         seed=seed,
     )
-    mc = stats.mcnemar_exact(list(right_a.astype(bool)), list(right_b.astype(bool)))
     deltas = [
         c.MetricDelta(
             metric="macro_f1",
             a=metrics_a.macro_f1,
             b=metrics_b.macro_f1,
-            diff=paired.difference,
-            low=paired.low,
-            high=paired.high,
-            level=paired.confidence,
+            diff=paired_boot.difference,
+            low=paired_boot.low,
+            high=paired_boot.high,
+            level=paired_boot.confidence,
             n_boot=n_boot,
             seed=seed,
         ),
@@ -99,8 +114,7 @@ def compare(a: RunSide, b: RunSide, *, alpha: float = 0.05) -> c.ComparisonSumma
             seed=seed,
         ),
     ]
-    primary = b.info.primary_metric
-    mcnemar = c.McNemarFlips(broken=mc.b, fixed=mc.c, p_value=mc.p_value)
+    mcnemar = c.McNemarFlips(broken=mc.b, fixed=mc.c, p_value=mc.p_value, mid_p=mc.mid_p)
     return c.ComparisonSummary(
         alpha=alpha,
         primary_metric=primary,
@@ -111,11 +125,18 @@ def compare(a: RunSide, b: RunSide, *, alpha: float = 0.05) -> c.ComparisonSumma
         metrics=deltas,
         paired_bootstrap=PairedBootstrap(
             metric="macro_f1",
-            diff=paired.difference,
-            low=paired.low,
-            high=paired.high,
-            p_value=paired.p_value,
+            diff=paired_boot.difference,
+            low=paired_boot.low,
+            high=paired_boot.high,
+            p_value=paired_boot.p_value,
             n_boot=n_boot,
+            seed=seed,
+        ),
+        sign_flip=SignFlip(
+            metric="macro_f1",
+            diff=perm.difference,
+            p_value=perm.p_value,
+            n_perm=perm.n_resamples,
             seed=seed,
         ),
         mcnemar=mcnemar,
@@ -132,7 +153,7 @@ def compare(a: RunSide, b: RunSide, *, alpha: float = 0.05) -> c.ComparisonSumma
         prompt=_prompt_change(a, b),
         evalset=evalset,
         setup=_setup(a, b),
-        verdict=_verdict(primary, deltas, paired.p_value, mcnemar, b, alpha, len(shared)),
+        verdict=_verdict(primary, deltas, result.decision, mcnemar, b, alpha, len(shared)),
     )
 
 
@@ -260,24 +281,21 @@ def _setup(a: RunSide, b: RunSide) -> list[c.SettingRow]:
 def _verdict(
     primary: str,
     deltas: list[c.MetricDelta],
-    bootstrap_p: float,
+    decision: paired.Decision,
     mcnemar: c.McNemarFlips,
     b: RunSide,
     alpha: float,
     n_shared: int,
 ) -> c.ComparisonVerdict:
-    delta = next(d for d in deltas if d.metric == primary)
-    if primary == "macro_f1":
-        test, p = "paired bootstrap", bootstrap_p
-    else:
-        test, p = "exact McNemar", mcnemar.p_value
-    significant = p < alpha and delta.diff != 0
+    delta = next((d for d in deltas if d.metric == primary), deltas[0])
+    test, p = decision.test, decision.p_value
+    significant = decision.significant
     status: c.Status = (
         "no_significant_change"
         if not significant
-        else ("regressed" if delta.diff < 0 else "improved")
+        else ("regressed" if decision.diff < 0 else "improved")
     )
-    name = fmt.metric_name(primary)
+    name = fmt.metric_name(delta.metric)
     change = (
         f"{name} {fmt.num(delta.a)} → {fmt.num(delta.b)} ({fmt.signed(delta.diff)}, "
         f"{fmt.level(delta.level)} CI {fmt.interval(delta.low, delta.high, sign=True)}, "
@@ -289,8 +307,11 @@ def _verdict(
         "improved": f"B is significantly better than A (p < alpha {alpha:g})",
         "no_significant_change": f"no significant difference between A and B (alpha {alpha:g})",
     }[status]
+    model = decision_model(decision)
     failed = [t for t in b.info.thresholds if not t.passed]
     words = [f"{head}: {change}."]
+    if not significant:
+        words.append(decision_words(model, "B", "A"))
     if failed:
         names = ", ".join(
             f"{fmt.metric_name(t.metric)} {fmt.rule_text(t.op, t.value)}" for t in failed
@@ -300,7 +321,8 @@ def _verdict(
         status=status,
         test=test,
         p_value=p,
-        diff=delta.diff,
+        diff=decision.diff,
+        decision=model,
         b_passed=b.info.passed,
         fails=status == "regressed" or not b.info.passed,
         explanation=" ".join(words),

@@ -9,7 +9,12 @@ or a model. Same summary in, same bytes out.
 from __future__ import annotations
 
 from promptops.reports import fmt, svg
-from promptops.reports.compare_markdown import LISTED_CASES, VERDICT_WORDS, side_label
+from promptops.reports.compare_markdown import (
+    LISTED_CASES,
+    VERDICT_WORDS,
+    side_label,
+    tests_sentence,
+)
 from promptops.reports.fmt import metric_name, rule_text
 from promptops.reports.html import (
     Cell,
@@ -29,7 +34,7 @@ from promptops.reports.html import (
     tag,
 )
 from promptops.reports.registry import ReportWriter, register
-from promptops.reports.words import format_input, p_words
+from promptops.reports.words import format_input
 from promptops.runs.comparison import ComparisonSummary, FlippedCase
 
 DIFF_STYLE = (
@@ -135,20 +140,13 @@ def _metrics(s: ComparisonSummary) -> Safe:
         reference=0.0,
         signed=True,
     )
-    pb, mc = s.paired_bootstrap, s.mcnemar
     return section(
         "metrics",
         "Metrics on shared cases",
         side_by_side(
             table(["Metric", "A", "B", "B minus A", "CI of the difference"], rows), chart(whiskers)
         ),
-        paragraph(
-            f"Paired bootstrap on macro-F1 ({fmt.count(pb.n_boot)} resamples, seed {pb.seed}): "
-            f"{p_words(pb.p_value)}. Exact McNemar test on correctness: "
-            f"{fmt.count(mc.broken)} broken, {fmt.count(mc.fixed)} fixed, "
-            f"{p_words(mc.p_value)}.",
-            cls="note",
-        ),
+        paragraph(tests_sentence(s), cls="note"),
     )
 
 

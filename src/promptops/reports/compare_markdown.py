@@ -12,7 +12,7 @@ from promptops.reports import fmt
 from promptops.reports.fmt import metric_name, rule_text
 from promptops.reports.markdown import CELL_LIMIT, escape, join_sections, table
 from promptops.reports.registry import ReportWriter, register
-from promptops.reports.words import format_input, p_words
+from promptops.reports.words import format_input, p_words, test_reason
 from promptops.runs.comparison import ComparisonSummary, FlippedCase, Side
 
 LISTED_CASES = 25
@@ -99,17 +99,51 @@ def _metrics(s: ComparisonSummary) -> list[str]:
         ]
         for d in s.metrics
     ]
-    pb, mc = s.paired_bootstrap, s.mcnemar
     return [
         "## Metrics on shared cases",
         "",
         *table(["Metric", "A", "B", "B minus A", "CI of the difference"], rows),
         "",
-        f"Paired bootstrap on macro-F1 ({fmt.count(pb.n_boot)} resamples, seed {pb.seed}): "
-        f"{p_words(pb.p_value)}. Exact McNemar test on correctness: "
-        f"{fmt.count(mc.broken)} broken, {fmt.count(mc.fixed)} fixed, "
-        f"{p_words(mc.p_value)}.",
+        escape(tests_sentence(s)),
     ]
+
+
+def tests_sentence(s: ComparisonSummary) -> str:
+    """Which test decides and why, then every other figure, said not to decide."""
+    pb, mc, sf, d = s.paired_bootstrap, s.mcnemar, s.sign_flip, s.verdict.decision
+    words = []
+    if d is not None:
+        mde = fmt.num(d.mde) if d.mde is not None else "none at this size"
+        words.append(
+            f"{test_reason(d)} Minimum detectable difference at {fmt.pct(d.power, 0)} power: "
+            f"{mde} in {metric_name(d.metric)} ({d.mde_method})."
+        )
+    deciding = s.verdict.test
+    others = []
+    if sf is not None and deciding != "paired sign-flip permutation":
+        kind = "exact" if sf.n_perm == 0 else f"{fmt.count(sf.n_perm)} swaps, seed {sf.seed}"
+        others.append(f"paired sign-flip on macro-F1 ({kind}): {p_words(sf.p_value)}")
+    others.append(
+        f"paired bootstrap on macro-F1 ({fmt.count(pb.n_boot)} resamples, seed {pb.seed}): "
+        f"{p_words(pb.p_value)}"
+    )
+    mid = (
+        f", mid-{p_words(mc.mid_p)}" if mc.mid_p is not None and deciding != "McNemar mid-p" else ""
+    )
+    others.append(
+        f"McNemar on correctness: {fmt.count(mc.broken)} broken, {fmt.count(mc.fixed)} fixed, "
+        f"exact {p_words(mc.p_value)}{mid}"
+    )
+    head = "Other figures, shown only (they do not decide)" if d is not None else "Tests"
+    words.append(f"{head}: " + "; ".join(others) + ".")
+    same_metric = d is not None and d.metric == pb.metric
+    if d is not None and same_metric and (pb.p_value < s.alpha) != (d.outcome == "significant"):
+        verb = "call" if pb.p_value < s.alpha else "not call"
+        words.append(
+            f"The two disagree: the bootstrap alone would {verb} this significant; the "
+            f"{d.test} test is the one valid at {fmt.count(d.n)} cases."
+        )
+    return " ".join(words)
 
 
 def _per_class(s: ComparisonSummary) -> list[str]:

@@ -20,11 +20,13 @@ from promptops.reports.words import (
     bootstrap_note,
     calibration_sentence,
     case_output,
+    decision_cells,
     error_share,
     format_input,
     headline_value,
     ordered_metrics,
     resent_note,
+    sensitivity_sentence,
     threshold_status,
 )
 from promptops.runs.summary import BaselineResult, CaseView, ClassificationSummary
@@ -299,7 +301,14 @@ def _verdict(s: ClassificationSummary) -> Safe:
         [
             banner,
             section(
-                "thresholds", "Thresholds", table(["Metric", "Rule", "Actual", "Result"], rows)
+                "thresholds",
+                "Thresholds",
+                table(["Metric", "Rule", "Actual", "Result"], rows),
+                *(
+                    paragraph(f"{metric_name(t.metric)}: {t.note}", cls="note")
+                    for t in s.thresholds
+                    if t.note
+                ),
             ),
         ]
     )
@@ -318,6 +327,7 @@ def _headline(s: ClassificationSummary) -> Safe:
         if (iv := s.intervals.get(k)) is not None
     ]
     note = bootstrap_note(s)
+    power = sensitivity_sentence(s)
     return section(
         "metrics",
         "Headline metrics",
@@ -332,6 +342,7 @@ def _headline(s: ClassificationSummary) -> Safe:
             f"{fmt.count(s.n_invalid)} ({fmt.pct(s.metrics.invalid_rate)}). {note or ''}",
             cls="note",
         ),
+        paragraph(power, cls="note") if power else Safe(""),
     )
 
 
@@ -344,10 +355,13 @@ def _baselines(s: ClassificationSummary) -> Safe:
         "Accuracy",
         "Macro-F1",
         "Prompt minus baseline",
-        "95% CI",
+        "Deciding test",
+        "p (decides)",
+        "MDE (80% power)",
+        "Outcome",
+        "Bootstrap 95% CI",
         "Bootstrap p",
-        "McNemar p",
-        "Significantly better",
+        "McNemar p (exact / mid-p)",
     ]
     rows = [_baseline_row(s, b) for b in s.baselines]
     parts: list[str | Safe] = [
@@ -385,19 +399,22 @@ def nice_reach(values: Sequence[float]) -> float:
 
 
 def _baseline_row(s: ClassificationSummary, b: BaselineResult) -> list[Cell]:
-    pb, mc, m = b.paired_bootstrap, b.mcnemar, b.metrics
+    m = b.metrics
     status = "ok" if b.status == "ok" else f"not fit: {b.reason or 'no reason given'}"
-    better = {True: "yes", False: "no", None: fmt.MISSING}[b.prompt_significantly_better]
+    diff, test, p, mde, outcome, ci, boot_p, mcnemar = decision_cells(b)
     return [
         b.name + (" (best)" if b.name == s.verdict.best_baseline else ""),
         status,
         Num(fmt.num(m.accuracy if m else None)),
         Num(fmt.num(m.macro_f1 if m else None)),
-        Num(fmt.signed(pb.diff) if pb else fmt.MISSING),
-        Num(fmt.interval(pb.low, pb.high, sign=True) if pb else fmt.MISSING),
-        Num(fmt.pvalue(pb.p_value if pb else None)),
-        Num(fmt.pvalue(mc.p_value if mc else None)),
-        better,
+        Num(diff),
+        test,
+        Num(p),
+        Num(mde),
+        outcome,
+        Num(ci),
+        Num(boot_p),
+        Num(mcnemar),
     ]
 
 

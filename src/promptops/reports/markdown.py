@@ -19,11 +19,13 @@ from promptops.reports.words import (
     bootstrap_note,
     calibration_sentence,
     case_output,
+    decision_cells,
     error_share,
     format_input,
     headline_value,
     ordered_metrics,
     resent_note,
+    sensitivity_sentence,
     threshold_status,
 )
 from promptops.runs.summary import BaselineResult, CaseView, ClassificationSummary, Finding
@@ -130,6 +132,11 @@ def _verdict(s: ClassificationSummary) -> list[str]:
             for t in s.thresholds
         ]
         lines += ["", *table(["Metric", "Rule", "Actual", "Result"], rows)]
+        notes = [t for t in s.thresholds if t.note]
+        if notes:
+            lines += [""] + [
+                f"- {escape(metric_name(t.metric))}: {escape(t.note or '')}" for t in notes
+            ]
     lines += ["", escape(baseline_sentence(s))]
     if s.verdict.best_baseline is None and s.verdict.explanation:
         lines += ["", escape(s.verdict.explanation)]
@@ -146,6 +153,9 @@ def _headline(s: ClassificationSummary) -> list[str]:
     note = bootstrap_note(s)
     if note:
         lines += ["", note]
+    power = sensitivity_sentence(s)
+    if power:
+        lines += ["", escape(power)]
     lines += [
         "",
         f"Cases: {fmt.count(s.n_cases)}; errors: {fmt.count(s.n_errors)}; "
@@ -164,10 +174,13 @@ def _baselines(s: ClassificationSummary) -> list[str]:
         "Accuracy",
         "Macro-F1",
         "Prompt minus baseline",
-        "95% CI",
+        "Deciding test",
+        "p (decides)",
+        "MDE (80% power)",
+        "Outcome",
+        "Bootstrap 95% CI",
         "Bootstrap p",
-        "McNemar p",
-        "Prompt significantly better",
+        "McNemar p (exact / mid-p)",
         "Description",
     ]
     return ["## Baselines", "", *table(headers, rows)]
@@ -175,18 +188,13 @@ def _baselines(s: ClassificationSummary) -> list[str]:
 
 def _baseline_row(s: ClassificationSummary, b: BaselineResult) -> list[str]:
     status = "ok" if b.status == "ok" else f"not fit: {b.reason or 'no reason given'}"
-    pb, mc, m = b.paired_bootstrap, b.mcnemar, b.metrics
-    better = {True: "yes", False: "no", None: fmt.MISSING}[b.prompt_significantly_better]
+    m = b.metrics
     return [
         escape(b.name) + (" (best)" if b.name == s.verdict.best_baseline else ""),
         escape(status),
         fmt.num(m.accuracy if m else None),
         fmt.num(m.macro_f1 if m else None),
-        fmt.signed(pb.diff) if pb else fmt.MISSING,
-        fmt.interval(pb.low, pb.high, sign=True) if pb else fmt.MISSING,
-        fmt.pvalue(pb.p_value if pb else None),
-        fmt.pvalue(mc.p_value if mc else None),
-        better,
+        *(escape(cell) for cell in decision_cells(b)),
         escape(b.description, CELL_LIMIT),
     ]
 

@@ -10,7 +10,13 @@ import json
 from typing import Any
 
 from promptops.reports import fmt
-from promptops.runs.summary import BaselineResult, CaseView, ClassificationSummary
+from promptops.runs.summary import (
+    BaselineResult,
+    CaseView,
+    ClassificationSummary,
+    PairedDecision,
+    Sensitivity,
+)
 
 _KNOWN_METRICS = ("accuracy", "macro_f1", "pr_auc_macro", "ece", "invalid_rate")
 
@@ -33,30 +39,173 @@ def p_words(p: float) -> str:
     return "p below 0.001" if p < 0.001 else f"p = {fmt.pvalue(p)}"
 
 
+TEST_REASONS = {
+    "McNemar mid-p": (
+        "accuracy is right/wrong per case, so only the cases where one side is right and the "
+        "other wrong count; the mid-p version holds its size at every n (Fagerland et al. "
+        "2013) where the exact one is needlessly conservative"
+    ),
+    "paired sign-flip permutation": (
+        "macro-F1 is not a mean over cases; swapping the two answers of a case at random is "
+        "exact at any size, while the bootstrap under-covers on small suites"
+    ),
+}
+
+OUTCOME_WORDS = {
+    "significant": "significant",
+    "not_significant": "not significant",
+    "underpowered": "inconclusive (underpowered)",
+    "too_small": "too small to decide",
+    "identical": "no case differs",
+}
+
+
+def decision_words(
+    d: PairedDecision, ours: str = "the prompt", theirs: str = "the baseline"
+) -> str:
+    """One or two sentences: what the deciding test found and, when it found nothing,
+    whether the sample could have found anything."""
+    name = fmt.metric_name(d.metric)
+    mde = (
+        f"{fmt.num(d.mde)} in {name} at {fmt.pct(d.power, 0)} power" if d.mde is not None else None
+    )
+    unit = "case" if d.discordant == 1 else "cases"
+    differ = "right on one side only" if d.metric == "accuracy" else "answered differently"
+    if d.outcome == "significant":
+        return f"Significant: {d.test} {p_words(d.p_value)} (alpha {d.alpha:g})."
+    if d.outcome == "identical":
+        same = (
+            f"is right on exactly the same cases as {theirs}"
+            if d.metric == "accuracy"
+            else f"gives the same answer as {theirs} on every case"
+        )
+        return (
+            f"{ours[0].upper()}{ours[1:]} {same}, so there is nothing to test: "
+            f"{fmt.count(d.n)} cases cannot tell them apart."
+        )
+    if d.outcome == "too_small":
+        return (
+            f"Too small to decide: only {fmt.count(d.discordant)} {unit} {differ}, and even if "
+            f"all of them went one way the {d.test} test could not reach p below {d.alpha:g} "
+            f"(smallest possible p {fmt.pvalue(d.smallest_p)}). More cases are needed before "
+            f"any difference between {ours} and {theirs} can be shown."
+        )
+    if d.outcome == "underpowered":
+        reach = (
+            f"the difference {fmt.signed(d.diff)} is smaller than the {mde} that "
+            f"{fmt.count(d.n)} cases can detect"
+            if mde is not None
+            else f"at {fmt.count(d.n)} cases no difference is detectable at "
+            f"{fmt.pct(d.power, 0)} power"
+        )
+        return (
+            f"Inconclusive (underpowered): {d.test} {p_words(d.p_value)}, and {reach}; "
+            "a real difference of this size could well go unseen."
+        )
+    return (
+        f"Not significant ({d.test} {p_words(d.p_value)}), although {fmt.count(d.n)} cases "
+        f"could detect {mde}."
+    )
+
+
+def test_reason(d: PairedDecision) -> str:
+    """Which test decides, and why this one."""
+    why = TEST_REASONS.get(d.test)
+    head = f"The {d.test} test on {fmt.metric_name(d.metric)} decides"
+    return f"{head}: {why}." if why else f"{head}."
+
+
 def baseline_sentence(s: ClassificationSummary) -> str:
-    """Whether the prompt beats the best baseline, with the statistics behind the claim."""
+    """Whether the prompt beats the best baseline, with the statistics behind the claim:
+    the deciding test first, then every other figure, saying it does not decide."""
     best = best_baseline(s)
     if best is None or s.verdict.beats_best_baseline is None:
         return "No baseline could be compared, so there is no baseline verdict."
-    verb = "beats" if s.verdict.beats_best_baseline else "does not beat"
+    d = best.decision
+    if s.verdict.beats_best_baseline:
+        verb = "beats"
+    elif d is not None and d.outcome in ("too_small", "underpowered", "identical"):
+        verb = "is not shown to beat"
+    else:
+        verb = "does not beat"
     words = [f"The prompt {verb} the best baseline, {best.name}."]
+    if d is not None:
+        ours = fmt.metric_value(s.metrics, d.metric)
+        theirs = fmt.metric_value(best.metrics, d.metric) if best.metrics else None
+        words.append(
+            f"{fmt.metric_name(d.metric)} {fmt.num(ours)} against {fmt.num(theirs)}: "
+            f"difference {fmt.signed(d.diff)}. {decision_words(d)} {test_reason(d)}"
+        )
     pb = best.paired_bootstrap
     if pb is not None:
-        ours = fmt.metric_value(s.metrics, pb.metric)
-        theirs = fmt.metric_value(best.metrics, pb.metric) if best.metrics else None
+        decides = d is None or d.test == "paired bootstrap"
         words.append(
-            f"{fmt.metric_name(pb.metric)} {fmt.num(ours)} against {fmt.num(theirs)}: "
-            f"difference {fmt.signed(pb.diff)}, 95% CI from {fmt.signed(pb.low)} to "
-            f"{fmt.signed(pb.high)} (paired bootstrap, {fmt.count(pb.n_boot)} resamples, "
-            f"{p_words(pb.p_value)})."
+            f"Paired bootstrap on {fmt.metric_name(pb.metric)}: 95% CI from {fmt.signed(pb.low)} "
+            f"to {fmt.signed(pb.high)} ({fmt.count(pb.n_boot)} resamples, "
+            f"{p_words(pb.p_value)})" + ("." if decides else ", shown only: it does not decide.")
         )
+        if d is not None and not decides and (pb.p_value < d.alpha) != (d.outcome == "significant"):
+            words.append(
+                f"The two disagree: the bootstrap alone would "
+                f"{'call' if pb.p_value < d.alpha else 'not call'} this significant; the "
+                f"{d.test} test is the one valid at {fmt.count(d.n)} cases."
+            )
     if best.mcnemar is not None:
         m = best.mcnemar
+        mid = f", mid-{p_words(m.mid_p)}" if m.mid_p is not None else ""
         words.append(
             f"McNemar's test: only the prompt was right on {fmt.count(m.b)} cases, only the "
-            f"baseline on {fmt.count(m.c)} ({p_words(m.p_value)})."
+            f"baseline on {fmt.count(m.c)} (exact {p_words(m.p_value)}{mid})."
         )
     return " ".join(words)
+
+
+def decision_cells(b: BaselineResult) -> list[str]:
+    """The baseline table's statistics columns, from "Prompt minus baseline" to the McNemar
+    p-values: the deciding test first, the figures that do not decide after it."""
+    d, pb, mc = b.decision, b.paired_bootstrap, b.mcnemar
+    if d is not None:
+        diff = fmt.signed(d.diff) + f" ({fmt.metric_name(d.metric)})"
+        decided = [d.test, fmt.pvalue(d.p_value), fmt.num(d.mde), OUTCOME_WORDS[d.outcome]]
+        if d.outcome == "significant":
+            decided[3] = "prompt better" if d.diff > 0 else "prompt worse"
+    else:
+        diff = fmt.signed(pb.diff) if pb else fmt.MISSING
+        better = b.prompt_significantly_better
+        decided = [
+            "paired bootstrap" if pb else fmt.MISSING,
+            fmt.pvalue(pb.p_value if pb else None),
+            fmt.MISSING,
+            {True: "prompt better", False: "not significant", None: fmt.MISSING}[better],
+        ]
+    mcnemar = fmt.MISSING
+    if mc is not None:
+        mcnemar = fmt.pvalue(mc.p_value) + (
+            f" / {fmt.pvalue(mc.mid_p)}" if mc.mid_p is not None else ""
+        )
+    return [
+        diff,
+        *decided,
+        fmt.interval(pb.low, pb.high, sign=True) if pb else fmt.MISSING,
+        fmt.pvalue(pb.p_value if pb else None),
+        mcnemar,
+    ]
+
+
+def sensitivity_sentence(s: ClassificationSummary) -> str | None:
+    """The minimum detectable difference of the primary metric, in words."""
+    v: Sensitivity | None = s.sensitivity
+    if v is None:
+        return None
+    name = fmt.metric_name(v.metric)
+    against = f"against the {v.against} baseline" if v.against else "for the metric alone"
+    head = (
+        f"Minimum detectable difference ({fmt.pct(v.power, 0)} power, alpha {v.alpha:g}, "
+        f"{fmt.count(v.n)} cases, {against})"
+    )
+    if v.mde is None:
+        return f"{head}: none; no difference in {name} is detectable at this size ({v.method})."
+    return f"{head}: {fmt.num(v.mde)} in {name} ({v.method})."
 
 
 def ordered_metrics(s: ClassificationSummary) -> list[str]:

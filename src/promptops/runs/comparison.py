@@ -18,7 +18,9 @@ from promptops.runs.summary import (
     EvalsetInfo,
     ModelInfo,
     PairedBootstrap,
+    PairedDecision,
     PromptInfo,
+    SignFlip,
     ThresholdResult,
 )
 
@@ -67,7 +69,8 @@ class McNemarFlips(_Model):
 
     broken: int  # right in A, wrong in B
     fixed: int  # wrong in A, right in B
-    p_value: float
+    p_value: float  # exact
+    mid_p: float | None = None
 
 
 class ClassDelta(_Model):
@@ -128,6 +131,7 @@ class ComparisonVerdict(_Model):
     test: str  # the test that decides the primary metric
     p_value: float
     diff: float
+    decision: PairedDecision | None = None  # with the MDE and why a non-result is one
     b_passed: bool
     fails: bool  # exit code 1: a significant regression, or B fails its own thresholds
     explanation: str
@@ -144,6 +148,7 @@ class ComparisonSummary(_Model):
     n_shared: int
     metrics: list[MetricDelta]
     paired_bootstrap: PairedBootstrap  # macro-F1 of B minus A
+    sign_flip: SignFlip | None = None  # macro-F1 of B minus A
     mcnemar: McNemarFlips
     per_class: list[ClassDelta]
     flips: Flips

@@ -91,7 +91,48 @@ class ClassificationMetrics(_Model):
 class McNemar(_Model):
     b: int = Field(description="cases the prompt got right and the baseline wrong")
     c: int = Field(description="cases the baseline got right and the prompt wrong")
+    p_value: float  # exact
+    mid_p: float | None = None
+
+
+class SignFlip(_Model):
+    """The paired sign-flip permutation test of a metric (prompt minus baseline)."""
+
+    metric: str
+    diff: float
     p_value: float
+    n_perm: int  # 0: every swap enumerated, an exact p-value
+    seed: int
+
+
+class PairedDecision(_Model):
+    """The test that decides a paired comparison on the primary metric, what it found and
+    what the sample could have detected (see `evals.paired`)."""
+
+    metric: str
+    test: str
+    diff: float  # prompt (or B) minus baseline (or A)
+    p_value: float
+    alpha: float
+    outcome: Literal["significant", "not_significant", "underpowered", "too_small", "identical"]
+    n: int
+    discordant: int
+    smallest_p: float
+    mde: float | None
+    power: float
+    mde_method: str
+
+
+class Sensitivity(_Model):
+    """The minimum detectable difference of the primary metric at this suite's size."""
+
+    metric: str
+    n: int
+    alpha: float
+    power: float
+    mde: float | None
+    method: str
+    against: str | None  # the baseline it is paired with; None: the metric alone
 
 
 class PairedBootstrap(_Model):
@@ -112,6 +153,8 @@ class BaselineResult(_Model):
     metrics: ClassificationMetrics | None = None
     mcnemar: McNemar | None = None
     paired_bootstrap: PairedBootstrap | None = None
+    sign_flip: SignFlip | None = None
+    decision: PairedDecision | None = None
     prompt_significantly_better: bool | None = None
 
 
@@ -182,6 +225,7 @@ class ThresholdResult(_Model):
     value: float
     actual: float | None
     passed: bool
+    note: str | None = None
 
 
 class CalibrationEffect(_Model):
@@ -233,6 +277,7 @@ class ClassificationSummary(_Model):
     primary_metric: str = "macro_f1"
     metrics: ClassificationMetrics
     intervals: dict[str, Interval]
+    sensitivity: Sensitivity | None = None
     baselines: list[BaselineResult]
     verdict: Verdict
     slices: list[SliceMetrics]
