@@ -170,6 +170,7 @@ class LocalServer:
     """`python -m promptops.testing.openai_server` in its own process on a free port."""
 
     latency_ms: float
+    extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[str] | None = None
     base_url: str = ""
 
@@ -183,6 +184,7 @@ class LocalServer:
                 "0",
                 "--latency-ms",
                 str(self.latency_ms),
+                *self.extra_args,
             ],
             stdout=subprocess.PIPE,
             text=True,

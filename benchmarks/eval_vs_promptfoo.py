@@ -180,7 +180,8 @@ def run_promptops(root: Path, base_url: str, concurrency: int, out: Path) -> tup
     return elapsed, round(summary["metrics"]["accuracy"] * summary["n_cases"])
 
 
-def run_promptfoo(root: Path, base_url: str, concurrency: int, out: Path) -> tuple[float, int]:
+def promptfoo_env(base_url: str, out: Path) -> dict[str, str]:
+    """promptfoo pointed at `base_url`, offline: no telemetry, sharing, updates or cache."""
     env = dict(os.environ)
     env.update(
         OPENAI_API_KEY="dummy",
@@ -195,24 +196,28 @@ def run_promptfoo(root: Path, base_url: str, concurrency: int, out: Path) -> tup
         PROMPTFOO_FAILED_TEST_EXIT_CODE="0",  # about 15% of the cases fail by design
         NO_COLOR="1",
     )
-    elapsed, _ = timed(
-        [
-            str(promptfoo_bin()),
-            "eval",
-            "-c",
-            "promptfooconfig.yaml",
-            "--max-concurrency",
-            str(concurrency),
-            "--no-cache",
-            "--no-table",
-            "--no-progress-bar",
-            "--no-share",
-            "-o",
-            str(out / "results.json"),
-        ],
-        root,
-        env,
-    )
+    return env
+
+
+def promptfoo_command(concurrency: int, out: Path) -> list[str]:
+    return [
+        str(promptfoo_bin()),
+        "eval",
+        "-c",
+        "promptfooconfig.yaml",
+        "--max-concurrency",
+        str(concurrency),
+        "--no-cache",
+        "--no-table",
+        "--no-progress-bar",
+        "--no-share",
+        "-o",
+        str(out / "results.json"),
+    ]
+
+
+def run_promptfoo(root: Path, base_url: str, concurrency: int, out: Path) -> tuple[float, int]:
+    elapsed, _ = timed(promptfoo_command(concurrency, out), root, promptfoo_env(base_url, out))
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     return elapsed, int(results["results"]["stats"]["successes"])
 

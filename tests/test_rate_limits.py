@@ -274,3 +274,28 @@ def test_resume_keeps_permanent_errors(project: Path) -> None:
         again = _run(srv, out).summary  # type: ignore[attr-defined]
         assert len(srv.requests) == 0
     assert again.n_errors == first.n_errors and again.n_resent == 0
+
+
+def test_window_slow_start_doubles_per_round_trip_until_the_first_429() -> None:
+    from promptops.llm.limiter import AdaptiveLimiter
+
+    limiter = AdaptiveLimiter(64, initial=8)
+    assert (limiter.limit, limiter.slow_start) == (8, True)
+
+    async def grow() -> list[int]:
+        seen = []
+        for _ in range(8):  # one round trip of 8 answers: the window doubles
+            slot = await limiter.acquire()
+            limiter.release(slot, success=True)
+        seen.append(limiter.limit)
+        slot = await limiter.acquire()
+        limiter.release(slot, rate_limited=True)
+        seen.append(limiter.limit)
+        for _ in range(3):
+            slot = await limiter.acquire()
+            limiter.release(slot, success=True)
+        seen.append(limiter.limit)  # additive again: a full window of successes per step
+        return seen
+
+    assert asyncio.run(grow()) == [16, 8, 8]
+    assert not limiter.slow_start

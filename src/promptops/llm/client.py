@@ -38,6 +38,7 @@ from promptops.llm.types import ChatRequest, Completion, Usage
 
 EMBEDDED_BASE_URL = "http://embedded.local/v1"
 TOP_LOGPROBS = 20
+SLOW_START_WINDOW = 8  # requests in flight at first; each answer adds one, up to concurrency
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 _LOCAL_DUMMY_KEY = "promptops-local"
 # `chat.completions.create` re-walks the body against the SDK's TypedDicts (about half a
@@ -90,7 +91,7 @@ class LLMClient:
         self.profile = profile
         self.cache = cache
         self.backoff = backoff or BackoffPolicy()
-        self.limiter = AdaptiveLimiter(profile.concurrency)
+        self.limiter = AdaptiveLimiter(profile.concurrency, initial=SLOW_START_WINDOW)
         self.pacer = RatePacer(rpm=profile.rpm, tpm=profile.tpm)
         self.stats = ClientStats()
         self._latency_ewma = 0.0

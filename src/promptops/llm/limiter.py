@@ -4,6 +4,9 @@ A fixed concurrency either wastes a generous endpoint or hammers a strict one. A
 increase, multiplicative decrease finds the level the endpoint tolerates: a 429 halves the
 limit, and a full window of successes (as many as the current limit, one round trip's worth)
 adds one back, as TCP congestion avoidance does. Waiters are served first come, first served.
+Like TCP, it may begin in slow start: from a small `initial` window, every success adds one
+(the window doubles each round trip) until it reaches the maximum or the first 429, so a
+client that knows nothing of a provider's limit does not open with a full-width burst.
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ class AdaptiveLimiter:
     once per round trip instead of collapsing to the minimum.
     """
 
-    def __init__(self, max_limit: int, *, min_limit: int = 1) -> None:
+    def __init__(self, max_limit: int, *, min_limit: int = 1, initial: int | None = None) -> None:
         if not 1 <= min_limit <= max_limit:
             raise ValueError(f"need 1 <= min_limit <= max_limit, got {min_limit}, {max_limit}")
         self.max_limit = max_limit
         self.min_limit = min_limit
-        self.limit = max_limit
+        self.limit = max_limit if initial is None else max(min_limit, min(initial, max_limit))
+        self.slow_start = self.limit < max_limit
         self.in_flight = 0
         self.cuts = 0
         self.lowest_limit = max_limit
@@ -71,11 +75,15 @@ class AdaptiveLimiter:
         self.in_flight -= 1
         if rate_limited:
             self._successes = 0
+            self.slow_start = False
             if slot.epoch == self.cuts:
                 self.cuts += 1
                 cut = max(self.min_limit, floor, self.limit // 2)
                 self.limit = min(self.limit, cut)
                 self.lowest_limit = min(self.lowest_limit, self.limit)
+        elif success and self.slow_start:
+            self.limit += 1
+            self.slow_start = self.limit < self.max_limit
         elif success:
             self._successes += 1
             if self._successes >= self.limit and self.limit < self.max_limit:

@@ -278,6 +278,8 @@ class FakeOpenAIServer:
         path = request.path.removeprefix("/v1")
         if request.method == "POST" and path == "/chat/completions":
             return await self._chat(request)
+        if request.method == "GET" and path == "/_limits" and self.limits is not None:
+            return _Response(200, json.dumps(self.limits.report()).encode())
         if request.method == "GET" and path == "/models":
             models = {"object": "list", "data": [_model_entry(self.model)]}
             return _Response(200, json.dumps(models).encode())

@@ -129,6 +129,20 @@ class ProviderLimits:
             if self._tokens is not None:
                 self._tokens.rate /= 2
 
+    def report(self) -> dict[str, object]:
+        """The server's view of a run, as a benchmark reads it (`GET /_limits`)."""
+        first = self.first_at or 0.0
+        span = (self.last_answer_at or first) - first
+        return {
+            "admitted": self.admitted,
+            "refused": self.refused,
+            "answered": self.answered,
+            "refused_by": dict(self.refused_by),
+            "span_s": span,
+            "halved_after_s": None if self.halved_at is None else self.halved_at - first,
+            "requests_per_s": self.current_requests_per_s,
+        }
+
     @property
     def current_requests_per_s(self) -> float:
         return self._requests.rate
