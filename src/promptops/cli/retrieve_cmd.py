@@ -29,7 +29,11 @@ def retrieve(
     rerank_model: Path | None = typer.Option(
         None, "--rerank-model", help="Local model folder for the cross-encoder reranker."
     ),
-    chunk_size: int | None = typer.Option(None, "--chunk-size", help="Tokens per chunk [256]."),
+    chunk_size: int | None = typer.Option(
+        None,
+        "--chunk-size",
+        help="Tokens per chunk [256; 160 for dense and hybrid, to fit MiniLM's 256 word pieces].",
+    ),
     overlap: int | None = typer.Option(None, "--overlap", help="Overlapping tokens [32]."),
     no_chunking: bool = typer.Option(
         False, "--no-chunking", help="Index whole documents (ids are doc ids)."
@@ -52,6 +56,7 @@ def retrieve(
     """Retrieve the top-k documents (or chunks) for every query into a TREC run file."""
     from promptops.metrics.trec import write_run
     from promptops.rag import (
+        DENSE_CHUNK_SIZE,
         ChunkingConfig,
         build_index,
         create_reranker,
@@ -71,8 +76,9 @@ def retrieve(
     chunking = None
     if not no_chunking:
         defaults = ChunkingConfig()
+        default_size = DENSE_CHUNK_SIZE if retriever in ("dense", "hybrid") else defaults.size
         chunking = ChunkingConfig(
-            size=chunk_size if chunk_size is not None else defaults.size,
+            size=chunk_size if chunk_size is not None else default_size,
             overlap=overlap if overlap is not None else defaults.overlap,
         )
     params: dict[str, Any] = {}
