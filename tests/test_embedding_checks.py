@@ -69,7 +69,7 @@ def test_language_mismatch_is_a_warning() -> None:
     english = ["How long is the incubation period of the virus?"]
     findings = language_findings(GERMAN, english, bundled_model_path(), "all-MiniLM-L6-v2")
     corpus, queries = findings
-    assert corpus.severity == "warning" and "the corpus is de" in corpus.message
+    assert corpus.severity == "warning" and "corpus language: de" in corpus.message
     assert "all-MiniLM-L6-v2 is a en model" in corpus.message
-    assert queries.severity == "info" and "the queries is en" in queries.message
+    assert queries.severity == "info" and "queries language: en" in queries.message
     assert detect_language(["1234", ""]) is None

@@ -139,7 +139,7 @@ def language_findings(
         vote = detect_language(texts)
         if vote is None:
             continue
-        seen = f"the {what} is {vote.language} ({vote.share:.0%} of {vote.texts} texts)"
+        seen = f"{what} language: {vote.language} ({vote.share:.0%} of {vote.texts} texts)"
         if not declared:
             findings.append(
                 Finding(

@@ -20,7 +20,7 @@ from promptops.metrics.retrieval import evaluate_retrieval
 from promptops.rag.chunking import Chunk, ChunkingConfig
 from promptops.rag.corpus import Document, corpus_hash
 from promptops.rag.index import RetrievalIndex, build_index, index_fingerprint
-from promptops.rag.relevance import QAQuery, chunk_qrels
+from promptops.rag.relevance import QAQuery, chunk_qrels, ranking_run
 from promptops.rag.rerank import EmbeddingFusionReranker, Reranker, create_reranker
 from promptops.rag.rerank_eval import choose_alpha, dev_split
 from promptops.rag.retrievers import Hits, HybridRetriever, create_retriever
@@ -126,11 +126,16 @@ def retrieve_all(
         rankings.tuning = _tune(queries, rankings, first_stage, reranker, tune_metric, depth)
         reranker = reranker.with_alpha(rankings.tuning.alpha)
         rankings.reranker = reranker
-    for name, hits in first_stage.items():
-        rankings.by_pipeline[PipelineKey(name, "reranked")] = {
+    ordered: dict[PipelineKey, dict[str, list[str]]] = {}
+    for name, hits in first_stage.items():  # each retriever, then itself reranked
+        ordered[PipelineKey(name, "first_stage")] = rankings.by_pipeline[
+            PipelineKey(name, "first_stage")
+        ]
+        ordered[PipelineKey(name, "reranked")] = {
             qid: [cid for cid, _ in reranker.rerank(text, found, lookup, depth)[:k]]
             for qid, text, found in zip(qids, texts, hits, strict=True)
         }
+    rankings.by_pipeline = ordered
     return rankings
 
 
@@ -150,19 +155,27 @@ def _tune(
     dev_qrels = {qid: qrels[qid] for qid in dev}
     scores: dict[float, float] = {}
 
+    signals = {
+        name: [
+            reranker.signals(q.text, found, lookup, depth)
+            for q, found in zip(queries, hits, strict=True)
+            if q.qid in dev_set
+        ]
+        for name, hits in first_stage.items()
+    }
+    dev_order = [q.qid for q in queries if q.qid in dev_set]
+
     def score(alpha: float) -> float:
         fused = reranker.with_alpha(alpha)
         values = []
-        for hits in first_stage.values():
+        for per_query in signals.values():
             run = {
-                q.qid: fused.rerank(q.text, found, lookup, depth)
-                for q, found in zip(queries, hits, strict=True)
-                if q.qid in dev_set
+                qid: [cid for cid, _ in fused.fuse(*signal)]
+                for qid, signal in zip(dev_order, per_query, strict=True)
             }
-            ranked = {
-                qid: {cid: -float(i) for i, (cid, _) in enumerate(h)} for qid, h in run.items()
-            }
-            values.append(evaluate_retrieval(dev_qrels, ranked, [metric]).aggregate[metric])
+            values.append(
+                evaluate_retrieval(dev_qrels, ranking_run(run), [metric]).aggregate[metric]
+            )
         scores[alpha] = float(sum(values) / len(values))
         return scores[alpha]
 

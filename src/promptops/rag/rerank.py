@@ -158,14 +158,29 @@ class EmbeddingFusionReranker:
         chunk_text_lookup: Mapping[str, str],
         top_n: int,
     ) -> Hits:
+        return self.fuse(*self.signals(query, candidates, chunk_text_lookup, top_n))
+
+    def signals(
+        self,
+        query: str,
+        candidates: Sequence[tuple[str, float]],
+        chunk_text_lookup: Mapping[str, str],
+        top_n: int,
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(ids, first-stage scores, cosines) of the first `top_n` candidates: what `fuse`
+        mixes, computed once so that many alphas can be tried on them."""
         head = list(candidates[:top_n])
-        if not head:
-            return []
         ids = [cid for cid, _ in head]
+        if not head:
+            return ids, np.zeros(0), np.zeros(0)
         chunk_vecs = self._embeddings(_texts(ids, chunk_text_lookup))
         query_vec = embed(load_sentence_model(self.model_path), [query], self.batch_size)[0]
-        cosine = chunk_vecs @ query_vec
         first = np.array([score for _, score in head], dtype=np.float64)
+        return ids, first, chunk_vecs @ query_vec
+
+    def fuse(self, ids: list[str], first: np.ndarray, cosine: np.ndarray) -> Hits:
+        if not ids:
+            return []
         fused = self.alpha * minmax(first) + (1.0 - self.alpha) * minmax(cosine)
         return _ordered(ids, fused)
 
