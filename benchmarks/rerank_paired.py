@@ -59,6 +59,7 @@ def main() -> None:
     reranker = create_reranker("minilm-fusion")
     assert isinstance(reranker, EmbeddingFusionReranker)
     lookup = bm25.chunk_texts()
+    reranker.warm([*texts, *lookup.values()])
     signals = {
         name: [reranker.signals(t, h, lookup, DEPTH) for t, h in zip(texts, hits, strict=True)]
         for name, hits in first.items()

@@ -122,6 +122,9 @@ def retrieve_all(
     if reranker is None:
         return rankings
     lookup = next(iter(built.values())).chunk_texts()
+    if isinstance(reranker, EmbeddingFusionReranker):  # batch the encodes: queries, candidates
+        wanted = {cid for hits in first_stage.values() for found in hits for cid, _ in found}
+        reranker.warm([*texts, *(lookup[cid] for cid in sorted(wanted))])
     if tune_metric is not None and isinstance(reranker, EmbeddingFusionReranker):
         rankings.tuning = _tune(queries, rankings, first_stage, reranker, tune_metric, depth)
         reranker = reranker.with_alpha(rankings.tuning.alpha)

@@ -144,6 +144,11 @@ class EmbeddingFusionReranker:
         other._cache = self._cache
         return other
 
+    def warm(self, texts: Sequence[str]) -> None:
+        """Embed `texts` (queries, chunks) into the cache in batches, ahead of reranking."""
+        if texts:
+            self._embeddings(texts)
+
     def _embeddings(self, texts: Sequence[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
@@ -174,7 +179,7 @@ class EmbeddingFusionReranker:
         if not head:
             return ids, np.zeros(0), np.zeros(0)
         chunk_vecs = self._embeddings(_texts(ids, chunk_text_lookup))
-        query_vec = embed(load_sentence_model(self.model_path), [query], self.batch_size)[0]
+        query_vec = self._embeddings([query])[0]  # cached too: one encode per query text
         first = np.array([score for _, score in head], dtype=np.float64)
         return ids, first, chunk_vecs @ query_vec
 
