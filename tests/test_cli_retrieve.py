@@ -235,3 +235,24 @@ def test_bad_queries_file_names_the_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert f"{bad}:2: text" in proc.stderr
+
+
+def test_dense_defaults_to_chunks_that_fit_minilm(tmp_path: Path) -> None:
+    from promptops.rag import DENSE_CHUNK_SIZE, ChunkingConfig, chunk_corpus, load_corpus
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    sentence = "Shell buckling under axial compression depends on imperfections. "
+    for name in ("a", "b"):
+        (folder / f"{name}.txt").write_text(sentence * 40, encoding="utf-8")
+    queries = tmp_path / "q.tsv"
+    queries.write_text("qid\ttext\nq1\tshell buckling\n", encoding="utf-8")
+    out = tmp_path / "dense.trec"
+    args = ["retrieve", "--corpus", str(folder), "--queries", str(queries), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--retriever", "dense", "--no-cache", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    docs = load_corpus(folder)
+    dense_chunks = chunk_corpus(docs, ChunkingConfig(size=DENSE_CHUNK_SIZE))
+    assert len(dense_chunks) > len(chunk_corpus(docs, ChunkingConfig()))
+    assert f"over {len(dense_chunks)} chunks" in result.stderr
+    assert set(_read_run(out)["q1"][i][0] for i in range(2)) == {"a.txt", "b.txt"}
