@@ -36,6 +36,7 @@ from promptops.rag.answering import AnswerJob, answer_all
 from promptops.rag.chunking import ChunkingConfig
 from promptops.rag.corpus import Document, corpus_hash, load_corpus
 from promptops.rag.delivery import ContextFitter, Delivery, context_window
+from promptops.rag.embedding_checks import embedding_findings
 from promptops.rag.grounding import GroundingScorer
 from promptops.rag.guard import CountTokens
 from promptops.rag.rankings import PipelineKey, Rankings, make_reranker, retrieve_all
@@ -143,6 +144,7 @@ def prepare(suite_ref: str | None, options: RagOptions) -> Prepared:
         suite.k,
         make_reranker(suite.rerank),
         candidates,
+        tune_metric=tune_metric(suite),
     )
     qrels = chunk_qrels(queries, list(rankings.chunks.values()))
     fitter = ContextFitter(
@@ -166,6 +168,13 @@ def prepare(suite_ref: str | None, options: RagOptions) -> Prepared:
             if q.qid not in fitted:
                 fitted[q.qid] = fitter.fit(q, rankings.chunks_of(key, q.qid), strict=False)
     findings = _findings(queries, qrels)
+    if {"dense", "hybrid"} & set(suite.retrievers):
+        findings += embedding_findings(
+            list(rankings.chunks.values()),
+            [d.text for d in docs],
+            [q.text for q in queries],
+            model=None,
+        )
     return Prepared(
         suite=suite,
         prompt=prompt,
@@ -414,7 +423,9 @@ def build_summary(
             metrics=list(suite.metric_names),
             n_judged=len(prep.qrels),
             unjudged=[q.qid for q in prep.queries if q.qid not in prep.qrels],
-            reranker=_rerank_info(prep),
+            reranker=summarize.rerank_info(
+                prep.rankings, suite.rerank.candidates if suite.rerank else suite.k
+            ),
             context=rs.ContextInfo(
                 policy=prep.fitter.policy,
                 context_window=prep.fitter.context_window,
@@ -422,6 +433,7 @@ def build_summary(
                 counter=_counter_name(prep),
             ),
             pipelines=pipelines,
+            rerank_tests=summarize.rerank_tests(prep.rankings, prep.qrels, f"ndcg@{suite.k}"),
         ),
         generation=generation,
         sweep=sweep,
@@ -444,13 +456,12 @@ def build_summary(
     )
 
 
-def _rerank_info(prep: Prepared) -> rs.RerankInfo | None:
-    reranker, settings = prep.rankings.reranker, prep.suite.rerank
-    if reranker is None or settings is None:
+def tune_metric(suite: RagSuite) -> str | None:
+    """nDCG@k tunes a fusion reranker's alpha on dev questions, unless the suite fixes it."""
+    rerank = suite.rerank
+    if rerank is None or rerank.name != "minilm-fusion" or "alpha" in rerank.params:
         return None
-    return rs.RerankInfo(
-        name=reranker.name, candidates=settings.candidates, config=reranker.config()
-    )
+    return f"ndcg@{suite.k}"
 
 
 def _counter_name(prep: Prepared) -> str:
