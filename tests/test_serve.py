@@ -194,3 +194,24 @@ def test_serve_answers_exactly_what_eval_scored(project: Path, upstream: FakeOpe
             served = post(url, {"inputs": row["input"]}).json()
             assert served["label"] == row["predicted"], row["id"]
             assert served["confidence"] == pytest.approx(row["label_probs"][row["predicted"]])
+
+
+def test_prompt_input_filter_refuses_pii_before_sending(
+    project: Path, upstream: FakeOpenAIServer
+) -> None:
+    strict = (project / "prompts" / "router.yaml").read_text("utf-8")
+    strict = strict.replace("name: router", "name: router_strict") + (
+        "input_filter:\n  refuse_pii: [CREDIT_CARD, EMAIL_ADDRESS]\n"
+    )
+    (project / "prompts" / "router_strict.yaml").write_text(strict, encoding="utf-8")
+    with serving(ServeConfig(prompt="router_strict")) as url:
+        sent = len(upstream.requests)
+        card = post(url, {"inputs": {"message": "refund to 4111 1111 1111 1111"}})
+        invalid_card = post(url, {"inputs": {"message": "refund to 4111 1111 1111 1112"}})
+        email = post(url, {"inputs": {"message": "refund, write to a.b@example.org"}})
+        assert len(upstream.requests) == sent + 1  # only the number failing Luhn was sent
+    assert card.status_code == 422 and email.status_code == 422
+    assert card.json()["error"]["details"][0]["field"] == "inputs.message"
+    assert "CREDIT_CARD" in card.json()["error"]["message"]
+    assert "EMAIL_ADDRESS" in email.json()["error"]["message"]
+    assert invalid_card.status_code == 200

@@ -1,6 +1,6 @@
 """The FastAPI app: HTTP concerns only (limits, auth, status codes); `Service` does the work.
 
-Body limits are enforced in the ASGI layer before the route runs: a declared or streamed
+Auth and body limits are enforced in the ASGI layer before the route runs: a declared or streamed
 body over `max_body_bytes` is answered 413 without being read further. The JSON is parsed
 by pydantic-core (nesting depth bounded) straight into the prompt's own body model.
 Neither FastAPI nor uvicorn has a request timeout; the deadline lives in `Arm.answer`.
@@ -34,15 +34,35 @@ class _TooLarge(Exception):
     pass
 
 
-class BodyLimit:
-    """413 for a body over `limit` bytes, by Content-Length or as it streams in."""
+class Guard:
+    """The ASGI layer in front of every route: 401 without the bearer token (when one is
+    configured; compared in constant time; /healthz and /readyz stay open) and 413 for a
+    body over `limit` bytes, by Content-Length or as it streams in. Plain ASGI rather than
+    FastAPI's `@app.middleware`, which costs a task and a stream per request."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, token: str | None) -> None:
         self.app, self.limit = app, limit
+        self.token = token.encode() if token is not None else None
+
+    def _authorised(self, scope: Scope) -> bool:
+        if self.token is None or scope["path"] in OPEN_PATHS:
+            return True
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, given = value.partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(
+                    given.strip(), self.token
+                )
+        return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if not self._authorised(scope):
+            await _error(401, "unauthorized", "send Authorization: Bearer <token>")(
+                scope, receive, send
+            )
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
@@ -101,19 +121,6 @@ def create_app(config: ServeConfig) -> ASGIApp:
             await service.aclose()
 
     app = FastAPI(title="promptops serve", lifespan=lifespan, docs_url=None, redoc_url=None)
-
-    @app.middleware("http")
-    async def authorise(request: Request, call_next: Any) -> Response:
-        if token is not None and request.url.path not in OPEN_PATHS:
-            given = request.headers.get("authorization", "")
-            scheme, _, value = given.partition(" ")
-            ok = scheme.lower() == "bearer" and hmac.compare_digest(
-                value.strip().encode(), token.encode()
-            )
-            if not ok:
-                return _error(401, "unauthorized", "send Authorization: Bearer <token>")
-        response: Response = await call_next(request)
-        return response
 
     def service() -> Service:
         return holder["service"]
@@ -177,7 +184,7 @@ def create_app(config: ServeConfig) -> ASGIApp:
             return _error(422, "invalid_input", str(exc))
         return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
 
-    return BodyLimit(app, config.max_body_bytes)
+    return Guard(app, config.max_body_bytes, token)
 
 
 def app_from_env() -> ASGIApp:

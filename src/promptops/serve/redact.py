@@ -71,6 +71,15 @@ class Redactor:
     analyzer: Any
     anonymizer: Any
 
+    def find(self, text: str, entities: tuple[str, ...] = ENTITIES) -> list[str]:
+        """The entity types found in `text`, sorted, each once."""
+        if not text:
+            return []
+        found = self.analyzer.analyze(
+            text=text, language="en", entities=list(entities), score_threshold=SCORE_THRESHOLD
+        )
+        return sorted({r.entity_type for r in found})
+
     def redact(self, text: str) -> str:
         if not text:
             return text

@@ -30,6 +30,13 @@ from promptops.serve.requestlog import RequestLog, input_hash, worker_path
 from promptops.tokens import count_tokens
 
 log = logging.getLogger("promptops.serve")
+
+
+def refused_entities(arm: Arm) -> tuple[str, ...]:
+    f = arm.prompt.input_filter
+    return tuple(f.refuse_pii) if f is not None else ()
+
+
 WARMUP_RETRY_S = 2.0
 
 
@@ -63,6 +70,33 @@ class Service:
         self.not_ready_reason = "warming up"
         self._background: set[asyncio.Task[None]] = set()
 
+    @property
+    def needs_redactor(self) -> bool:
+        arms = [self.primary, *([self.candidate] if self.candidate else [])]
+        return self.config.log_inputs or any(refused_entities(arm) for arm in arms)
+
+    async def refused(self, arm: Arm, inputs: dict[str, Any]) -> list[dict[str, str]]:
+        """Fields the arm's input filter refuses, with the PII kinds found in each."""
+        entities = refused_entities(arm)
+        if not entities:
+            return []
+        redactor = self.redactor
+        if redactor is None:  # not ready: predict is refused before it gets here
+            raise RuntimeError("input filter declared but the PII analyzer is not loaded")
+        found = await asyncio.to_thread(
+            lambda: {k: redactor.find(str(v), entities) for k, v in inputs.items()}
+        )
+        return [
+            {
+                "field": f"inputs.{name}",
+                "message": f"refused by the input filter of {arm.identity}: contains "
+                + ", ".join(kinds),
+                "type": "input_filter",
+            }
+            for name, kinds in found.items()
+            if kinds
+        ]
+
     # -- lifecycle -----------------------------------------------------------------------
 
     async def warm_up(self) -> None:
@@ -70,7 +104,7 @@ class Service:
         then does /readyz say ready."""
         while True:
             try:
-                if self.config.log_inputs and self.redactor is None:
+                if self.needs_redactor and self.redactor is None:
                     self.redactor = await asyncio.to_thread(load_redactor)
                 if self.config.fallback == "baseline" and self.fallback is None:
                     prompt = self.primary.prompt
@@ -114,6 +148,12 @@ class Service:
             and routed_to_canary(rid, self.config.canary_share, self.config.seed)
         ):
             arm, role = self.candidate, "canary"
+        refused = await self.refused(arm, inputs)
+        if refused:
+            self.metrics.requests.labels(arm.identity, "422").inc()
+            message = f"{refused[0]['field']}: {refused[0]['message']}"
+            body = {"kind": "input_filter", "message": message, "details": refused}
+            return Reply(422, {"error": body, "request_id": rid, "prompt": arm.identity})
         answer = await arm.answer(inputs)
         reply = self._reply(arm, role, answer, inputs, rid, started)
         if candidate_on and self.config.shadow is not None:
@@ -244,6 +284,9 @@ class Service:
     async def _shadow(self, inputs: dict[str, Any], rid: str) -> None:
         assert self.candidate is not None
         if self.kill.off:
+            return
+        if await self.refused(self.candidate, inputs):
+            self.metrics.candidate.labels("shadow", "refused").inc()
             return
         started = time.perf_counter()
         answer = await self.candidate.answer(inputs)
