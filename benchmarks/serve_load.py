@@ -11,7 +11,7 @@ the embedded SmolLM2 model (1 worker, a low rate: one CPU inference is ~0.9 s). 
 has 2 cores shared by the generator, the upstream and the workers: read the 1-vs-2-worker
 rows as what a second process buys *here*, not in general.
 
-    python benchmarks/serve_load.py [--rates 50,150] [--duration 15] [--embedded-rate 0.5]
+    python benchmarks/serve_load.py [--rates 50,100] [--duration 15] [--embedded-rate 0.5]
 """
 
 from __future__ import annotations
@@ -110,35 +110,72 @@ def start_serve(
     return proc, url
 
 
+class RawClient:
+    """Keep-alive HTTP/1.1 POSTs on bare asyncio streams, a new connection whenever none is
+    idle. The generator must cost far less per request than the server it measures (an
+    httpx client fell behind its own schedule at 150 req/s here); its lag is reported."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, path: str, body: bytes) -> int | None:
+        if self.idle:
+            reader, writer = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            writer.write(head.encode() + body)
+            await writer.drain()
+            status = int((await reader.readline()).split()[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            writer.close()
+            return None
+        self.idle.append((reader, writer))
+        return status
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+
+
 async def open_loop(
     url: str, rate: float, duration: float, warmup: float
 ) -> tuple[list[float | None], list[float]]:
     """Latency (s, from the scheduled send time) of each request after the warm-up, None for
     an error (non-200 or transport failure); and how late each was actually sent."""
     loop = asyncio.get_running_loop()
-    limits = httpx2.Limits(max_connections=2000, max_keepalive_connections=2000)
-    async with httpx2.AsyncClient(timeout=60, limits=limits) as client:
-        lags: list[float] = []
+    host, port = url.removeprefix("http://").split(":")
+    client = RawClient(host, int(port))
+    lags: list[float] = []
 
-        async def one(i: int, scheduled: float) -> float | None:
-            lags.append(loop.time() - scheduled)
-            body = {"inputs": {"message": f"refund: order {i} for my lamp"}}
-            try:
-                r = await client.post(f"{url}/v1/predict", json=body)
-            except httpx2.HTTPError:
-                return None
-            return loop.time() - scheduled if r.status_code == 200 else None
+    async def one(i: int, scheduled: float) -> float | None:
+        lags.append(loop.time() - scheduled)
+        body = json.dumps({"inputs": {"message": f"refund: order {i} for my lamp"}}).encode()
+        status = await client.post("/v1/predict", body)
+        return loop.time() - scheduled if status == 200 else None
 
-        n = int(rate * (warmup + duration))
-        t0 = loop.time() + 0.1
-        tasks = []
-        for i in range(n):
-            scheduled = t0 + i / rate
-            delay = scheduled - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append((scheduled, asyncio.create_task(one(i, scheduled))))
-        results = [(s, await t) for s, t in tasks]
+    n = int(rate * (warmup + duration))
+    t0 = loop.time() + 0.1
+    tasks = []
+    for i in range(n):
+        scheduled = t0 + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append((scheduled, asyncio.create_task(one(i, scheduled))))
+    results = [(s, await t) for s, t in tasks]
+    client.close()
     return [lat for s, lat in results if s >= t0 + warmup], lags
 
 
@@ -176,7 +213,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="50,150")
+    parser.add_argument("--rates", default="50,100")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--faults", default="0,0.1")
     parser.add_argument("--duration", type=float, default=15.0)

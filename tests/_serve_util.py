@@ -16,7 +16,8 @@ import httpx2
 import uvicorn
 
 from _eval_util import make_project
-from promptops.serve import ServeConfig, create_app
+from promptops.serve import ServeConfig
+from promptops.serve.app import create_app
 from promptops.testing.openai_server import FakeOpenAIServer, last_user_message
 
 LABELS = ("refund", "delivery", "password")

@@ -65,7 +65,8 @@ def test_predicts_with_identity_and_logs_one_line(project: Path) -> None:
 
 
 def test_bad_bodies_are_refused_naming_the_field(project: Path, upstream: FakeOpenAIServer) -> None:
-    with serving(ServeConfig(prompt="router", max_body_bytes=4096)) as url:
+    log = project / "serve.jsonl"
+    with serving(ServeConfig(prompt="router", max_body_bytes=4096, log=log)) as url:
         sent = len(upstream.requests)
         unknown = post(url, {"inputs": {"message": "hi", "mesage": "typo"}})
         missing = post(url, {"inputs": {}})
@@ -86,6 +87,9 @@ def test_bad_bodies_are_refused_naming_the_field(project: Path, upstream: FakeOp
     assert "priority" in extra_top.json()["error"]["message"]
     assert huge.status_code == 413 and huge.json()["error"]["kind"] == "body_too_large"
     assert not_json.status_code == 422
+    rejected = log_lines(log)
+    assert len(rejected) == 6 and {line["status"] for line in rejected} == {422}
+    assert rejected[0]["fields"] == ["inputs.mesage"] and "typo" not in log.read_text("utf-8")
 
 
 def test_hung_upstream_gives_504_within_the_deadline(

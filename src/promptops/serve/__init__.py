@@ -1,8 +1,11 @@
-"""`promptops serve`: a versioned prompt as an HTTP endpoint that is safe to release."""
+"""`promptops serve`: a versioned prompt as an HTTP endpoint that is safe to release.
+
+The app itself is `promptops.serve.app.create_app`; it is not imported here, so the CLI can
+read the configuration without loading FastAPI.
+"""
 
 from __future__ import annotations
 
-from promptops.serve.app import create_app
 from promptops.serve.config import ServeConfig, is_loopback
 
-__all__ = ["ServeConfig", "create_app", "is_loopback"]
+__all__ = ["ServeConfig", "is_loopback"]

@@ -171,6 +171,7 @@ def create_app(config: ServeConfig) -> ASGIApp:
             body = predict_model.model_validate_json(raw)
         except ValidationError as exc:
             details = error_details(exc, s.primary.prompt)
+            s.rejected(s.primary, 422, "invalid_input", None, [d["field"] for d in details])
             first = details[0]
             return _error(
                 422, "invalid_input", f"{first['field']}: {first['message']}", details=details

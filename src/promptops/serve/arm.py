@@ -67,6 +67,14 @@ def arm_profile(config: ServeConfig, prompt: Prompt) -> EndpointProfile:
     )
 
 
+def _warm_up_inputs(prompt: Prompt) -> dict[str, Any]:
+    """A harmless value of the right type for every declared variable."""
+    typed: dict[str, Any] = {"integer": 0, "number": 0.0, "boolean": False}
+    return {
+        name: typed.get(spec.type, "warm-up") for name, spec in declared_variables(prompt).items()
+    }
+
+
 class Arm:
     """A prompt with its endpoint client and calibration; `start()` before `answer()`."""
 
@@ -89,8 +97,7 @@ class Arm:
         wanted = self.prompt.calibration is not None and self.prompt.calibration.method != "none"
         if wanted and not self.calibrator.active:
             raise RuntimeError(f"{self.identity}: {self.calibrator.status}")
-        warm = dict.fromkeys(declared_variables(self.prompt), "warm-up")
-        answer = await self.answer(warm)
+        answer = await self.answer(_warm_up_inputs(self.prompt))
         if not answer.ok:
             raise RuntimeError(f"{self.identity}: warm-up request failed: {answer.error}")
 

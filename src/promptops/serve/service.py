@@ -150,7 +150,7 @@ class Service:
             arm, role = self.candidate, "canary"
         refused = await self.refused(arm, inputs)
         if refused:
-            self.metrics.requests.labels(arm.identity, "422").inc()
+            self.rejected(arm, 422, "input_filter", rid, [r["field"] for r in refused])
             message = f"{refused[0]['field']}: {refused[0]['message']}"
             body = {"kind": "input_filter", "message": message, "details": refused}
             return Reply(422, {"error": body, "request_id": rid, "prompt": arm.identity})
@@ -160,6 +160,25 @@ class Service:
             self._start_shadow(inputs, rid)
         await self._record(arm, role, answer, inputs, rid, reply)
         return reply
+
+    def rejected(
+        self, arm: Arm, status: int, kind: str, rid: str | None, fields: list[str]
+    ) -> None:
+        """Count and log a request refused before anything was sent (its input is not logged,
+        only which fields were wrong)."""
+        self.metrics.requests.labels(arm.identity, str(status)).inc()
+        if self.log is not None:
+            self.log.write(
+                {
+                    "request_id": rid,
+                    "arm": "primary" if arm is self.primary else self.candidate_role,
+                    "prompt": arm.identity,
+                    "prompt_hash": arm.prompt.content_hash,
+                    "status": status,
+                    "error_kind": kind,
+                    "fields": fields,
+                }
+            )
 
     def _reply(
         self, arm: Arm, role: str, answer: Answer, inputs: dict[str, Any], rid: str, started: float
