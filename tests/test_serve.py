@@ -219,3 +219,20 @@ def test_prompt_input_filter_refuses_pii_before_sending(
     assert "CREDIT_CARD" in card.json()["error"]["message"]
     assert "EMAIL_ADDRESS" in email.json()["error"]["message"]
     assert invalid_card.status_code == 200
+
+
+def test_cli_refuses_bad_setups_before_binding(project: Path) -> None:
+    from typer.testing import CliRunner
+
+    from promptops.cli import app
+
+    runner = CliRunner()
+    open_bind = runner.invoke(app, ["serve", "router", "--host", "0.0.0.0"])
+    assert isinstance(open_bind.exception, ConfigError)  # `main` turns it into exit code 2
+    assert open_bind.exception.exit_code == 2 and "--token-env" in str(open_bind.exception)
+    other = (project / "prompts" / "router_v2.yaml").read_text("utf-8")
+    other = other.replace("max_chars: 200", "max_chars: 50")
+    (project / "prompts" / "router_v2.yaml").write_text(other, encoding="utf-8")
+    mismatch = runner.invoke(app, ["serve", "router", "--shadow", "router_v2"])
+    assert isinstance(mismatch.exception, ConfigError)
+    assert "same inputs" in str(mismatch.exception)

@@ -55,6 +55,7 @@ def serve_command(
     from promptops.errors import ConfigError
     from promptops.prompts import resolve_prompt
     from promptops.serve.config import CONFIG_ENV, ServeConfig
+    from promptops.serve.release import same_inputs
 
     if workers > 1 and kill_file is None and (shadow or canary):
         # The admin switch must reach every worker: it writes this file.
@@ -89,8 +90,9 @@ def serve_command(
         where = "--" + "-".join(str(p) for p in first["loc"]).replace("_", "-")
         raise ConfigError(first["msg"], where=where or "serve") from exc
     config.check_bind()
-    for ref in filter(None, (prompt_ref, config.candidate)):
-        resolve_prompt(ref)
+    primary = resolve_prompt(prompt_ref)
+    if config.candidate is not None:
+        same_inputs(primary, resolve_prompt(config.candidate))
     if log_inputs:
         typer.echo(
             "note: --log-inputs redacts emails, phones, cards, IBANs, IPs and US SSNs; "

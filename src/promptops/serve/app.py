@@ -104,7 +104,7 @@ def _error(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
 
 
 def create_app(config: ServeConfig) -> ASGIApp:
-    """The app for `config`: FastAPI routes wrapped in the body limit."""
+    """The app for `config`: FastAPI routes behind the auth and body-limit layer."""
     token = config.token()
     holder: dict[str, Service] = {}
 
@@ -183,7 +183,7 @@ def create_app(config: ServeConfig) -> ASGIApp:
             reply = await s.predict(inputs, getattr(body, "request_id"))  # noqa: B009
         except RenderError as exc:
             return _error(422, "invalid_input", str(exc))
-        return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+        return JSONResponse(reply.body, status_code=reply.status)
 
     return Guard(app, config.max_body_bytes, token)
 

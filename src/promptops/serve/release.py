@@ -18,13 +18,31 @@ from promptops.errors import ConfigError
 from promptops.evals.baselines import BASELINES, Predict
 from promptops.evals.evalset import EvalsetFile, case_text
 from promptops.evals.suite import resolve_suite
-from promptops.prompts import Prompt
+from promptops.prompts import Prompt, declared_variables
 
 
 def routed_to_canary(request_id: str, share: float, seed: int) -> bool:
     """True for a `share` of request ids, decided by a seeded hash of the id."""
     digest = hashlib.sha256(f"{seed}|{request_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def same_inputs(primary: Prompt, candidate: Prompt) -> None:
+    """A candidate must take the primary's inputs: requests are validated against the
+    primary's variables and then sent to either."""
+    def shape(prompt: Prompt) -> dict[str, tuple[object, ...]]:
+        return {
+            name: (v.type, v.max_chars, v.required, v.default)
+            for name, v in declared_variables(prompt).items()
+        }
+
+    mine, theirs = shape(primary), shape(candidate)
+    if mine != theirs:
+        raise ConfigError(
+            f"{candidate.identity} declares variables {sorted(theirs)} with their limits, "
+            f"{primary.identity} {sorted(mine)}: a candidate must take the same inputs",
+            where="--shadow/--canary",
+        )
 
 
 class KillSwitch:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from promptops.serve.arm import Answer, Arm
@@ -24,6 +24,7 @@ from promptops.serve.release import (
     KillSwitch,
     fit_fallback,
     routed_to_canary,
+    same_inputs,
     suite_for,
 )
 from promptops.serve.requestlog import RequestLog, input_hash, worker_path
@@ -46,7 +47,6 @@ class Reply:
 
     status: int
     body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Service:
@@ -54,6 +54,8 @@ class Service:
         self.config = config
         self.primary = Arm(config, config.prompt)
         self.candidate = Arm(config, config.candidate) if config.candidate else None
+        if self.candidate is not None:
+            same_inputs(self.primary.prompt, self.candidate.prompt)
         self.candidate_role = "shadow" if config.shadow else "canary"
         self.metrics = ServeMetrics()
         self.kill = KillSwitch(config.kill_file)
