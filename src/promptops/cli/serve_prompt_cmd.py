@@ -28,6 +28,13 @@ def serve_command(
         None, "--timeout", min=0.001, help="Per-request deadline in seconds (default: profile)."
     ),
     max_retries: int | None = endpoint_options.MAX_RETRIES,
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        min=1,
+        help="Upstream calls in flight per worker (default: the profile's, sized for evals; "
+        "a server needs about rate x upstream latency).",
+    ),
     token_env: str | None = typer.Option(
         None, "--token-env", help="Env var holding the bearer token (required off loopback)."
     ),
@@ -71,6 +78,7 @@ def serve_command(
             model=model,
             timeout=timeout,
             max_retries=max_retries,
+            concurrency=concurrency,
             token_env=token_env,
             log=log,
             log_max_bytes=log_max_bytes,

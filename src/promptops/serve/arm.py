@@ -57,7 +57,10 @@ def arm_profile(config: ServeConfig, prompt: Prompt) -> EndpointProfile:
         config.profile or prompt.model.profile or "embedded",
         EndpointOverrides(model=prompt.model.name),
         EndpointOverrides(
-            base_url=config.base_url, model=config.model, max_retries=config.max_retries
+            base_url=config.base_url,
+            model=config.model,
+            max_retries=config.max_retries,
+            concurrency=config.concurrency,
         ),
         path=config.profiles_path,
     )

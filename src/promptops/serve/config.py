@@ -40,6 +40,7 @@ class ServeConfig(BaseModel):
     model: str | None = None
     timeout: float | None = Field(None, gt=0, description="per-request deadline, seconds")
     max_retries: int | None = Field(None, ge=0)
+    concurrency: int | None = Field(None, ge=1, description="upstream calls in flight, per worker")
     profiles_path: Path = Path("profiles.yaml")
     token_env: str | None = None
     log: Path | None = None

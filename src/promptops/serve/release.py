@@ -30,6 +30,7 @@ def routed_to_canary(request_id: str, share: float, seed: int) -> bool:
 def same_inputs(primary: Prompt, candidate: Prompt) -> None:
     """A candidate must take the primary's inputs: requests are validated against the
     primary's variables and then sent to either."""
+
     def shape(prompt: Prompt) -> dict[str, tuple[object, ...]]:
         return {
             name: (v.type, v.max_chars, v.required, v.default)
