@@ -60,9 +60,10 @@ def serve_command(
     from pydantic import ValidationError
 
     from promptops.errors import ConfigError
+    from promptops.evals.suite import resolve_suite
     from promptops.prompts import resolve_prompt
     from promptops.serve.config import CONFIG_ENV, ServeConfig
-    from promptops.serve.release import same_inputs
+    from promptops.serve.release import same_inputs, suite_for
 
     if workers > 1 and kill_file is None and (shadow or canary):
         # The admin switch must reach every worker: it writes this file.
@@ -101,6 +102,8 @@ def serve_command(
     primary = resolve_prompt(prompt_ref)
     if config.candidate is not None:
         same_inputs(primary, resolve_prompt(config.candidate))
+    if config.fallback == "baseline":
+        resolve_suite(suite_for(primary, config.suite))
     if log_inputs:
         typer.echo(
             "note: --log-inputs redacts emails, phones, cards, IBANs, IPs and US SSNs; "
