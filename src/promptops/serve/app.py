@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from promptops.errors import RenderError
+from promptops.errors import ContextOverflowError, RenderError
 from promptops.serve.config import CONFIG_ENV, ServeConfig
 from promptops.serve.schema import body_model, error_details
 from promptops.serve.service import Service
@@ -138,6 +138,7 @@ def create_app(config: ServeConfig) -> ASGIApp:
             {
                 "ready": True,
                 "prompt": s.primary.identity,
+                "suite": s.rag_suite,
                 "calibration": s.primary.calibrator.status,
                 "candidate": s.candidate.identity if s.candidate else None,
                 "candidate_off": s.kill.off,
@@ -165,12 +166,12 @@ def create_app(config: ServeConfig) -> ASGIApp:
         nonlocal predict_model
         s = service()
         if predict_model is None:
-            predict_model = body_model(s.primary.prompt)
+            predict_model = body_model(s.primary.prompt, s.primary.inputs)
         raw = await request.body()
         try:
             body = predict_model.model_validate_json(raw)
         except ValidationError as exc:
-            details = error_details(exc, s.primary.prompt)
+            details = error_details(exc, s.primary.prompt, s.primary.inputs)
             s.rejected(s.primary, 422, "invalid_input", None, [d["field"] for d in details])
             first = details[0]
             return _error(
@@ -183,6 +184,10 @@ def create_app(config: ServeConfig) -> ASGIApp:
             reply = await s.predict(inputs, getattr(body, "request_id"))  # noqa: B009
         except RenderError as exc:
             return _error(422, "invalid_input", str(exc))
+        except ContextOverflowError as exc:  # a RAG suite whose context policy is `fail`
+            rid = getattr(body, "request_id")  # noqa: B009
+            s.rejected(s.primary, 422, "context_overflow", rid, ["inputs.question"])
+            return _error(422, "context_overflow", str(exc), field="inputs.question")
         return JSONResponse(reply.body, status_code=reply.status)
 
     return Guard(app, config.max_body_bytes, token)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from promptops.llm.client import LLMClient
@@ -18,6 +18,7 @@ from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_pr
 from promptops.llm.prompted import Calibrator, calibrator_for
 from promptops.llm.types import Completion
 from promptops.prompts import Prompt, build_request, declared_variables, resolve_prompt
+from promptops.prompts.model import Variable
 from promptops.serve.config import ServeConfig
 
 DEFAULT_DEADLINE_S = 30.0
@@ -25,11 +26,15 @@ DEFAULT_DEADLINE_S = 30.0
 
 @dataclass(frozen=True)
 class Answer:
-    """What one arm answered: a completion, or `timed_out` when the deadline passed first."""
+    """What one arm answered: a completion, or `timed_out` when the deadline passed first.
+    A RAG arm adds `response` fields (citations, passages, grounding, overflow) to a 200 and
+    `logged` fields (grounding and overflow figures, chunk ids) to the request's log line."""
 
     completion: Completion | None
     latency_s: float
     timed_out: bool = False
+    response: dict[str, Any] = field(default_factory=dict)
+    logged: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -50,12 +55,13 @@ class Answer:
         return None if self.completion is None else self.completion.error
 
 
-def arm_profile(config: ServeConfig, prompt: Prompt) -> EndpointProfile:
-    """The endpoint as `run`/`eval` resolve it, with the deadline as the per-attempt timeout
-    and the bound on rate-limit waits: no attempt or wait may outlive the request."""
+def served_profile(config: ServeConfig, name: str, defaults: EndpointOverrides) -> EndpointProfile:
+    """The endpoint as `run`/`eval`/`rag-eval` resolve it (profile `name`, then `defaults`,
+    then the command line), with the deadline as the per-attempt timeout and the bound on
+    rate-limit waits: no attempt or wait may outlive the request."""
     profile = resolve_profile(
-        config.profile or prompt.model.profile or "embedded",
-        EndpointOverrides(model=prompt.model.name),
+        config.profile or name,
+        defaults,
         EndpointOverrides(
             base_url=config.base_url,
             model=config.model,
@@ -67,6 +73,12 @@ def arm_profile(config: ServeConfig, prompt: Prompt) -> EndpointProfile:
     deadline = config.timeout or min(profile.timeout, DEFAULT_DEADLINE_S)
     return profile.model_copy(
         update={"timeout": deadline, "max_wait": min(profile.max_wait, deadline)}
+    )
+
+
+def arm_profile(config: ServeConfig, prompt: Prompt) -> EndpointProfile:
+    return served_profile(
+        config, prompt.model.profile or "embedded", EndpointOverrides(model=prompt.model.name)
     )
 
 
@@ -91,6 +103,11 @@ class Arm:
     @property
     def identity(self) -> str:
         return self.prompt.identity
+
+    @property
+    def inputs(self) -> dict[str, Variable]:
+        """The variables a request body gives: all the prompt declares."""
+        return declared_variables(self.prompt)
 
     async def start(self) -> None:
         """Measure the calibration prior and send one warm-up request, so the first real

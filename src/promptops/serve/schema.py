@@ -4,6 +4,7 @@ the error names the field."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
@@ -26,11 +27,13 @@ def _field_type(spec: Variable) -> Any:
     return Annotated[str, StringConstraints(max_length=spec.max_chars)]
 
 
-def body_model(prompt: Prompt) -> type[BaseModel]:
-    """`{"inputs": {VAR: value, ...}, "request_id"?: str}` for this prompt; unknown keys are
+def body_model(prompt: Prompt, variables: Mapping[str, Variable] | None = None) -> type[BaseModel]:
+    """`{"inputs": {VAR: value, ...}, "request_id"?: str}` for this prompt's `variables`
+    (default: all it declares; a RAG suite's retrieval fills `context`); unknown keys are
     errors at both levels."""
     fields: dict[str, Any] = {}
-    for name, spec in declared_variables(prompt).items():
+    served = declared_variables(prompt) if variables is None else variables
+    for name, spec in served.items():
         kind = _field_type(spec)
         if spec.required and spec.default is None:
             fields[name] = (kind, Field(..., description=spec.description))
@@ -46,9 +49,11 @@ def body_model(prompt: Prompt) -> type[BaseModel]:
     )
 
 
-def error_details(exc: ValidationError, prompt: Prompt) -> list[dict[str, Any]]:
+def error_details(
+    exc: ValidationError, prompt: Prompt, variables: Mapping[str, Variable] | None = None
+) -> list[dict[str, Any]]:
     """Pydantic's errors as `{field, message, type}`, worded for a caller of this prompt."""
-    declared = ", ".join(declared_variables(prompt))
+    declared = ", ".join(declared_variables(prompt) if variables is None else variables)
     out = []
     for err in exc.errors(include_url=False, include_context=False, include_input=False):
         where = ".".join(str(part) for part in err["loc"]) or "body"

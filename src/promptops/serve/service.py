@@ -18,6 +18,7 @@ from typing import Any
 from promptops.serve.arm import Answer, Arm
 from promptops.serve.config import ServeConfig
 from promptops.serve.metrics import ServeMetrics
+from promptops.serve.rag_arm import RagArm, rag_suite_of
 from promptops.serve.redact import Redactor, load_redactor
 from promptops.serve.release import (
     Fallback,
@@ -33,7 +34,15 @@ from promptops.tokens import count_tokens
 log = logging.getLogger("promptops.serve")
 
 
-def refused_entities(arm: Arm) -> tuple[str, ...]:
+ServedArm = Arm | RagArm
+
+
+def make_arm(config: ServeConfig, prompt_ref: str, rag_suite: str | None) -> ServedArm:
+    """A RAG suite's pipeline when one is served, else the prompt alone."""
+    return Arm(config, prompt_ref) if rag_suite is None else RagArm(config, prompt_ref, rag_suite)
+
+
+def refused_entities(arm: ServedArm) -> tuple[str, ...]:
     f = arm.prompt.input_filter
     return tuple(f.refuse_pii) if f is not None else ()
 
@@ -52,8 +61,11 @@ class Reply:
 class Service:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
-        self.primary = Arm(config, config.prompt)
-        self.candidate = Arm(config, config.candidate) if config.candidate else None
+        self.rag_suite = rag_suite_of(config)
+        self.primary = make_arm(config, config.prompt, self.rag_suite)
+        self.candidate = (
+            make_arm(config, config.candidate, self.rag_suite) if config.candidate else None
+        )
         if self.candidate is not None:
             same_inputs(self.primary.prompt, self.candidate.prompt)
         self.candidate_role = "shadow" if config.shadow else "canary"
@@ -77,7 +89,7 @@ class Service:
         arms = [self.primary, *([self.candidate] if self.candidate else [])]
         return self.config.log_inputs or any(refused_entities(arm) for arm in arms)
 
-    async def refused(self, arm: Arm, inputs: dict[str, Any]) -> list[dict[str, str]]:
+    async def refused(self, arm: ServedArm, inputs: dict[str, Any]) -> list[dict[str, str]]:
         """Fields the arm's input filter refuses, with the PII kinds found in each."""
         entities = refused_entities(arm)
         if not entities:
@@ -164,7 +176,7 @@ class Service:
         return reply
 
     def rejected(
-        self, arm: Arm, status: int, kind: str, rid: str | None, fields: list[str]
+        self, arm: ServedArm, status: int, kind: str, rid: str | None, fields: list[str]
     ) -> None:
         """Count and log a request refused before anything was sent (its input is not logged,
         only which fields were wrong)."""
@@ -183,7 +195,13 @@ class Service:
             )
 
     def _reply(
-        self, arm: Arm, role: str, answer: Answer, inputs: dict[str, Any], rid: str, started: float
+        self,
+        arm: ServedArm,
+        role: str,
+        answer: Answer,
+        inputs: dict[str, Any],
+        rid: str,
+        started: float,
     ) -> Reply:
         base: dict[str, Any] = {
             "prompt": arm.identity,
@@ -205,6 +223,7 @@ class Service:
                 "confidence": confidence,
                 "model": completion.model or arm.profile.model,
                 "fallback": False,
+                **answer.response,
                 **base,
             }
             status = 200
@@ -231,7 +250,13 @@ class Service:
         return Reply(status, body)
 
     async def _record(
-        self, arm: Arm, role: str, answer: Answer, inputs: dict[str, Any], rid: str, reply: Reply
+        self,
+        arm: ServedArm,
+        role: str,
+        answer: Answer,
+        inputs: dict[str, Any],
+        rid: str,
+        reply: Reply,
     ) -> None:
         body = reply.body
         identity = arm.identity
@@ -250,6 +275,7 @@ class Service:
         if self.log is not None:
             record = await self._log_record(arm, role, answer, inputs, rid)
             record.update(
+                **answer.logged,
                 status=reply.status,
                 output=body.get("output"),
                 label=body.get("label"),
@@ -259,7 +285,7 @@ class Service:
             )
             self.log.write(record)
 
-    def _count_usage(self, arm: Arm, answer: Answer) -> None:
+    def _count_usage(self, arm: ServedArm, answer: Answer) -> None:
         if answer.completion is None:
             return
         usage = answer.completion.usage
@@ -268,7 +294,7 @@ class Service:
         self.metrics.cost.labels(arm.identity).inc(answer.completion.cost_usd)
 
     async def _log_record(
-        self, arm: Arm, role: str, answer: Answer, inputs: dict[str, Any], rid: str
+        self, arm: ServedArm, role: str, answer: Answer, inputs: dict[str, Any], rid: str
     ) -> dict[str, Any]:
         text = "\n".join(str(v) for v in inputs.values())
         completion = answer.completion
