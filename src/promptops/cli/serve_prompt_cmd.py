@@ -49,13 +49,17 @@ def serve_command(
     canary_share: float = typer.Option(0.1, "--canary-share", min=0.0, max=1.0),
     seed: int = typer.Option(0, "--seed", help="Seed of the canary routing hash."),
     fallback: str = typer.Option("none", "--fallback", help="none or baseline."),
-    suite: str | None = typer.Option(None, "--suite", help="Eval suite of the baseline."),
+    suite: str | None = typer.Option(
+        None, "--suite", help="A RAG suite to serve, or the eval suite of the baseline."
+    ),
     fallback_baseline: str = typer.Option("tfidf_lr", "--fallback-baseline"),
     kill_file: Path | None = typer.Option(
         None, "--kill-file", help="Candidate traffic stops while this file exists."
     ),
 ) -> None:
-    """Serve PROMPT at POST /v1/predict, with /healthz, /readyz and /metrics."""
+    """Serve PROMPT at POST /v1/predict, with /healthz, /readyz and /metrics. With a RAG
+    suite (`--suite`, or a prompt taking `question` and `context`) a request gives the
+    question; the answer comes with its citations, passages, grounding and overflow."""
     import uvicorn
     from pydantic import ValidationError
 
@@ -63,6 +67,7 @@ def serve_command(
     from promptops.evals.suite import resolve_suite
     from promptops.prompts import resolve_prompt
     from promptops.serve.config import CONFIG_ENV, ServeConfig
+    from promptops.serve.rag_arm import rag_suite_of
     from promptops.serve.release import same_inputs, suite_for
 
     if workers > 1 and kill_file is None and (shadow or canary):
@@ -100,6 +105,9 @@ def serve_command(
         raise ConfigError(first["msg"], where=where or "serve") from exc
     config.check_bind()
     primary = resolve_prompt(prompt_ref)
+    rag_suite = rag_suite_of(config)
+    if rag_suite is not None:
+        typer.echo(f"serving RAG suite {rag_suite} with {primary.identity}", err=True)
     if config.candidate is not None:
         same_inputs(primary, resolve_prompt(config.candidate))
     if config.fallback == "baseline":
