@@ -195,3 +195,34 @@ def test_rag_serving_is_chosen_and_checked_before_binding(
     assert rag_suite_of(ServeConfig(prompt="rag_answer", suite="mini")) == "mini"
     with pytest.raises(ConfigError, match="not available for a RAG suite"):
         rag_suite_of(ServeConfig(prompt="rag_answer", suite="mini", fallback="baseline"))
+
+
+def test_policy_fail_refuses_an_overflowing_context_before_sending(
+    project: Path, upstream: FakeOpenAIServer, evaluated: list[dict[str, Any]]
+) -> None:
+    """Policy `fail` with the same window: the questions rag-eval saw overflow get 422 naming
+    the question, are logged and counted, and cost no upstream call; the others are answered."""
+    strict = SUITE.replace("name: mini", "name: strict").replace("policy: drop", "policy: fail")
+    (project / "evalsets" / "strict.yaml").write_text(strict, encoding="utf-8")
+    overflowing = next(r for r in evaluated if r["guard"]["overflowed"])
+    fitting = next(r for r in evaluated if not r["guard"]["overflowed"])
+    log = project / "strict.jsonl"
+    config = ServeConfig(
+        prompt="rag_answer", suite="strict", base_url=upstream.base_url, model="fake-model", log=log
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        mp.setenv("PROMPTOPS_CACHE_DIR", str(project / "cache"))
+        with serving(config) as url:
+            sent = len(upstream.requests)
+            refused = ask(url, overflowing["question"], request_id="rag-over")
+            assert len(upstream.requests) == sent
+            answered = ask(url, fitting["question"])
+            metrics = httpx2.get(f"{url}/metrics").text
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["kind"] == "context_overflow" and error["field"] == "inputs.question"
+    assert answered.status_code == 200 and answered.json()["output"] == fitting["answer"]
+    [line] = [x for x in log_lines(log) if x.get("request_id") == "rag-over"]
+    assert line["status"] == 422 and line["error_kind"] == "context_overflow"
+    assert 'promptops_requests_total{prompt="rag_answer@1.0.0",status="422"} 1.0' in metrics

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from promptops.errors import ConfigError, UserInputError
+from promptops.errors import ConfigError, ContextOverflowError, UserInputError
 from promptops.llm.client import LLMClient
 from promptops.llm.prompted import Calibrator
 from promptops.prompts import declared_variables, resolve_prompt
@@ -40,6 +40,7 @@ from promptops.serve.config import ServeConfig
 
 FILLED_BY_RETRIEVAL = "context"
 SERVED_QID = "served"
+WARM_UP_FALLBACK = "What is this about?"
 
 
 class RagArm:
@@ -55,7 +56,7 @@ class RagArm:
         self.fitter = context_fitter(self.suite, self.prompt, self.profile)
         self.scorer = GroundingScorer(threshold=self.suite.grounding.threshold)
         self.pipeline: GeneratingPipeline | None = None
-        self._warm_up_question = ""
+        self._warm_up_questions: list[str] = []
         self._retrieving = threading.Lock()  # retriever encoders are not safe across threads
 
     @property
@@ -76,15 +77,22 @@ class RagArm:
         docs = load_corpus(suite.path_of(suite.corpus))
         queries = load_qa_queries(suite.path_of(suite.queries), docs)
         self.pipeline = load_generating(suite, docs, queries)
-        self._warm_up_question = queries[0].text if queries else "warm-up"
+        self._warm_up_questions = [q.text for q in queries] or [WARM_UP_FALLBACK]
 
     async def start(self) -> None:
-        """Load the corpus and index, then answer one of the suite's questions end to end."""
+        """Load the corpus and index, then answer one of the suite's questions end to end
+        (the first whose context policy `fail` does not refuse; refusals cost no call)."""
         if self.pipeline is None:
             await asyncio.to_thread(self._load)
-        answer = await self.answer({"question": self._warm_up_question})
-        if not answer.ok:
-            raise RuntimeError(f"{self.identity}: warm-up request failed: {answer.error}")
+        for question in self._warm_up_questions:
+            try:
+                answer = await self.answer({"question": question})
+            except ContextOverflowError:
+                continue
+            if not answer.ok:
+                raise RuntimeError(f"{self.identity}: warm-up request failed: {answer.error}")
+            return
+        raise RuntimeError(f"{self.identity}: the context policy refuses every warm-up question")
 
     def _job(self, question: str) -> AnswerJob:
         pipeline = self.pipeline
