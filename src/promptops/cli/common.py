@@ -8,6 +8,9 @@ from types import SimpleNamespace
 
 import typer
 
+from promptops.distributed.cluster import EXECUTORS, RaySettings
+from promptops.errors import ConfigError
+
 endpoint_options = SimpleNamespace(
     BASE_URL=typer.Option(
         None, "--base-url", help="OpenAI-compatible endpoint URL (default: the embedded model)."
@@ -18,6 +21,30 @@ endpoint_options = SimpleNamespace(
     MAX_RETRIES=typer.Option(None, "--max-retries", min=0, help="Retries after the first try."),
     NO_CACHE=typer.Option(False, "--no-cache", help="Bypass the response cache."),
 )
+
+executor_options = SimpleNamespace(
+    EXECUTOR=typer.Option(
+        "local",
+        "--executor",
+        help="Where local-model work runs: this process, or Ray actors (pip install "
+        "'promptops[ray]').",
+        case_sensitive=False,
+    ),
+    RAY_ADDRESS=typer.Option(
+        None, "--ray-address", help="Ray cluster to join (default RAY_ADDRESS, else start one)."
+    ),
+    WORKERS=typer.Option(
+        None, "--workers", min=1, help="Ray actors, one model each (default: one per CPU)."
+    ),
+)
+
+
+def ray_settings(executor: str, address: str | None, workers: int | None) -> RaySettings | None:
+    """The executor name checked, and its Ray settings (None for the local executor)."""
+    name = executor.lower()
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; use local or ray", where="--executor")
+    return RaySettings(address=address, workers=workers) if name == "ray" else None
 
 
 def settle_imports() -> None:

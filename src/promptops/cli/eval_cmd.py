@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from promptops.cli.common import endpoint_options, settle_imports
+from promptops.cli.common import endpoint_options, executor_options, ray_settings, settle_imports
 
 
 def eval_command(
@@ -33,6 +33,9 @@ def eval_command(
     baseline: Path | None = typer.Option(
         None, "--baseline", help="Baseline record to compare with (implies --against-baseline)."
     ),
+    executor: str = executor_options.EXECUTOR,
+    ray_address: str | None = executor_options.RAY_ADDRESS,
+    workers: int | None = executor_options.WORKERS,
 ) -> None:
     """Score a classification prompt on golden cases beside baselines it must beat.
 
@@ -42,6 +45,7 @@ def eval_command(
     """
     from promptops.evals.runner import EvalOptions, run_eval
 
+    ray = ray_settings(executor, ray_address, workers)
     settle_imports()
     reference: tuple[Path, float] | None = None
     if against_baseline or baseline is not None:
@@ -60,7 +64,10 @@ def eval_command(
         repeat=repeat,
         no_cache=no_cache,
         out=out,
+        executor="ray" if ray is not None else "local",
     )
+    if ray is not None:
+        options.ray = ray
     outcome = run_eval(name, options)
     summary = outcome.summary
     metrics = summary.metrics
