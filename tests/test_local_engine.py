@@ -201,8 +201,9 @@ def test_cached_prefix_is_never_written(loaded: LoadedModel) -> None:
 
 @pytest.mark.slow
 def test_prefix_reuse_across_prompts_labels_and_lengths(loaded: LoadedModel) -> None:
-    """Two prompts interleaved, a single-message prompt (nothing shared), one-token and
-    many-token labels, and many labels: all equal to the full-sequence reference."""
+    """Two prompts interleaved, a single-message prompt (its own prefix: the template's
+    default system prompt), one-token and many-token labels, and many labels: all equal to
+    the full-sequence reference."""
     engine.clear_prefix_cache()
     other = "You sort messages. Reply with one of: " + ", ".join(reversed(LABELS)) + "."
     many = [*LABELS, "", "x", "a much longer label with several words", *map(str, range(12))]
@@ -218,22 +219,28 @@ def test_prefix_reuse_across_prompts_labels_and_lengths(loaded: LoadedModel) -> 
         reference = _naive_logprobs(loaded, messages, labels)
         for label in labels:
             assert fast.logprobs[label] == pytest.approx(reference[label], abs=1e-4), label
-    assert len(engine._prefixes) == 2
+    assert len(engine._prefixes) == 3
 
 
 def test_shared_prefix_stops_where_tokens_first_differ(loaded: LoadedModel) -> None:
-    """The boundary is the common prefix of the head's own tokens and the prompt's, so a BPE
-    merge across it costs one token of the cache instead of a wrong cache."""
+    """The boundary is where the last message's text starts, measured as the common prefix of
+    the head's own tokens and the prompt's, so a BPE merge across it costs one token of the
+    cache instead of a wrong cache."""
     messages = _case(CASES[0])
     prompt = engine.prompt_ids(loaded, messages)
     boundary = scoring.shared_prefix_length(loaded, messages, prompt)
-    head = loaded.tokenizer.apply_chat_template(messages[:1], tokenize=False)
-    assert boundary == len(loaded.tokenizer(str(head), add_special_tokens=False)["input_ids"])
-    assert 0 < boundary < len(prompt)
+    message_ids = loaded.tokenizer(CASES[0], add_special_tokens=False)["input_ids"]
+    assert prompt[boundary : boundary + len(message_ids)] == message_ids
+    other = engine.prompt_ids(loaded, _case(CASES[1]))
+    assert other[:boundary] == prompt[:boundary]
     changed = [*prompt[: boundary - 1], prompt[boundary - 1] + 1, *prompt[boundary - 1 :]]
     assert scoring.shared_prefix_length(loaded, messages, changed) == boundary - 1
-    assert scoring.shared_prefix_length(loaded, messages[1:], prompt) == 0
     assert scoring.shared_prefix_length(loaded, messages, prompt[:boundary]) == boundary - 1
+    # a lone user message still shares the template's default system prompt
+    alone = [{"role": "user", "content": CASES[0]}]
+    alone_ids = engine.prompt_ids(loaded, alone)
+    shared = scoring.shared_prefix_length(loaded, alone, alone_ids)
+    assert alone_ids[shared : shared + len(message_ids)] == message_ids
 
 
 def test_prefix_cache_keeps_the_longest_match_and_evicts_the_oldest() -> None:

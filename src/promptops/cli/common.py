@@ -47,6 +47,20 @@ def ray_settings(executor: str, address: str | None, workers: int | None) -> Ray
     return RaySettings(address=address, workers=workers) if name == "ray" else None
 
 
+def embed_corpora_on(settings: RaySettings | None) -> None:
+    """With `--executor ray`, dense indexes embed their corpus on Ray Data."""
+    if settings is None:
+        return
+    import functools
+
+    from promptops.distributed.cluster import require_ray
+    from promptops.distributed.embedding import ray_embed
+    from promptops.embeddings import use_corpus_embedder
+
+    require_ray()
+    use_corpus_embedder(functools.partial(ray_embed, settings=settings))
+
+
 def settle_imports() -> None:
     """Call once a command's heavy imports are done, before it starts sending.
 

@@ -43,6 +43,7 @@ def eval_command(
     --against-baseline, when the run is significantly worse than the baseline), 2 for bad
     input.
     """
+    from promptops.distributed.cluster import RaySettings
     from promptops.evals.runner import EvalOptions, run_eval
 
     ray = ray_settings(executor, ray_address, workers)
@@ -65,9 +66,8 @@ def eval_command(
         no_cache=no_cache,
         out=out,
         executor="ray" if ray is not None else "local",
+        ray=ray or RaySettings(),
     )
-    if ray is not None:
-        options.ray = ray
     outcome = run_eval(name, options)
     summary = outcome.summary
     metrics = summary.metrics

@@ -2,9 +2,10 @@
 case's remaining tokens and every label continuation in one forward pass.
 
 Cases of one eval share most of their prompt (system message, label descriptions, few-shot
-turns); only the last message differs. The KV cache of that shared prefix is kept in a small
-LRU and reused read-only: a forward pass grows a cache by concatenation, so the stored
-tensors are never written (cache objects are rebuilt around them for each case).
+turns, the last turn's role header); only the last message's content differs. The KV cache of
+that shared prefix is kept in a small LRU and reused read-only: a forward pass grows a cache
+by concatenation, so the stored tensors are never written (cache objects are rebuilt around
+them for each case).
 
 A case's pass packs its suffix (the tokens after the prefix) and every label continuation
 into one row. Each label segment restarts its positions right after the suffix and sees the
@@ -83,15 +84,23 @@ class PrefixCache:
         self._entries.clear()
 
 
+_MARKER = "\ue000"  # a private-use character: stands in for the last message's content
+
+
 def shared_prefix_length(loaded: LoadedModel, messages: Messages, prompt: Sequence[int]) -> int:
-    """How many leading tokens of `prompt` come before the last message: the part cases of
-    one prompt file share. Tokenizing that text alone can merge differently at its end (a BPE
-    merge across the boundary), so the length is the common prefix of both token lists."""
-    if len(messages) < 2:
+    """How many leading tokens of `prompt` come before the last message's content: the part
+    cases of one prompt file share (system message, few-shot turns, the last turn's header).
+    Tokenizing that text alone can merge differently at its end (a BPE merge across the
+    boundary), so the length is the common prefix of both token lists, one token shorter
+    where they part."""
+    if not messages:
         return 0
     tokenizer = loaded.tokenizer
-    head = str(tokenizer.apply_chat_template([dict(m) for m in messages[:-1]], tokenize=False))
-    head_ids = tokenizer(head, add_special_tokens=False)["input_ids"]
+    probe = [*(dict(m) for m in messages[:-1]), {**messages[-1], "content": _MARKER}]
+    text = str(tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True))
+    if _MARKER not in text:  # a template that rewrites content: share nothing
+        return 0
+    head_ids = tokenizer(text.split(_MARKER)[0], add_special_tokens=False)["input_ids"]
     common = 0
     for a, b in zip(head_ids, prompt, strict=False):
         if a != b:
