@@ -222,6 +222,21 @@ def test_prefix_reuse_across_prompts_labels_and_lengths(loaded: LoadedModel) -> 
     assert len(engine._prefixes) == 3
 
 
+@pytest.mark.slow
+def test_packed_pass_without_a_cached_prefix(loaded: LoadedModel) -> None:
+    """The path for prompts too short to cache: the whole prompt and all labels in one row."""
+    import torch
+
+    messages = _case(CASES[3])
+    prompt = engine.prompt_ids(loaded, messages)
+    continuations = [engine.label_ids(loaded, label) for label in LABELS]
+    with torch.inference_mode():
+        totals = scoring.packed_logprobs(loaded, None, prompt, continuations)
+    reference = _naive_logprobs(loaded, messages)
+    for label, total in zip(LABELS, totals.tolist(), strict=True):
+        assert total == pytest.approx(reference[label], abs=1e-4)
+
+
 def test_shared_prefix_stops_where_tokens_first_differ(loaded: LoadedModel) -> None:
     """The boundary is where the last message's text starts, measured as the common prefix of
     the head's own tokens and the prompt's, so a BPE merge across it costs one token of the

@@ -18,6 +18,7 @@ from typing import Any
 import httpx2
 
 from promptops.distributed.cluster import RaySettings, connect, worker_count
+from promptops.errors import PromptopsError
 from promptops.llm.client import EMBEDDED_BASE_URL
 
 Wire = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
@@ -85,7 +86,12 @@ def ray_http_client(
     )
     actors = [remote.remote(settings.cpus_per_worker) for _ in range(count)]
     try:
-        ray.get([actor.ready.remote() for actor in actors])  # every model loaded
+        try:
+            ray.get([actor.ready.remote() for actor in actors])  # every model loaded
+        except ray.exceptions.RayError as exc:
+            raise PromptopsError(
+                f"the Ray model actors did not start (is promptops installed on every node?): {exc}"
+            ) from exc
         transport = RayTransport(actors)
         yield (
             httpx2.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL, timeout=timeout),
