@@ -5,7 +5,8 @@ of the COVID-QA corpus on Ray Data beside a single-process embedding.
 The cluster is NODES `ray start` nodes on 127.0.0.1 with one CPU each (as separate machines
 would be), started once; each Ray run then starts its actors (each loads the model) and sends
 every case. Figures per setting: the whole `run_eval` call (checks, actor start, sending,
-summary, reports) and the sending part alone (`duration_s`, which includes actor start).
+summary, reports), the sending part (`duration_s`, actor start included) and the actors' start
+(each loads the model); s/case and the ratio leave the actor start out.
 Runs are sequential and the response cache is off; answers are checked equal to the
 single-process run's (report.md bytes).
 
@@ -15,7 +16,9 @@ single-process run's (report.md bytes).
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +29,7 @@ from promptops.evals.runner import EvalOptions, run_eval
 from promptops.testing.ray_cluster import LocalRayCluster
 
 ROOT = Path(__file__).resolve().parent.parent
+INDEX_COPIES = 4  # the corpus is small: repeated so fixed costs (actor start) weigh less
 
 
 def subset(cases: int | None, folder: Path) -> Path | None:
@@ -45,11 +49,14 @@ def timed_eval(out: Path, evalset: Path | None, ray: RaySettings | None) -> dict
     options = EvalOptions(evalset=evalset, out=out, no_cache=True)
     if ray is not None:
         options.executor, options.ray = "ray", ray
+    log = io.StringIO()
     started = time.perf_counter()
-    outcome = run_eval(str(ROOT / "evalsets" / "intent.yaml"), options)
+    outcome = run_eval(str(ROOT / "evalsets" / "intent.yaml"), options, stream=log)
+    ready = re.search(r"ready in ([0-9.]+) s", log.getvalue())
     return {
         "wall_s": time.perf_counter() - started,
         "sending_s": outcome.summary.volatile.duration_s,
+        "actor_start_s": float(ready.group(1)) if ready else 0.0,
         "cases": outcome.summary.n_cases,
         "report": (out / "report.md").read_bytes(),
     }
@@ -63,7 +70,8 @@ def dense_index(cluster: str, workers: list[int]) -> dict[str, float]:
     from promptops.rag.chunking import chunk_corpus
 
     corpus = load_corpus(ROOT / "evalsets" / "covid_qa" / "corpus.jsonl")
-    texts = [c.retrieval_text for c in chunk_corpus(corpus, ChunkingConfig())]
+    chunks = [c.retrieval_text for c in chunk_corpus(corpus, ChunkingConfig(size=64, overlap=0))]
+    texts = chunks * INDEX_COPIES
     path = bundled_model_path()
     model = load_sentence_model(path)
     started = time.perf_counter()
@@ -113,17 +121,21 @@ def main() -> None:
         return
     base = report["eval"]["single process"]
     print(f"intent suite, {base['cases']} cases, {args.nodes}-node local cluster (1 CPU each)")
-    print(f"{'setting':<20} {'wall s':>7} {'sending s':>9} {'s/case':>7} {'vs single':>9}")
+    print(
+        f"{'setting':<20} {'wall s':>7} {'sending s':>9} {'actors s':>8} {'s/case':>7} "
+        f"{'vs single':>9}"
+    )
     for name, row in report["eval"].items():
         same = "" if row.get("same_report", True) else "  REPORT DIFFERS"
+        scoring = row["sending_s"] - row["actor_start_s"]  # actor start is paid once a run
         print(
             f"{name:<20} {row['wall_s']:>7.1f} {row['sending_s']:>9.1f} "
-            f"{row['sending_s'] / row['cases']:>7.3f} "
-            f"{base['sending_s'] / row['sending_s']:>8.2f}x{same}"
+            f"{row['actor_start_s']:>8.1f} {scoring / row['cases']:>7.3f} "
+            f"{base['sending_s'] / scoring:>8.2f}x{same}"
         )
     if "index" in report:
         index = report["index"]
-        print(f"\ndense index, {int(index['chunks'])} COVID-QA chunks embedded (MiniLM):")
+        print(f"\ndense index, {int(index['chunks'])} COVID-QA chunk texts embedded (MiniLM):")
         for name, seconds in index.items():
             if name != "chunks":
                 print(f"  {name}: {seconds:.1f} s")

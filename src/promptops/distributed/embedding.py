@@ -8,6 +8,7 @@ single-process embedding would (equal up to float rounding of different batching
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,12 @@ def ray_embed(
     """L2-normalised float32 embeddings of `texts`, in their order, computed on Ray."""
     ray = connect(settings)
     workers = worker_count(ray, settings)
-    dataset = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)])
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # a command's output is its own, not Ray Data's
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    items = [{"row": i, "text": t} for i, t in enumerate(texts)]
+    blocks = max(1, -(-len(items) // ROWS_PER_BATCH))
+    dataset = ray.data.from_items(items, override_num_blocks=blocks)
     vectors = dataset.map_batches(
         Embedder,
         fn_constructor_kwargs={

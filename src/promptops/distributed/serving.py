@@ -11,8 +11,10 @@ retries on another actor.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -73,12 +75,20 @@ class RayTransport(httpx2.AsyncBaseTransport):
         return httpx2.Response(status, headers=headers, content=content, request=request)
 
 
+@dataclass(frozen=True)
+class ModelActors:
+    """What `ray_http_client` started: the client to send through, and how."""
+
+    client: httpx2.AsyncClient
+    count: int
+    start_seconds: float  # until every actor had loaded its model
+
+
 @contextmanager
-def ray_http_client(
-    settings: RaySettings, timeout: float
-) -> Iterator[tuple[httpx2.AsyncClient, int]]:
-    """An HTTP client whose requests the model actors answer, and how many actors there are;
-    the actors are released on exit (the cluster keeps running)."""
+def ray_http_client(settings: RaySettings, timeout: float) -> Iterator[ModelActors]:
+    """An HTTP client whose requests the model actors answer; the actors are released on exit
+    (the cluster keeps running)."""
+    started = time.perf_counter()
     ray = connect(settings)
     count = worker_count(ray, settings)
     remote = ray.remote(ModelServer).options(
@@ -93,10 +103,10 @@ def ray_http_client(
                 f"the Ray model actors did not start (is promptops installed on every node?): {exc}"
             ) from exc
         transport = RayTransport(actors)
-        yield (
-            httpx2.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL, timeout=timeout),
-            count,
+        client = httpx2.AsyncClient(
+            transport=transport, base_url=EMBEDDED_BASE_URL, timeout=timeout
         )
+        yield ModelActors(client, count, time.perf_counter() - started)
     finally:
         for actor in actors:
             ray.kill(actor)

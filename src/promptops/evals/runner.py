@@ -321,13 +321,15 @@ def run_eval(
         if options.executor == "ray":
             from promptops.distributed.serving import ray_http_client
 
-            with ray_http_client(options.ray, prep.profile.timeout) as (ray_client, workers):
-                stream.write(f"ray: {workers} model actor(s)\n")
+            with ray_http_client(options.ray, prep.profile.timeout) as actors:
+                stream.write(
+                    f"ray: {actors.count} model actor(s) ready in {actors.start_seconds:.1f} s\n"
+                )
                 # at least two requests per actor in flight, so none waits between cases
-                concurrency = max(prep.profile.concurrency, 2 * workers)
+                concurrency = max(prep.profile.concurrency, 2 * actors.count)
                 prep.profile = prep.profile.model_copy(update={"concurrency": concurrency})
                 stats, calibrator = asyncio.run(
-                    _send(prep, folder, repeat, options.no_cache, ray_client, stream)
+                    _send(prep, folder, repeat, options.no_cache, actors.client, stream)
                 )
         else:
             stats, calibrator = asyncio.run(
