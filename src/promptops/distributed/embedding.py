@@ -46,8 +46,9 @@ def ray_embed(
     context.enable_progress_bars = False  # a command's output is its own, not Ray Data's
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     items = [{"row": i, "text": t} for i, t in enumerate(texts)]
-    blocks = max(1, -(-len(items) // ROWS_PER_BATCH))
-    dataset = ray.data.from_items(items, override_num_blocks=blocks)
+    # every actor gets a share, even of a corpus smaller than workers x ROWS_PER_BATCH
+    rows = max(1, min(ROWS_PER_BATCH, -(-len(items) // workers)))
+    dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // rows)))
     vectors = dataset.map_batches(
         Embedder,
         fn_constructor_kwargs={
@@ -55,17 +56,17 @@ def ray_embed(
             "batch_size": batch_size,
             "threads": settings.cpus_per_worker,
         },
-        batch_size=ROWS_PER_BATCH,
+        batch_size=rows,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=settings.cpus_per_worker,
     )
-    rows: list[np.ndarray] = []
+    positions: list[np.ndarray] = []
     parts: list[np.ndarray] = []
     for batch in vectors.iter_batches(batch_format="numpy", batch_size=None):
-        rows.append(np.asarray(batch["row"], dtype=np.int64))
+        positions.append(np.asarray(batch["row"], dtype=np.int64))
         parts.append(np.stack(list(batch["vector"])).astype(np.float32))
     if not parts:
         return np.zeros((0, 0), dtype=np.float32)
-    order = np.argsort(np.concatenate(rows), kind="stable")
+    order = np.argsort(np.concatenate(positions), kind="stable")
     return np.ascontiguousarray(np.concatenate(parts)[order])
