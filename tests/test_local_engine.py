@@ -213,13 +213,26 @@ def test_prefix_reuse_across_prompts_labels_and_lengths(loaded: LoadedModel) -> 
         (_case(CASES[2]), many),
         (_case(CASES[3], system=other), ["yes", "no"]),
         ([{"role": "user", "content": CASES[1]}], LABELS),
+        # few-shot turns after the cached system message: cached on top of it
+        (
+            [
+                *_case(CASES[0])[:1],
+                {"role": "user", "content": CASES[2]},
+                {"role": "assistant", "content": "exchange_rate"},
+                {"role": "user", "content": CASES[1]},
+            ],
+            LABELS,
+        ),
     ]
     for messages, labels in checks:
         fast = engine.label_scores(messages, labels)
         reference = _naive_logprobs(loaded, messages, labels)
         for label in labels:
             assert fast.logprobs[label] == pytest.approx(reference[label], abs=1e-4), label
-    assert len(engine._prefixes) == 3
+    assert len(engine._prefixes) == 4
+    few_shot = checks[-1][0]
+    boundary = scoring.shared_prefix_length(loaded, few_shot, engine.prompt_ids(loaded, few_shot))
+    assert boundary in {len(key) for key in engine._prefixes._entries}
 
 
 @pytest.mark.slow

@@ -117,20 +117,26 @@ def prefix_logprobs(
     prefixes: PrefixCache,
 ) -> torch.Tensor:
     """log P(continuation | prompt) for each continuation (float64), reusing the cached KV of
-    the longest known prefix of `prompt`, or caching `prompt[:boundary]` when none fits."""
+    the longest known prefix of `prompt`. When `prompt[:boundary]` reaches well past it (a
+    first case, or few-shot turns after a cached system message), that is cached too, computed
+    on top of the known prefix."""
     prefix = prefixes.find(prompt)
-    if prefix is None and boundary >= MIN_PREFIX_TOKENS:
-        prefix = run_prefix(loaded, prompt[:boundary])
+    if boundary - (len(prefix.ids) if prefix is not None else 0) >= MIN_PREFIX_TOKENS:
+        prefix = run_prefix(loaded, prompt[:boundary], base=prefix)
         prefixes.add(prefix)
     start = len(prefix.ids) if prefix is not None else 0
     return packed_logprobs(loaded, prefix, prompt[start:], continuations)
 
 
-def run_prefix(loaded: LoadedModel, ids: list[int]) -> Prefix:
+def run_prefix(loaded: LoadedModel, ids: list[int], base: Prefix | None = None) -> Prefix:
+    """The KV cache of `ids`, continuing `base` (a cached prefix of `ids`) when given."""
     import torch
+    from transformers import DynamicCache
 
     model = loaded.model
-    output = model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
+    start = len(base.ids) if base is not None else 0
+    past = {_cache_argument(model): DynamicCache(ddp_cache_data=base.layers)} if base else {}
+    output = model(input_ids=torch.tensor([ids[start:]]), use_cache=True, logits_to_keep=1, **past)
     cache = _kv_cache(output)
     layers = tuple((layer.keys, layer.values) for layer in cache.layers)
     return Prefix(tuple(ids), layers)
