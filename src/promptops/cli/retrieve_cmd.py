@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from promptops.cli.common import embed_corpora_on, executor_options, ray_settings
 from promptops.errors import ConfigError
 
 
@@ -52,6 +53,9 @@ def retrieve(
         None, "--cache-dir", help="Index cache (default $PROMPTOPS_CACHE_DIR/indexes)."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Build the index in memory only."),
+    executor: str = executor_options.EXECUTOR,
+    ray_address: str | None = executor_options.RAY_ADDRESS,
+    workers: int | None = executor_options.WORKERS,
 ) -> None:
     """Retrieve the top-k documents (or chunks) for every query into a TREC run file."""
     from promptops.metrics.trec import write_run
@@ -65,6 +69,7 @@ def retrieve(
         load_queries,
     )
 
+    embed_corpora_on(ray_settings(executor, ray_address, workers))
     if no_chunking and (chunk_size is not None or overlap is not None):
         raise ConfigError("cannot be combined with --chunk-size/--overlap", where="--no-chunking")
     if no_chunking and chunk_ids:
