@@ -15,8 +15,8 @@ from openai import AsyncOpenAI
 from typer.testing import CliRunner
 
 from promptops.cli import serve_cmd
+from promptops.embedded import EMBEDDED_MODEL
 from promptops.errors import ConfigError
-from promptops.llm.profile import EMBEDDED_MODEL
 from promptops.local import create_app, engine, label_request
 
 T = TypeVar("T")
