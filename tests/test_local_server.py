@@ -15,9 +15,10 @@ from openai import AsyncOpenAI
 from typer.testing import CliRunner
 
 from promptops.cli import serve_cmd
+from promptops.embedded import EMBEDDED_MODEL
 from promptops.errors import ConfigError
-from promptops.llm.profile import EMBEDDED_MODEL
 from promptops.local import create_app, engine, label_request
+from promptops.serve.config import is_loopback
 
 T = TypeVar("T")
 
@@ -141,11 +142,11 @@ def test_invalid_json_and_unknown_path() -> None:
 
 
 def test_serve_model_refuses_remote_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert serve_cmd.is_loopback("127.0.0.1")
-    assert serve_cmd.is_loopback("::1")
-    assert serve_cmd.is_loopback("localhost")
-    assert not serve_cmd.is_loopback("0.0.0.0")
-    assert not serve_cmd.is_loopback("example.com")
+    assert is_loopback("127.0.0.1")
+    assert is_loopback("::1")
+    assert is_loopback("localhost")
+    assert not is_loopback("0.0.0.0")
+    assert not is_loopback("example.com")
     app = typer.Typer()
     serve_cmd.register(app)
     app.command("noop")(lambda: None)  # keeps serve-model a named subcommand

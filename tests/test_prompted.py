@@ -10,9 +10,9 @@ import pytest
 
 from promptops.llm.client import LLMClient
 from promptops.llm.profile import EndpointProfile
-from promptops.llm.prompted import Calibrator, calibrator_for
 from promptops.llm.types import Completion
 from promptops.prompts import Prompt, build_request
+from promptops.prompts.calibrator import Calibrator, calibrator_for
 from promptops.testing.openai_server import FakeOpenAIServer, last_user_message
 
 PROMPT = Prompt.model_validate(

@@ -10,7 +10,6 @@ import sys
 
 import typer
 
-from promptops import __version__
 from promptops.errors import PromptopsError
 
 app = typer.Typer(
@@ -24,6 +23,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from promptops import __version__  # read from the package metadata only when asked
+
         typer.echo(f"promptops {__version__}")
         raise typer.Exit()
 

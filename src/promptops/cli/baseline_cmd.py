@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from promptops.reports import fmt
-
 baseline_app = typer.Typer(
     help="Baselines in the repo: baselines/<suite>.json records that CI compares against.",
     no_args_is_help=True,
@@ -25,6 +23,7 @@ def save_command(
     thresholds and one outcome per case. Commit it; `eval --against-baseline` and
     `compare` read it."""
     from promptops.regress.baseline import save_baseline
+    from promptops.reports import fmt
 
     target, record = save_baseline(run, path)
     metrics = ", ".join(

@@ -17,56 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from promptops.errors import EvalsetError
-from promptops.jsonl import read_records
 
 if TYPE_CHECKING:
+    from promptops.cli.grounding_input import GroundingRow
     from promptops.rag.grounding import GroundingResult
-
-
-_CONTEXT_ERROR = "expected a list of passage strings or one string"
-
-
-class GroundingRow(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    id: str = Field(min_length=1)
-    context: list[str] | str
-    answer: str
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _number_id(cls, value: object) -> object:
-        """Numeric ids are common in JSONL exports; they are kept as their decimal text."""
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-    @property
-    def passages(self) -> list[str]:
-        return [self.context] if isinstance(self.context, str) else self.context
-
-
-def _describe(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    field = str(err["loc"][0]) if err["loc"] else "line"
-    return f"{field}: {_CONTEXT_ERROR if field == 'context' else err['msg']}"
-
-
-def read_rows(path: Path) -> list[GroundingRow]:
-    """Every non-blank line as a row; the first bad one raises `EvalsetError` at file:line."""
-    rows: list[GroundingRow] = []
-    seen: dict[str, int] = {}
-    for lineno, row in read_records(path, GroundingRow, describe=_describe):
-        if row.id in seen:
-            raise EvalsetError(
-                f"duplicate id {row.id!r} (first on line {seen[row.id]})", f"{path}:{lineno}"
-            )
-        seen[row.id] = lineno
-        rows.append(row)
-    if not rows:
-        raise EvalsetError("no rows", where=str(path))
-    return rows
 
 
 def report(rows: Sequence[GroundingRow], results: Sequence[GroundingResult]) -> dict[str, Any]:
@@ -120,6 +74,7 @@ def grounding(
     """Citation validity, coverage and support of answers against their numbered context."""
     from transformers.utils import logging as hf_logging
 
+    from promptops.cli.grounding_input import read_rows
     from promptops.rag.grounding import DEFAULT_THRESHOLD, GroundingScorer
 
     rows = read_rows(file)

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from promptops.reports import fmt
-
 if TYPE_CHECKING:
     from promptops.evals.planning import PowerPlan
 
 
 def render_plan(p: PowerPlan) -> list[str]:
     """The plan as lines of text: the suite, the method, a table over discordance, the run."""
+    from promptops.reports import fmt  # here, not at the top: keeps `promptops --help` light
+
     share = fmt.pct(p.power, 0)
     lines = [
         f"suite {p.suite}: {fmt.count(p.n_cases)} test cases in {p.evalset}; primary metric "

@@ -7,14 +7,8 @@ from pathlib import Path
 
 import typer
 
-from promptops.prompts import (
-    PromptStore,
-    canonical_lines,
-    diff_prompts,
-    prompts_dir,
-    resolve_prompt,
-)
-from promptops.prompts.render import declared_variables
+# The prompts package (pydantic, YAML, Jinja2) is imported inside each command, not here, so
+# that `promptops --help` does not pay for it.
 
 DirOption = typer.Option(
     None, "--dir", help="Prompts folder (default: $PROMPTOPS_PROMPTS_DIR or ./prompts)."
@@ -26,6 +20,8 @@ group = typer.Typer(help="List, show and diff versioned prompt files.", no_args_
 @group.command("list")
 def list_prompts(directory: Path | None = DirOption) -> None:
     """Every prompt with its version, task and content hash; bad files are listed as errors."""
+    from promptops.prompts import PromptStore, prompts_dir
+
     store = PromptStore.scan(prompts_dir(directory))
     rows = [
         (p.name, p.version, p.task, str(len(p.labels or ())), p.short_hash, p.source or "")
@@ -48,6 +44,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the parsed prompt as JSON."),
 ) -> None:
     """One prompt: identity, content hash, parameters, variables and messages."""
+    from promptops.prompts import canonical_lines, declared_variables, resolve_prompt
+
     prompt = resolve_prompt(ref, directory)
     if as_json:
         payload = {
@@ -77,6 +75,8 @@ def diff(
     directory: Path | None = DirOption,
 ) -> None:
     """A unified diff of messages and parameters between two prompt versions or files."""
+    from promptops.prompts import diff_prompts, resolve_prompt
+
     left, right = resolve_prompt(a, directory), resolve_prompt(b, directory)
     text = diff_prompts(left, right)
     if not text:

@@ -39,8 +39,8 @@ def run_command(
     from promptops.llm.cache import ResponseCache
     from promptops.llm.client import LLMClient
     from promptops.llm.profile import EndpointOverrides, resolve_profile
-    from promptops.llm.prompted import calibrator_for
     from promptops.prompts import build_request, resolve_prompt
+    from promptops.prompts.calibrator import calibrator_for
 
     settle_imports()
     prompt = resolve_prompt(prompt_ref)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import typer
 
 from promptops.errors import ConfigError
-from promptops.serve.config import is_loopback
 
-__all__ = ["is_loopback", "register", "serve_model_command"]
+__all__ = ["register", "serve_model_command"]
 
 
 def serve_model_command(
@@ -22,6 +21,8 @@ def serve_model_command(
     ),
 ) -> None:
     """Serve the embedded model at http://HOST:PORT/v1 (chat completions and models)."""
+    from promptops.serve.config import is_loopback  # pydantic: not at `--help` time
+
     if not is_loopback(host) and not allow_remote:
         raise ConfigError(
             f"{host} is not a loopback address; the endpoint has no authentication, "

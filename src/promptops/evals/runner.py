@@ -40,10 +40,10 @@ from promptops.evals.suite import Suite, resolve_suite
 from promptops.llm.cache import ResponseCache
 from promptops.llm.client import ClientStats, LLMClient
 from promptops.llm.profile import EndpointProfile
-from promptops.llm.prompted import Calibrator, calibrator_for
 from promptops.llm.retry import TRANSIENT_KINDS
 from promptops.memory import release_free_memory
 from promptops.prompts import Prompt, declared_variables
+from promptops.prompts.calibrator import Calibrator, calibrator_for
 from promptops.runs import summary as s
 from promptops.runs.folder import SUMMARY, RunFolder, write_json
 from promptops.suites import RunFlags, RunOutcome

@@ -17,9 +17,9 @@ from typing import Any, TextIO
 
 from promptops.evals.evalset import Case
 from promptops.llm.client import LLMClient
-from promptops.llm.prompted import Calibrator
 from promptops.llm.types import ChatRequest, Completion
 from promptops.prompts import Prompt, build_request
+from promptops.prompts.calibrator import Calibrator
 from promptops.runs.folder import RunFolder
 
 

@@ -14,9 +14,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from promptops.embedded import EMBEDDED_MODEL
 from promptops.errors import ConfigError
-
-EMBEDDED_MODEL = "smollm2-135m-instruct"
 
 
 class Prices(BaseModel):

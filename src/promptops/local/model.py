@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from promptops.embedded import EMBEDDED_MODEL
 from promptops.errors import PromptopsError
-from promptops.llm.profile import EMBEDDED_MODEL
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase

@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from promptops.embedded import EMBEDDED_MODEL
 from promptops.errors import ContextOverflowError, PromptopsError, UserInputError
-from promptops.llm.profile import EMBEDDED_MODEL
 from promptops.local import engine
 
 _CREATED = 1_730_000_000  # a fixed timestamp for the model card: the weights never change

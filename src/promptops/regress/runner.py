@@ -24,9 +24,9 @@ from promptops.evals import metrics as m
 from promptops.evals.evalset import Case, load_evalset
 from promptops.llm.client import LLMClient
 from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_profile
-from promptops.llm.prompted import calibrator_for
 from promptops.llm.types import ChatRequest, Completion
 from promptops.prompts import Prompt, PromptStore, build_request, load_prompt
+from promptops.prompts.calibrator import calibrator_for
 from promptops.regress.recording import Mode, Recordings, RecordReplayTransport
 
 REPLAY_API_KEY = "promptops-replay"  # a placeholder: replayed calls reach no endpoint

@@ -15,9 +15,9 @@ from typing import Any
 
 from promptops.llm.client import LLMClient
 from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_profile
-from promptops.llm.prompted import Calibrator, calibrator_for
 from promptops.llm.types import Completion
 from promptops.prompts import Prompt, build_request, declared_variables, resolve_prompt
+from promptops.prompts.calibrator import Calibrator, calibrator_for
 from promptops.prompts.model import Variable
 from promptops.serve.config import ServeConfig
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from promptops.errors import ConfigError, ContextOverflowError, UserInputError
 from promptops.llm.client import LLMClient
-from promptops.llm.prompted import Calibrator
 from promptops.prompts import declared_variables, resolve_prompt
+from promptops.prompts.calibrator import Calibrator
 from promptops.prompts.model import Variable
 from promptops.rag.answering import AnswerJob, QuestionAnswer, answer_question
 from promptops.rag.corpus import load_corpus

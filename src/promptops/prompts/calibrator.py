@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from promptops.llm.calibration import calibrate, content_free_prior
 from promptops.llm.client import LLMClient
 from promptops.llm.types import Completion
-from promptops.prompts import Prompt, build_request, declared_variables
+from promptops.prompts.model import Prompt
+from promptops.prompts.render import build_request, declared_variables
 
 
 @dataclass(frozen=True)

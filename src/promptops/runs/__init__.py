@@ -1,0 +1,1 @@
+"""Run folders and the summaries written into them: what reports and `compare` read back."""
