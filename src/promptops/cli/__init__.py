@@ -44,6 +44,7 @@ def _register_commands() -> None:
         eval_cmd,
         grounding_cmd,
         metrics_cmd,
+        monitor_cmd,
         power_cmd,
         prompts_cmd,
         rag_cmd,
@@ -64,6 +65,7 @@ def _register_commands() -> None:
         baseline_cmd,
         power_cmd,
         metrics_cmd,
+        monitor_cmd,
     ):
         module.register(app)
 
