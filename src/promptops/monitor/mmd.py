@@ -78,12 +78,14 @@ class Embedder:
 
     def __call__(self, texts: Sequence[str]) -> NDArray[np.float64]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        fresh: dict[str, NDArray[np.float64]] = {}
         if missing:
             from promptops.embeddings import bundled_model_path, embed, load_sentence_model
 
             model = load_sentence_model(bundled_model_path())
-            for text, vector in zip(missing, embed(model, missing), strict=True):
+            fresh = dict(zip(missing, embed(model, missing).astype(np.float64), strict=True))
+            for text, vector in fresh.items():
                 if len(self._cache) >= self.cache_size:
                     self._cache.pop(next(iter(self._cache)))
-                self._cache[text] = vector.astype(np.float64)
-        return np.stack([self._cache[t] for t in texts])
+                self._cache[text] = vector
+        return np.stack([fresh[t] if t in fresh else self._cache[t] for t in texts])

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from promptops.monitor.config import MonitorConfig
 from promptops.monitor.logread import LogError, input_text, read_logs
 from promptops.monitor.sample import Reservoir
-from promptops.monitor.stats import macro_f1, quantile_edges
+from promptops.monitor.stats import macro_f1, quantile_edges, supported
 from promptops.tokens import count_tokens
 
 
@@ -157,7 +157,7 @@ def _f1(ref: Reference, pairs: list[tuple[str, str | None]]) -> float:
     true = np.asarray([ref.code_of(t) for t, _ in pairs], dtype=np.int64)
     pred = np.asarray([ref.code_of(p) for _, p in pairs], dtype=np.int64)
     keep = true < len(ref.labels)
-    return macro_f1(true[keep], pred[keep], len(ref.labels))
+    return macro_f1(true[keep], pred[keep], len(ref.labels), supported(true[keep], len(ref.labels)))
 
 
 def _from_log(path: Path, config: MonitorConfig, feedback: dict[str, str]) -> Reference:

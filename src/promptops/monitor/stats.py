@@ -5,7 +5,8 @@
 - L-infinity: the largest absolute change of any class's share.
 - Binomial: an exact one-sided test of "the rate is at most r0"; the smallest count a window
   of n can flag; the window size that flags a given true rate with a given power.
-- Macro-F1 over fixed labels, an invalid answer always wrong (as `evals.metrics`), with
+- Macro-F1, an invalid answer always wrong (as `evals.metrics`), averaged over the classes
+  the window's labelled requests hold, with
   percentile bootstrap intervals, plain, paired (same resamples for both systems) and
   unpaired (independent resamples).
 """
@@ -87,14 +88,19 @@ def window_needed(rate: float, true_rate: float, alpha: float, power: float = 0.
     return hi
 
 
-def macro_f1_counts(confusion: NDArray[np.int64], n_labels: int) -> NDArray[np.float64]:
+def macro_f1_counts(
+    confusion: NDArray[np.int64], n_labels: int, over: NDArray[np.bool_] | None = None
+) -> NDArray[np.float64]:
     """Macro-F1 of confusion matrices (..., K+1, K+1): rows true, columns predicted, the last
-    column the invalid answers; F1 over the first `n_labels` classes, zero division 0."""
+    column the invalid answers; F1 averaged over the classes in `over` (default: the first
+    `n_labels`), zero division 0."""
     diag = np.diagonal(confusion, axis1=-2, axis2=-1)[..., :n_labels].astype(np.float64)
     predicted = confusion.sum(axis=-2)[..., :n_labels].astype(np.float64)
     actual = confusion.sum(axis=-1)[..., :n_labels].astype(np.float64)
     denom = predicted + actual
     f1 = np.divide(2 * diag, denom, out=np.zeros_like(diag), where=denom > 0)
+    if over is not None:
+        f1 = f1[..., over]
     return np.asarray(f1.mean(axis=-1), dtype=np.float64)
 
 
@@ -105,10 +111,22 @@ def _confusions(true: NDArray[np.int64], pred: NDArray[np.int64], k: int) -> NDA
     return np.bincount(flat, minlength=b * k * k).reshape(b, k, k).astype(np.int64)
 
 
-def macro_f1(true: NDArray[np.int64], pred: NDArray[np.int64], n_labels: int) -> float:
+def supported(true: NDArray[np.int64], n_labels: int) -> NDArray[np.bool_]:
+    """The classes with at least one true case: a window's macro-F1 averages over these, so
+    traffic that lacks some classes is not scored 0 on them (a class shift alone is not a
+    quality drop; scikit-learn's `labels=` those classes)."""
+    return np.bincount(true, minlength=n_labels)[:n_labels] > 0
+
+
+def macro_f1(
+    true: NDArray[np.int64],
+    pred: NDArray[np.int64],
+    n_labels: int,
+    over: NDArray[np.bool_] | None = None,
+) -> float:
     """Codes 0..n_labels-1 are labels; n_labels is the invalid answer (never a true code)."""
     k = n_labels + 1
-    return float(macro_f1_counts(_confusions(true[None, :], pred[None, :], k), n_labels)[0])
+    return float(macro_f1_counts(_confusions(true[None, :], pred[None, :], k), n_labels, over)[0])
 
 
 def _percentiles(draws: NDArray[np.float64], level: float) -> tuple[float, float]:
@@ -127,10 +145,11 @@ def bootstrap_f1(
     seed: int,
 ) -> tuple[float, float, float]:
     """(macro-F1, low, high): a percentile bootstrap interval over requests."""
+    over = supported(true, n_labels)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, true.size, size=(n_boot, true.size))
-    draws = macro_f1_counts(_confusions(true[idx], pred[idx], n_labels + 1), n_labels)
-    return (macro_f1(true, pred, n_labels), *_percentiles(draws, level))
+    draws = macro_f1_counts(_confusions(true[idx], pred[idx], n_labels + 1), n_labels, over)
+    return (macro_f1(true, pred, n_labels, over), *_percentiles(draws, level))
 
 
 def paired_f1_difference(
@@ -144,13 +163,14 @@ def paired_f1_difference(
     seed: int,
 ) -> tuple[float, float, float]:
     """(F1(b) - F1(a), low, high) on the same requests, both resampled together."""
+    over = supported(true, n_labels)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, true.size, size=(n_boot, true.size))
     k = n_labels + 1
-    diff = macro_f1_counts(_confusions(true[idx], b[idx], k), n_labels) - macro_f1_counts(
-        _confusions(true[idx], a[idx], k), n_labels
+    diff = macro_f1_counts(_confusions(true[idx], b[idx], k), n_labels, over) - macro_f1_counts(
+        _confusions(true[idx], a[idx], k), n_labels, over
     )
-    point = macro_f1(true, b, n_labels) - macro_f1(true, a, n_labels)
+    point = macro_f1(true, b, n_labels, over) - macro_f1(true, a, n_labels, over)
     return (point, *_percentiles(diff, level))
 
 
@@ -166,14 +186,15 @@ def unpaired_f1_difference(
     seed: int,
 ) -> tuple[float, float, float]:
     """(F1(b) - F1(a), low, high) on different requests (canary vs primary), resampled apart."""
+    over = supported(np.concatenate([true_a, true_b]), n_labels)
     rng = np.random.default_rng(seed)
     k = n_labels + 1
     ia = rng.integers(0, true_a.size, size=(n_boot, true_a.size))
     ib = rng.integers(0, true_b.size, size=(n_boot, true_b.size))
-    diff = macro_f1_counts(_confusions(true_b[ib], b[ib], k), n_labels) - macro_f1_counts(
-        _confusions(true_a[ia], a[ia], k), n_labels
+    diff = macro_f1_counts(_confusions(true_b[ib], b[ib], k), n_labels, over) - macro_f1_counts(
+        _confusions(true_a[ia], a[ia], k), n_labels, over
     )
-    point = macro_f1(true_b, b, n_labels) - macro_f1(true_a, a, n_labels)
+    point = macro_f1(true_b, b, n_labels, over) - macro_f1(true_a, a, n_labels, over)
     return (point, *_percentiles(diff, level))
 
 
