@@ -210,7 +210,6 @@ def test_another_domains_texts_drift_in_embeddings(ref: Path, tmp_path: Path) ->
 
 
 def test_shadow_agreement_and_paired_difference(ref: Path, tmp_path: Path) -> None:
-    rng = random.Random(7)
     rows = []
     agree = 0
     for i, (record, truth) in enumerate(traffic(CASES, 300, 14, labels=LABELS)):

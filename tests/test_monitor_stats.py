@@ -64,7 +64,8 @@ def test_binomial_helpers_match_scipy() -> None:
 def test_exact_quantiles_are_nearest_rank() -> None:
     values = np.random.default_rng(1).lognormal(5, 1, size=1234)
     ordered = np.sort(values)
-    for q, got in zip((0.5, 0.95, 0.99), stats.exact_quantiles(values, (0.5, 0.95, 0.99))):
+    qs = (0.5, 0.95, 0.99)
+    for q, got in zip(qs, stats.exact_quantiles(values, qs), strict=True):
         assert got == ordered[math.ceil(q * values.size) - 1]
         assert np.mean(values <= got) >= q
 
