@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import tracemalloc
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -69,6 +71,9 @@ def test_traffic_like_the_evalset_raises_no_alert(
     assert signals["psi:input_chars"]["status"] == "ok"
     assert signals["feedback_macro_f1"]["status"] == "ok"
     assert signals["embeddings"]["status"] == "unavailable"
+    lines = [json.loads(x) for x in log.read_text().splitlines()[:500]]
+    mean_tokens = sum(x["input_tokens"] for x in lines) / 500
+    assert signals["usage"]["value"] == pytest.approx(mean_tokens)
     assert "OK: no alert in 6 windows" in (tmp_path / "out" / "report.md").read_text()
 
 
@@ -102,6 +107,10 @@ def test_traffic_from_two_intents_alerts_in_every_window(
     assert not [a for a in alerts if a["signal"] == "feedback_macro_f1"]
     html = (tmp_path / "out" / "report.html").read_text()
     assert 'class="threshold"' in html and 'class="alert"' in html
+    charts = re.findall(r"<svg .*?</svg>", html, flags=re.S)
+    assert len(charts) >= 8
+    for markup in charts:
+        ElementTree.fromstring(markup)  # each chart is a well-formed SVG document
     md = (tmp_path / "out" / "report.md").read_text()
     assert "ALERT: " in md and "Prediction shares" in md
 

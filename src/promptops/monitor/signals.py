@@ -188,22 +188,35 @@ def invalid(w: Window, ref: Reference, c: MonitorConfig) -> Signal:
 
 
 def usage(w: Window, ref: Reference) -> Signal:
+    """Input tokens per request (always logged), with the billed prompt tokens and cost when
+    the log carries them; reported beside the reference's, never alerting."""
     tokens, n_tok = w.prompt_tokens
     cost, n_cost = w.cost
-    if n_tok == 0 and n_cost == 0:
-        return Signal("usage", "unavailable", detail="the log records no tokens or cost")
-    per_tok = tokens / n_tok if n_tok else None
-    per_cost = cost / n_cost if n_cost else None
-    ref_text = (
-        f"; reference {ref.prompt_tokens:.1f} tokens" if ref.prompt_tokens is not None else ""
-    )
+    if w.n_tokens == 0 and n_tok == 0:
+        return Signal("usage", "unavailable", detail="the log records no token counts")
+    per_input = w.token_sum / w.n_tokens if w.n_tokens else None
+    ref_input = float(ref.tokens.mean()) if ref.tokens.size else None
+    parts = []
+    if per_input is not None:
+        ref_text = f" (reference {ref_input:.1f})" if ref_input is not None else ""
+        parts.append(f"input tokens per request {per_input:.1f}{ref_text}")
+    if n_tok:
+        parts.append(f"prompt tokens billed {tokens / n_tok:.1f}")
+    if n_cost:
+        parts.append(f"cost ${cost / n_cost:.6f} per request")
     return Signal(
         "usage",
         "ok",
-        per_tok,
-        n=int(max(n_tok, n_cost)),
-        detail=f"prompt tokens per request{ref_text}",
-        extra={"cost_usd": per_cost, "reference_cost_usd": ref.cost_usd},
+        per_input,
+        n=max(w.n_tokens, int(n_tok)),
+        detail="; ".join(parts),
+        extra={
+            "reference_input_tokens": ref_input,
+            "prompt_tokens": tokens / n_tok if n_tok else None,
+            "reference_prompt_tokens": ref.prompt_tokens,
+            "cost_usd": cost / n_cost if n_cost else None,
+            "reference_cost_usd": ref.cost_usd,
+        },
     )
 
 

@@ -96,6 +96,7 @@ class Window:
     tokens: list[int] = field(default_factory=list)
     n_chars: int = 0
     n_tokens: int = 0
+    token_sum: int = 0
     latencies: array[float] = field(default_factory=lambda: array("d"))
     errors: Counter[str] = field(default_factory=Counter)
     prompt_tokens: list[float] = field(default_factory=lambda: [0.0, 0.0])  # sum, count
@@ -159,6 +160,7 @@ class Window:
         if line.input_tokens is not None:
             self.tokens[bisect_left(self.tokens_edges, line.input_tokens)] += 1
             self.n_tokens += 1
+            self.token_sum += line.input_tokens
         if line.text is not None:
             self.texts.add(line.text)
         if line.prompt_tokens is not None:

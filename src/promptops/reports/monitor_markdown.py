@@ -27,7 +27,7 @@ SIGNAL_NAMES = {
     "error_rate:timeout": "Timeout rate",
     "error_rate:validation": "Validation-rejection rate",
     "invalid_rate": "Invalid-output rate",
-    "usage": "Prompt tokens per request",
+    "usage": "Input tokens per request",
     "feedback_macro_f1": "Macro-F1 on feedback",
     "agreement:shadow": "Shadow agreement",
     "f1_difference:shadow": "Shadow − primary macro-F1",
