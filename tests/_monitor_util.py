@@ -100,10 +100,11 @@ def log_record(
     arm: str = "primary",
     status: int = 200,
     latency_ms: float | None = None,
+    prefix: str = "r",
 ) -> dict[str, object]:
     record: dict[str, object] = {
         "time": (START + timedelta(seconds=seconds)).isoformat(timespec="milliseconds"),
-        "request_id": f"r{i}",
+        "request_id": f"{prefix}{i}",
         "arm": arm,
         "prompt": "classify_intent@1",
         "prompt_hash": "x",
@@ -136,14 +137,24 @@ def traffic(
     labels: Sequence[str],
     log_inputs: bool = False,
     every_s: float = 1.0,
+    prefix: str = "r",
 ) -> Iterator[tuple[dict[str, object], str]]:
-    """(log record, true label) for n requests drawn with replacement from `cases`."""
+    """(log record, true label) for n requests drawn with replacement from `cases`; request
+    ids are `prefix` and the request's number."""
     rng = random.Random(seed)
     for i in range(n):
         case = rng.choice(cases)
         label = predict(case, labels, rng)
         yield (
-            log_record(i, case.message, label, seconds=i * every_s, log_inputs=log_inputs, rng=rng),
+            log_record(
+                i,
+                case.message,
+                label,
+                seconds=i * every_s,
+                log_inputs=log_inputs,
+                rng=rng,
+                prefix=prefix,
+            ),
             case.expected,
         )
 

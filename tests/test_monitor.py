@@ -308,3 +308,63 @@ def test_a_suite_monitor_block_sets_the_thresholds(tmp_path: Path) -> None:
     (tmp_path / "t.yaml").write_text(base + "monitor:\n  class_shfit: 0.2\n")
     with pytest.raises(EvalsetError, match="class_shfit"):
         resolve_suite(str(tmp_path / "t.yaml"))
+
+
+def test_a_reference_period_of_logs_works_like_an_eval_run(tmp_path: Path) -> None:
+    ref_log = write_log(
+        tmp_path / "ref.jsonl",
+        traffic(CASES, 2000, 21, labels=LABELS, prefix="ref-"),
+        tmp_path / "ref_fb.jsonl",
+    )
+    same = write_log(tmp_path / "same.jsonl", traffic(CASES, 1000, 22, labels=LABELS))
+    s = run_monitor(
+        [same],
+        ref_log,
+        parse_window("500"),
+        MonitorConfig(),
+        feedback_path=tmp_path / "ref_fb.jsonl",
+    )
+    assert s.reference["kind"] == "log" and s.reference["labels"] == LABELS
+    assert 0.8 < s.reference["macro_f1"] < 0.9
+    assert not s.alerts
+    two = [c for c in CASES if c.expected in LABELS[2:4]]
+    shifted = write_log(tmp_path / "two.jsonl", traffic(two, 1000, 23, labels=LABELS))
+    s = run_monitor([shifted], ref_log, parse_window("500"), MonitorConfig())
+    assert "predictions" in {a.signal for a in s.alerts}
+
+
+def test_worker_logs_are_merged_by_time(ref: Path, tmp_path: Path) -> None:
+    rows = list(traffic(CASES, 1200, 24, labels=LABELS))
+    write_log(tmp_path / "a.jsonl", iter(rows[0::2]))
+    write_log(tmp_path / "b.jsonl", iter(rows[1::2]))
+    write_log(tmp_path / "all.jsonl", iter(rows))
+    merged = run_monitor(
+        [tmp_path / "a.jsonl", tmp_path / "b.jsonl"], ref, parse_window("5m"), MonitorConfig()
+    )
+    whole = run_monitor([tmp_path / "all.jsonl"], ref, parse_window("5m"), MonitorConfig())
+    assert [w.n_lines for w in merged.windows] == [w.n_lines for w in whole.windows] == [300] * 4
+    assert [w.signals for w in merged.windows] == [w.signals for w in whole.windows]
+    assert sum(w.n_late for w in merged.windows) == 0
+
+
+def test_conflicting_feedback_exits_2(
+    ref: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = write_log(tmp_path / "log.jsonl", traffic(CASES, 10, 25, labels=LABELS))
+    fb = tmp_path / "fb.jsonl"
+    fb.write_text('{"request_id": "r1", "label": "a"}\n{"request_id": "r1", "label": "b"}\n')
+    code, _, err = cli(
+        [
+            "monitor",
+            str(log),
+            "--reference",
+            str(ref),
+            "--feedback",
+            str(fb),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 2 and f"{fb}:2: " in err and "labelled both" in err
