@@ -368,3 +368,24 @@ def test_conflicting_feedback_exits_2(
         capsys,
     )
     assert code == 2 and f"{fb}:2: " in err and "labelled both" in err
+
+
+def test_a_refused_request_counts_as_a_validation_rejection(ref: Path, tmp_path: Path) -> None:
+    """serve logs a request it refused (422) without latency or input sizes."""
+    rows = list(traffic(CASES, 300, 26, labels=LABELS))
+    refused = {
+        "time": rows[10][0]["time"],
+        "request_id": "bad",
+        "arm": "primary",
+        "prompt": "classify_intent@1",
+        "prompt_hash": "x",
+        "status": 422,
+        "error_kind": "invalid_input",
+        "fields": ["message"],
+    }
+    log = tmp_path / "log.jsonl"
+    write_log(log, iter(rows[:10] + [(refused, "")] + rows[10:]))
+    s = run_monitor([log], ref, parse_window("1000"), MonitorConfig())
+    sig = {x.name: x for x in s.windows[0].signals}
+    assert sig["error_rate:validation"].value == pytest.approx(1 / 301)
+    assert sig["latency_p99_ms"].n == 300

@@ -1,8 +1,9 @@
 """Reading serve request logs one line at a time, validated, with file:line in every error.
 
 A log line is one JSON object (see `serve/requestlog.py`). `time`, `status` and `latency_ms`
-are required; every other known field is optional and type-checked; unknown fields are
-ignored. A line that is not JSON or breaks these rules stops the read with
+are required (`latency_ms` may be absent from a 4xx line: serve logs a request it refused
+before any model call without one); every other known field is optional and type-checked;
+unknown fields are ignored. A line that is not JSON or breaks these rules stops the read with
 `file:line: field: reason` (exit 2): a monitor that skipped lines silently could miss the very
 requests that went wrong. Several files (one per serve worker) are merged by time, streaming.
 """
@@ -30,7 +31,7 @@ class LogError(UserInputError):
 class LogLine:
     time: float  # seconds since the epoch (UTC)
     status: int
-    latency_ms: float
+    latency_ms: float | None  # None only for a request refused with a 4xx
     arm: str = "primary"
     request_id: str | None = None
     label: str | None = None
@@ -96,8 +97,8 @@ def parse_record(data: object) -> LogLine:
     if arm not in ARMS:
         raise ValueError(f"arm: expected one of {', '.join(sorted(ARMS))}, got {arm!r}")
     status = _integer(data, "status", required=True)
-    latency = _number(data, "latency_ms", required=True)
-    assert status is not None and latency is not None
+    assert status is not None
+    latency = _number(data, "latency_ms", required=not 400 <= status < 500)
     inputs = data.get("input")
     if inputs is not None and not isinstance(inputs, dict):
         raise ValueError("input: expected an object of variable -> text")

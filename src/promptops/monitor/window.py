@@ -150,7 +150,8 @@ class Window:
 
     def _served(self, line: LogLine) -> None:
         self.n_served += 1
-        self.latencies.append(line.latency_ms)
+        if line.latency_ms is not None:
+            self.latencies.append(line.latency_ms)
         kind = error_class(line)
         if kind is not None:
             self.errors[kind] += 1
