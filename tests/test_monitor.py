@@ -384,7 +384,7 @@ def test_a_refused_request_counts_as_a_validation_rejection(ref: Path, tmp_path:
         "fields": ["message"],
     }
     log = tmp_path / "log.jsonl"
-    write_log(log, iter(rows[:10] + [(refused, "")] + rows[10:]))
+    write_log(log, iter([*rows[:10], (refused, ""), *rows[10:]]))
     s = run_monitor([log], ref, parse_window("1000"), MonitorConfig())
     sig = {x.name: x for x in s.windows[0].signals}
     assert sig["error_rate:validation"].value == pytest.approx(1 / 301)

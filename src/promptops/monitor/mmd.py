@@ -39,7 +39,7 @@ def gaussian_kernel(points: NDArray[np.float64]) -> tuple[NDArray[np.float64], f
 
 def mmd2_of(kernel: NDArray[np.float64], signs: NDArray[np.float64]) -> NDArray[np.float64]:
     """MMD² for each row of `signs` (+1/n for the first sample, -1/m for the second)."""
-    return np.asarray(np.einsum("pi,ij,pj->p", signs, kernel, signs), dtype=np.float64)
+    return np.asarray(np.sum((signs @ kernel) * signs, axis=1), dtype=np.float64)
 
 
 def mmd_test(
