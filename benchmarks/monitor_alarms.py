@@ -179,6 +179,45 @@ def run_trials(
     return statuses
 
 
+def dump_windows(path: Path, sizes: list[int], trials: int) -> None:
+    """The reference run and `trials` windows per scenario and size as JSON lines, for
+    `monitor_evidently.py` to run Evidently's default tests on the very same data."""
+    from _monitor_util import write_reference_run
+
+    cases = banking_cases()
+    traffic = Traffic(cases, labels_of(cases), other_domain())
+    with tempfile.TemporaryDirectory(prefix="promptops-monitor-dump-") as tmp:
+        run = write_reference_run(Path(tmp) / "run", cases)
+        results = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
+    reference = [(r["input"]["message"], r["predicted"]) for r in results]
+    with path.open("w", encoding="utf-8") as out:
+        head = {"scenario": "__reference__", "columns": _columns(traffic, reference)}
+        out.write(json.dumps(head) + "\n")
+        for scenario in ("reference", *INTENDED):
+            for n in sizes:
+                for t in range(trials):
+                    window = traffic.window(
+                        scenario, n, random.Random(f"dump/{scenario}/{n}/{t}"), True
+                    )
+                    pairs = [(line.text or "", line.label) for line, _ in window]
+                    record = {
+                        "scenario": scenario,
+                        "window": n,
+                        "trial": t,
+                        "columns": _columns(traffic, pairs),
+                    }
+                    out.write(json.dumps(record) + "\n")
+
+
+def _columns(traffic: Traffic, pairs: list[tuple[str, str | None]]) -> dict[str, list[object]]:
+    return {
+        "prediction": [label if label is not None else "invalid" for _, label in pairs],
+        "input_chars": [traffic.sizes(text)[0] for text, _ in pairs],
+        "input_tokens": [traffic.sizes(text)[1] for text, _ in pairs],
+        "text": [text for text, _ in pairs],
+    }
+
+
 def alarm_table(trials: int, sizes: list[int], embed_trials: int) -> list[dict[str, object]]:
     from _monitor_util import write_reference_run
 
@@ -337,8 +376,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="500,1000")
     parser.add_argument("--rss", default="10000,1000000")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--dump-windows", type=Path, help="only write windows for monitor_evidently.py here"
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x]
+    if args.dump_windows is not None:
+        dump_windows(args.dump_windows, sizes, args.trials)
+        return
     rows = alarm_table(args.trials, sizes, args.embed_trials) if args.trials else []
     rss = {}
     for n in [int(x) for x in args.rss.split(",") if x]:
