@@ -42,7 +42,7 @@ from promptops.monitor.config import MonitorConfig
 from promptops.monitor.logread import LogLine
 from promptops.monitor.mmd import Embedder
 from promptops.monitor.reference import Reference, load_reference
-from promptops.monitor.runner import _ReferenceVectors, window_signals
+from promptops.monitor.runner import ReferenceVectors, window_signals
 from promptops.monitor.window import WindowFactory
 from promptops.tokens import count_tokens
 
@@ -86,6 +86,7 @@ class Traffic:
         self.foreign = foreign
         self.long = [c for c in cases if "length:long" in c.tags]
         self.by_label = {x: [c for c in cases if c.expected == x] for x in labels}
+        self.others = {x: [c for c in cases if c.expected != x] for x in labels}
         self.measure: dict[str, tuple[int, int]] = {}
 
     def sizes(self, text: str) -> tuple[int, int]:
@@ -123,7 +124,7 @@ class Traffic:
             if scenario == "class shift +20 pts" and rng.random() < q:
                 case = rng.choice(self.by_label[boosted])
             elif scenario == "class shift +20 pts":
-                case = rng.choice([c for c in self.cases if c.expected != boosted])
+                case = rng.choice(self.others[boosted])
             elif scenario == "longer inputs":
                 case = rng.choice(self.long)
             else:
@@ -161,7 +162,7 @@ def run_trials(
 ) -> dict[str, list[str]]:
     """Signal statuses over `trials` windows; inputs are "logged" only with `with_text` (the
     embedding test is the slow one, so it runs on fewer trials)."""
-    vectors = _ReferenceVectors(ref, embed)
+    vectors = ReferenceVectors(ref, embed)
     make = WindowFactory(
         [float(x) for x in ref.chars_edges],
         [float(x) for x in ref.tokens_edges],

@@ -40,7 +40,7 @@ from promptops.runs.folder import write_atomic, write_json
 Embed = Callable[[list[str]], NDArray[np.float64]]
 
 
-class _ReferenceVectors:
+class ReferenceVectors:
     """The reference's embeddings, computed once, on the first window that needs them."""
 
     def __init__(self, ref: Reference, embed: Embed) -> None:
@@ -89,7 +89,7 @@ def run_monitor(
     feedback = read_feedback(feedback_path) if feedback_path is not None else {}
     ref = load_reference(reference, config, feedback)
     embed = embed or Embedder()
-    ref_vectors = _ReferenceVectors(ref, embed)
+    ref_vectors = ReferenceVectors(ref, embed)
     summary = MonitorSummary(
         logs=[str(p) for p in logs],
         reference=_reference_info(ref),
