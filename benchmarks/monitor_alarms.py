@@ -339,35 +339,48 @@ def peak_rss(n: int) -> tuple[float, float]:
         return usage.ru_maxrss / 1024, elapsed
 
 
-def render(rows: list[dict[str, object]], sizes: list[int], trials: int, embed_trials: int) -> str:
-    head = "| scenario | signal | " + " | ".join(f"alerts, n={n}" for n in sizes) + " | target |"
+def render(rows: list[dict[str, object]], sizes: list[int]) -> str:
+    """One row per scenario and signal: every signal on the reference (false alarms), the
+    intended signal on each shift (detections), and the other signals that fired there."""
+    cells: dict[tuple[str, str], dict[int, dict[str, object]]] = defaultdict(dict)
+    for r in rows:
+        cells[(str(r["scenario"]), str(r["signal"]))][int(str(r["window"]))] = r
+    trials = max(int(str(r["trials"])) for r in rows if r["signal"] != "embeddings")
+    embed = max(int(str(r["trials"])) for r in rows if r["signal"] == "embeddings")
     lines = [
-        f"Alert rate per window ({trials} windows per cell; embeddings {embed_trials}); "
+        f"Alert rate per window ({trials} windows per cell, {embed} for embeddings); "
         "* = the signal made for that shift",
         "",
-        head,
+        "| scenario | signal | " + " | ".join(f"n={n}" for n in sizes) + " | target |",
         "|---|---|" + "---|" * len(sizes) + "---|",
     ]
-    cells: dict[tuple[object, object], dict[object, dict[str, object]]] = defaultdict(dict)
-    for r in rows:
-        cells[(r["scenario"], r["signal"])][r["window"]] = r
     for (scenario, signal), by_n in cells.items():
-        intended = any(bool(r["intended"]) for r in by_n.values())
+        intended = INTENDED.get(scenario) == signal
         if scenario != "reference" and not intended:
             continue
-        values = []
-        for n in sizes:
-            r = by_n[n]
-            rate = r["alert_rate"]
-            measured, total = r["measured"], r["trials"]
-            text = f"{100 * float(rate):.1f}%" if isinstance(rate, float) else "n/a"
-            if measured != total:
-                text += f" ({measured}/{total} measured)"
-            values.append(text)
+        values = [_rate(by_n[n]) for n in sizes]
         target = "<= 5%" if scenario == "reference" else ">= 95%"
         mark = "*" if intended else ""
         lines.append(f"| {scenario} | {signal}{mark} | " + " | ".join(values) + f" | {target} |")
+    lines += ["", f"Other signals alerting on a shift (n={sizes[-1]}):", ""]
+    for scenario in INTENDED:
+        others = [
+            f"{signal} {_rate(by_n[sizes[-1]])}"
+            for (sc, signal), by_n in cells.items()
+            if sc == scenario
+            and INTENDED[scenario] != signal
+            and float(str(by_n[sizes[-1]]["alert_rate"] or 0)) > 0
+        ]
+        lines.append(f"- {scenario}: {', '.join(others) or 'none'}")
     return "\n".join(lines)
+
+
+def _rate(r: dict[str, object]) -> str:
+    rate = r["alert_rate"]
+    text = f"{100 * float(str(rate)):.1f}%" if rate is not None else "n/a"
+    if r["measured"] != r["trials"]:
+        text += f" ({r['measured']}/{r['trials']} measured)"
+    return text
 
 
 def main() -> None:
@@ -380,8 +393,14 @@ def main() -> None:
     parser.add_argument(
         "--dump-windows", type=Path, help="only write windows for monitor_evidently.py here"
     )
+    parser.add_argument("--from-json", type=Path, help="print the tables of an earlier --json run")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x]
+    if args.from_json is not None:
+        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        sizes = sorted({int(r["window"]) for r in saved["alarms"]})
+        print(render(saved["alarms"], sizes))
+        return
     if args.dump_windows is not None:
         dump_windows(args.dump_windows, sizes, args.trials)
         return
@@ -395,7 +414,7 @@ def main() -> None:
         print(json.dumps({"alarms": rows, "rss": rss}, indent=2))
         return
     if rows:
-        print(render(rows, sizes, args.trials, args.embed_trials))
+        print(render(rows, sizes))
     if rss:
         print()
         print("| log lines | peak RSS | time |")
