@@ -389,3 +389,21 @@ def test_a_refused_request_counts_as_a_validation_rejection(ref: Path, tmp_path:
     sig = {x.name: x for x in s.windows[0].signals}
     assert sig["error_rate:validation"].value == pytest.approx(1 / 301)
     assert sig["latency_p99_ms"].n == 300
+
+
+def test_the_cli_takes_thresholds_from_a_suites_monitor_block(
+    ref: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two = [c for c in CASES if c.expected in LABELS[:2]]
+    log = write_log(tmp_path / "log.jsonl", traffic(two, 500, 27, labels=LABELS))
+    args = ["monitor", str(log), "--reference", str(ref), "--out", str(tmp_path / "o")]
+    code, out, _ = cli(args, monkeypatch, capsys)
+    assert code == 1 and "predictions" in out
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "name: s\nprompt: p\nevalset: e.jsonl\nmonitor:\n  class_shift: 0.5\n  psi: 5.0\n"
+    )
+    code, out, _ = cli([*args, "--suite", str(suite)], monkeypatch, capsys)
+    assert code == 0, out
+    saved = json.loads((tmp_path / "o" / "monitor.json").read_text())
+    assert saved["config"]["class_shift"] == 0.5
