@@ -148,6 +148,25 @@ def write_project(root: Path, n_test: int, seed: int) -> list[dict[str, object]]
     return rows
 
 
+def eval_command(base_url: str, concurrency: int, out: Path, *extra: str) -> list[str]:
+    """`promptops eval` of the generated suite against `base_url`, uncached, into `out`."""
+    return [
+        str(VENV_BIN / "promptops"),
+        "eval",
+        "evalsets/bench.yaml",
+        "--base-url",
+        base_url,
+        "--model",
+        MODEL,
+        "--concurrency",
+        str(concurrency),
+        "--no-cache",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
 def response_format() -> dict[str, object]:
     """The strict label schema promptops sends; the other clients send the same."""
     return {

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _eval_bench import MODEL, VENV_BIN, LocalServer, write_project
+from _eval_bench import LocalServer, eval_command, write_project
 
 SEED = 20240611
 TOLERANCE = 1.25
@@ -36,20 +36,7 @@ def peak_rss_mb(size: int, concurrency: int) -> tuple[float, float]:
         root = Path(tmp)
         write_project(root, size, SEED)
         with LocalServer(0.0) as server:
-            command = [
-                str(VENV_BIN / "promptops"),
-                "eval",
-                "evalsets/bench.yaml",
-                "--base-url",
-                server.base_url,
-                "--model",
-                MODEL,
-                "--concurrency",
-                str(concurrency),
-                "--no-cache",
-                "--out",
-                str(root / "run"),
-            ]
+            command = eval_command(server.base_url, concurrency, root / "run")
             started = time.perf_counter()
             child = subprocess.Popen(
                 command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True

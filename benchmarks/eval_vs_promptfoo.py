@@ -42,6 +42,7 @@ from _eval_bench import (
     SYSTEM,
     VENV_BIN,
     LocalServer,
+    eval_command,
     response_format,
     write_project,
 )
@@ -158,24 +159,7 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, st
 
 
 def run_promptops(root: Path, base_url: str, concurrency: int, out: Path) -> tuple[float, int]:
-    elapsed, _ = timed(
-        [
-            str(VENV_BIN / "promptops"),
-            "eval",
-            "evalsets/bench.yaml",
-            "--base-url",
-            base_url,
-            "--model",
-            MODEL,
-            "--concurrency",
-            str(concurrency),
-            "--no-cache",
-            "--out",
-            str(out),
-        ],
-        root,
-        dict(os.environ),
-    )
+    elapsed, _ = timed(eval_command(base_url, concurrency, out), root, dict(os.environ))
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return elapsed, round(summary["metrics"]["accuracy"] * summary["n_cases"])
 

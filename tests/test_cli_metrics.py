@@ -46,8 +46,16 @@ def test_json_has_the_documented_shape(
     code, out, _ = cli(monkeypatch, capsys, "retrieval-metrics", *files, "-m", "ndcg@10", "--json")
     assert code == 0
     payload = json.loads(out)
-    assert set(payload) == {"aggregate", "per_query", "missing_queries", "unjudged_queries"}
+    assert set(payload) == {
+        "aggregate",
+        "per_query",
+        "missing_queries",
+        "unjudged_queries",
+        "judged_fraction",
+    }
     assert payload["per_query"] == {}
+    # q1 ranks a, b, c (all judged), q2 ranks d (unjudged), e, c; q9 has no judgments.
+    assert payload["judged_fraction"] == pytest.approx(5 / 6, abs=1e-12)
     assert payload["missing_queries"] == 1 and payload["unjudged_queries"] == 1
     # trec_eval -c: q3 is judged but not ranked and counts as 0 in the mean.
     qrels = {"q1": {"a": 2, "b": 1, "c": 0}, "q2": {"c": 1, "e": 3}}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from promptops.errors import ContextOverflowError, UserInputError
-from promptops.local import engine, model
+from promptops.local import engine, model, scoring
 from promptops.local.model import LoadedModel, get_model
 
 LABELS = [
@@ -119,13 +119,15 @@ def test_conversion_is_atomic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 # --- label scoring ---
 
 
-def _naive_logprobs(loaded: LoadedModel, messages: list[dict[str, str]]) -> dict[str, float]:
+def _naive_logprobs(
+    loaded: LoadedModel, messages: list[dict[str, str]], labels: list[str] = LABELS
+) -> dict[str, float]:
     """Independent reference: one full forward pass per prompt+label, no cache, no batching."""
     import torch
 
     prompt = engine.prompt_ids(loaded, messages)
     result = {}
-    for label in LABELS:
+    for label in labels:
         continuation = engine.label_ids(loaded, label)
         ids = torch.tensor([prompt + continuation])
         with torch.inference_mode():
@@ -135,17 +137,153 @@ def _naive_logprobs(loaded: LoadedModel, messages: list[dict[str, str]]) -> dict
     return result
 
 
+def _case(message: str, system: str = MESSAGES[0]["content"]) -> list[dict[str, str]]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": message}]
+
+
+CASES = [
+    "My new card still has not arrived, where is it?",
+    "How do I reset my PIN?",
+    "what's the rate for euros today",
+    "Close my account now!!",
+]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("batch", [16, 4])  # 4 splits the labels over two cache copies
-def test_kv_cache_scoring_matches_full_sequences(
+def test_reference_scoring_matches_full_sequences(
     loaded: LoadedModel, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
-    monkeypatch.setattr(engine, "_LABEL_BATCH", batch)
-    scores = engine.label_scores(MESSAGES, LABELS)
+    monkeypatch.setattr(scoring, "_LABEL_BATCH", batch)
+    scores = engine.label_scores(MESSAGES, LABELS, reuse_prefix=False)
     reference = _naive_logprobs(loaded, MESSAGES)
     for label in LABELS:
         assert scores.logprobs[label] == pytest.approx(reference[label], abs=1e-4)
     assert scores.prompt_tokens == len(engine.prompt_ids(loaded, MESSAGES))
+
+
+@pytest.mark.slow
+def test_prefix_reuse_matches_full_sequences_and_the_previous_method(
+    loaded: LoadedModel,
+) -> None:
+    """Cases sharing a system message: the prefix is run once, every case and label still
+    scores as its own full sequence would (and as the previous per-prompt method did)."""
+    engine.clear_prefix_cache()
+    hits = engine._prefixes.hits
+    for message in CASES:
+        messages = _case(message)
+        fast = engine.label_scores(messages, LABELS)
+        before = engine.label_scores(messages, LABELS, reuse_prefix=False)
+        reference = _naive_logprobs(loaded, messages)
+        for label in LABELS:
+            assert fast.logprobs[label] == pytest.approx(reference[label], abs=1e-4)
+            assert fast.logprobs[label] == pytest.approx(before.logprobs[label], abs=1e-4)
+            assert fast.probs[label] == pytest.approx(before.probs[label], abs=1e-4)
+        assert fast.best == before.best
+        assert fast.prompt_tokens == before.prompt_tokens
+        assert fast.label_tokens == before.label_tokens
+    assert len(engine._prefixes) == 1
+    assert engine._prefixes.hits - hits == len(CASES) - 1
+
+
+@pytest.mark.slow
+def test_cached_prefix_is_never_written(loaded: LoadedModel) -> None:
+    engine.clear_prefix_cache()
+    engine.label_scores(_case(CASES[0]), LABELS)
+    (entry,) = engine._prefixes._entries.values()
+    saved = [(k.clone(), v.clone()) for k, v in entry.layers]
+    engine.label_scores(_case(CASES[1]), LABELS)
+    engine.label_scores(_case(CASES[2]), ["a", "bb", "card_arrival"])
+    for (key, value), (k0, v0) in zip(entry.layers, saved, strict=True):
+        assert key.shape == k0.shape and value.shape == v0.shape
+        assert key.equal(k0) and value.equal(v0)
+
+
+@pytest.mark.slow
+def test_prefix_reuse_across_prompts_labels_and_lengths(loaded: LoadedModel) -> None:
+    """Two prompts interleaved, a single-message prompt (its own prefix: the template's
+    default system prompt), one-token and many-token labels, and many labels: all equal to
+    the full-sequence reference."""
+    engine.clear_prefix_cache()
+    other = "You sort messages. Reply with one of: " + ", ".join(reversed(LABELS)) + "."
+    many = [*LABELS, "", "x", "a much longer label with several words", *map(str, range(12))]
+    checks = [
+        (_case(CASES[0]), LABELS),
+        (_case(CASES[1], system=other), LABELS),
+        (_case(CASES[2]), many),
+        (_case(CASES[3], system=other), ["yes", "no"]),
+        ([{"role": "user", "content": CASES[1]}], LABELS),
+        # few-shot turns after the cached system message: cached on top of it
+        (
+            [
+                *_case(CASES[0])[:1],
+                {"role": "user", "content": CASES[2]},
+                {"role": "assistant", "content": "exchange_rate"},
+                {"role": "user", "content": CASES[1]},
+            ],
+            LABELS,
+        ),
+    ]
+    for messages, labels in checks:
+        fast = engine.label_scores(messages, labels)
+        reference = _naive_logprobs(loaded, messages, labels)
+        for label in labels:
+            assert fast.logprobs[label] == pytest.approx(reference[label], abs=1e-4), label
+    assert len(engine._prefixes) == 4
+    few_shot = checks[-1][0]
+    boundary = scoring.shared_prefix_length(loaded, few_shot, engine.prompt_ids(loaded, few_shot))
+    assert boundary in {len(key) for key in engine._prefixes._entries}
+
+
+@pytest.mark.slow
+def test_packed_pass_without_a_cached_prefix(loaded: LoadedModel) -> None:
+    """The path for prompts too short to cache: the whole prompt and all labels in one row."""
+    import torch
+
+    messages = _case(CASES[3])
+    prompt = engine.prompt_ids(loaded, messages)
+    continuations = [engine.label_ids(loaded, label) for label in LABELS]
+    with torch.inference_mode():
+        totals = scoring.packed_logprobs(loaded, None, prompt, continuations)
+    reference = _naive_logprobs(loaded, messages)
+    for label, total in zip(LABELS, totals.tolist(), strict=True):
+        assert total == pytest.approx(reference[label], abs=1e-4)
+
+
+def test_shared_prefix_stops_where_tokens_first_differ(loaded: LoadedModel) -> None:
+    """The boundary is where the last message's text starts, measured as the common prefix of
+    the head's own tokens and the prompt's, so a BPE merge across it costs one token of the
+    cache instead of a wrong cache."""
+    messages = _case(CASES[0])
+    prompt = engine.prompt_ids(loaded, messages)
+    boundary = scoring.shared_prefix_length(loaded, messages, prompt)
+    message_ids = loaded.tokenizer(CASES[0], add_special_tokens=False)["input_ids"]
+    assert prompt[boundary : boundary + len(message_ids)] == message_ids
+    other = engine.prompt_ids(loaded, _case(CASES[1]))
+    assert other[:boundary] == prompt[:boundary]
+    changed = [*prompt[: boundary - 1], prompt[boundary - 1] + 1, *prompt[boundary - 1 :]]
+    assert scoring.shared_prefix_length(loaded, messages, changed) == boundary - 1
+    assert scoring.shared_prefix_length(loaded, messages, prompt[:boundary]) == boundary - 1
+    # a lone user message still shares the template's default system prompt
+    alone = [{"role": "user", "content": CASES[0]}]
+    alone_ids = engine.prompt_ids(loaded, alone)
+    shared = scoring.shared_prefix_length(loaded, alone, alone_ids)
+    assert alone_ids[shared : shared + len(message_ids)] == message_ids
+
+
+def test_prefix_cache_keeps_the_longest_match_and_evicts_the_oldest() -> None:
+    cache = scoring.PrefixCache(capacity=2)
+    short, long, other = (scoring.Prefix(ids, ()) for ids in ((1, 2), (1, 2, 3), (7, 8)))
+    cache.add(short)
+    cache.add(long)
+    assert cache.find([1, 2, 3, 4]) is long
+    assert cache.find([1, 2, 3]) is short  # a prefix must leave a token to score from
+    assert cache.find([1, 9]) is None
+    cache.add(other)  # evicts `long`, used less recently than `short`
+    assert cache.find([1, 2, 3, 4]) is short
+    assert cache.find([7, 8, 9]) is other
+    assert len(cache) == 2
+    assert (cache.hits, cache.misses) == (4, 1)
 
 
 @pytest.mark.slow

@@ -52,6 +52,7 @@ def answer(i: int, text: str) -> rs.AnswerView:
         rouge_l=0.05 * i,
         support=0.5,
         unsupported_rate=1.0,
+        unsupported_claims=[f'#0 “{HOSTILE[i % len(HOSTILE)]}”: number "198{i}" not found in [1]'],
     )
 
 
@@ -193,11 +194,38 @@ def make_summary(*, passed: bool = True, n_overflows: int = 3, sweep: bool = Tru
             metrics=METRICS,
             n_judged=80,
             unjudged=[],
-            reranker=rs.RerankInfo(name="minilm-fusion", candidates=20, config={"alpha": 0.3}),
+            reranker=rs.RerankInfo(
+                name="minilm-fusion",
+                candidates=20,
+                config={"alpha": 0.4},
+                tuning=rs.AlphaTuningInfo(
+                    alpha=0.4,
+                    metric="ndcg@4",
+                    dev_questions=38,
+                    test_questions=42,
+                    grid={"0.0": 0.41, "0.4": 0.52, "1.0": 0.5},
+                ),
+            ),
             context=rs.ContextInfo(
                 policy="truncate", context_window=768, max_tokens=64, counter="smollm2 tokenizer"
             ),
             pipelines=pipelines,
+            rerank_tests=[
+                rs.RerankTest(
+                    retriever="bm25",
+                    metric="ndcg@4",
+                    questions="test",
+                    n=42,
+                    mean_before=0.61,
+                    mean_after=0.52,
+                    mean_difference=-0.09,
+                    better=4,
+                    worse=15,
+                    p_permutation=0.0123,
+                    p_wilcoxon=0.0101,
+                    verdict="hurt",
+                ),
+            ],
         ),
         generation=generation,
         sweep=sweep_section,
@@ -284,7 +312,7 @@ def test_markdown_tables_keep_their_columns_and_no_markup(summary: rs.RagSummary
             widths[-1] += 1
         elif tok.type == "table_close":
             assert len(set(widths)) == 1, widths
-    assert tables == 11
+    assert tables == 12  # with the rerank tests table
     forbidden = {
         "html_inline",
         "html_block",
@@ -374,3 +402,14 @@ def test_writers_are_registered_for_rag(tmp_path: Path, summary: rs.RagSummary) 
     paths = write_all(summary, tmp_path)
     assert sorted(p.name for p in paths) == ["report.html", "report.md"]
     assert (tmp_path / "report.md").read_text() == render_rag_markdown(summary)
+
+
+def test_reasons_and_rerank_tests_reach_both_reports(summary: rs.RagSummary) -> None:
+    markdown = render_rag_markdown(summary)
+    page = render_rag_html(summary)
+    assert 'number "1980" not found in \\[1\\]' in markdown
+    assert "number &quot;1980&quot; not found in [1]" in page
+    for text in (markdown, page):
+        assert "Did reranking help?" in text
+        assert "chosen on 38 dev questions" in text and "only the other 42 questions" in text
+        assert "42 test" in text and "hurt" in text and "0.012" in text

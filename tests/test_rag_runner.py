@@ -112,6 +112,32 @@ def test_retrieval_metrics_equal_independent_scoring_of_the_run(
     assert any(
         r["retrieved"]["bm25/first_stage"] != r["retrieved"]["bm25/reranked"] for r in ranked
     )
+    # alpha was chosen on dev questions; each retriever is tested on the others, and the test
+    # means are recomputed from the written rankings.
+    reranker = s.retrieval.reranker
+    assert reranker is not None and reranker.tuning is not None
+    assert reranker.config["alpha"] == reranker.tuning.alpha
+    tests = {t.retriever: t for t in s.retrieval.rerank_tests}
+    assert set(tests) == {"bm25", "dense"}
+    dev_n, test_n = reranker.tuning.dev_questions, reranker.tuning.test_questions
+    assert dev_n + test_n == len(qrels) and all(t.n == test_n for t in tests.values())
+    from promptops.rag.rerank_eval import dev_split
+
+    _, test_ids = dev_split([r["id"] for r in ranked if r["id"] in qrels])
+    judged = {q: qrels[q] for q in test_ids}
+    for retriever, result in tests.items():
+        means = [
+            evaluate_retrieval(
+                judged,
+                ranking_run({r["id"]: r["retrieved"][f"{retriever}/{stage}"] for r in ranked}),
+                ["ndcg@3"],
+            ).aggregate["ndcg@3"]
+            for stage in ("first_stage", "reranked")
+        ]
+        assert (result.mean_before, result.mean_after) == pytest.approx(means, abs=1e-12)
+    # the embedding model's checks ran for the dense retriever
+    checks = {f.check for f in s.findings}
+    assert {"embedding_sequence_limit", "embedding_language"} <= checks
 
 
 def test_answers_are_grounded_scored_and_reported(project: Path, server: FakeOpenAIServer) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
@@ -90,3 +90,21 @@ def embed(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 32
         show_progress_bar=False,
     )
     return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+CorpusEmbedder = Callable[[Path, Sequence[str], int], np.ndarray]
+_corpus_embedder: CorpusEmbedder | None = None
+
+
+def use_corpus_embedder(embedder: CorpusEmbedder | None) -> None:
+    """Embed corpora (dense indexing) with `embedder`, e.g. on Ray (`--executor ray`);
+    None restores this process. Queries are always embedded here: they are few."""
+    global _corpus_embedder
+    _corpus_embedder = embedder
+
+
+def embed_corpus(path: Path, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    """`embed` for a corpus to index, with the embedder the command chose."""
+    if _corpus_embedder is not None:
+        return _corpus_embedder(path, texts, batch_size)
+    return embed(load_sentence_model(path), texts, batch_size)

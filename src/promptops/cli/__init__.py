@@ -51,6 +51,7 @@ def _register_commands() -> None:
         retrieve_cmd,
         run_cmd,
         serve_cmd,
+        serve_prompt_cmd,
     )
 
     for module in (
@@ -58,6 +59,7 @@ def _register_commands() -> None:
         run_cmd,
         eval_cmd,
         serve_cmd,
+        serve_prompt_cmd,
         retrieve_cmd,
         grounding_cmd,
         rag_cmd,

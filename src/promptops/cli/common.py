@@ -8,6 +8,9 @@ from types import SimpleNamespace
 
 import typer
 
+from promptops.distributed.cluster import EXECUTORS, RaySettings
+from promptops.errors import ConfigError
+
 endpoint_options = SimpleNamespace(
     BASE_URL=typer.Option(
         None, "--base-url", help="OpenAI-compatible endpoint URL (default: the embedded model)."
@@ -31,6 +34,44 @@ endpoint_options = SimpleNamespace(
         "5xx, connection) instead of sending those cases again.",
     ),
 )
+
+executor_options = SimpleNamespace(
+    EXECUTOR=typer.Option(
+        "local",
+        "--executor",
+        help="Where local-model work runs: this process, or Ray actors (pip install "
+        "'promptops[ray]').",
+        case_sensitive=False,
+    ),
+    RAY_ADDRESS=typer.Option(
+        None, "--ray-address", help="Ray cluster to join (default RAY_ADDRESS, else start one)."
+    ),
+    WORKERS=typer.Option(
+        None, "--workers", min=1, help="Ray actors, one model each (default: one per CPU)."
+    ),
+)
+
+
+def ray_settings(executor: str, address: str | None, workers: int | None) -> RaySettings | None:
+    """The executor name checked, and its Ray settings (None for the local executor)."""
+    name = executor.lower()
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; use local or ray", where="--executor")
+    return RaySettings(address=address, workers=workers) if name == "ray" else None
+
+
+def embed_corpora_on(settings: RaySettings | None) -> None:
+    """With `--executor ray`, dense indexes embed their corpus on Ray Data."""
+    if settings is None:
+        return
+    import functools
+
+    from promptops.distributed.cluster import require_ray
+    from promptops.distributed.embedding import ray_embed
+    from promptops.embeddings import use_corpus_embedder
+
+    require_ray()
+    use_corpus_embedder(functools.partial(ray_embed, settings=settings))
 
 
 def settle_imports() -> None:

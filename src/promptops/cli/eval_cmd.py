@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from promptops.cli.common import endpoint_options, settle_imports
+from promptops.cli.common import endpoint_options, executor_options, ray_settings, settle_imports
 
 
 def eval_command(
@@ -35,6 +35,9 @@ def eval_command(
     baseline: Path | None = typer.Option(
         None, "--baseline", help="Baseline record to compare with (implies --against-baseline)."
     ),
+    executor: str = executor_options.EXECUTOR,
+    ray_address: str | None = executor_options.RAY_ADDRESS,
+    workers: int | None = executor_options.WORKERS,
 ) -> None:
     """Score a classification prompt on golden cases beside baselines it must beat.
 
@@ -42,8 +45,10 @@ def eval_command(
     --against-baseline, when the run is significantly worse than the baseline), 2 for bad
     input.
     """
+    from promptops.distributed.cluster import RaySettings
     from promptops.evals.runner import EvalOptions, run_eval
 
+    ray = ray_settings(executor, ray_address, workers)
     settle_imports()
     reference: tuple[Path, float] | None = None
     if against_baseline or baseline is not None:
@@ -64,6 +69,8 @@ def eval_command(
         no_cache=no_cache,
         retry_errors=not no_retry_errors,
         out=out,
+        executor="ray" if ray is not None else "local",
+        ray=ray or RaySettings(),
     )
     outcome = run_eval(name, options)
     summary = outcome.summary

@@ -3,7 +3,10 @@
 Each line is `{"id": ..., "context": ["passage 1", "passage 2"] or "one passage", "answer": "..."}`;
 citations `[n]` in the answer refer to the 1-based passages. Prints per answer support,
 citation validity, coverage and the unsupported-sentence rate (see promptops.rag.grounding),
-then the means. A malformed line stops the run with `file:line` and exit code 2.
+then the means, then each unsupported sentence with its reasons: the claim spans (entities,
+numbers, phrases, words) that its evidence does not hold. `--json` carries them per sentence
+as `missing_claims` ({kind, text}) and `reasons`. A malformed line stops the run with
+`file:line` and exit code 2.
 """
 
 from __future__ import annotations
@@ -99,6 +102,8 @@ def print_table(payload: dict[str, Any]) -> None:
         for sentence in row["sentences"]:
             if not sentence["supported"]:
                 typer.echo(f"unsupported {row['id']}#{sentence['index']}: {sentence['text']}")
+                for reason in sentence["reasons"]:
+                    typer.echo(f"  {reason}")
 
 
 def grounding(

@@ -3,8 +3,12 @@
 Text output is a table: one row per query with ``--per-query``, then the ``all`` row of
 means over judged queries, then how many judged queries the run lacks (they score 0) and how
 many run queries have no judgments (ignored). ``--json`` prints
-``{"aggregate": {...}, "per_query": {qid: {...}}, "missing_queries": n, "unjudged_queries": n}``
-where ``per_query`` is empty unless ``--per-query`` is given.
+``{"aggregate": {...}, "per_query": {qid: {...}}, "missing_queries": n, "unjudged_queries": n,
+"judged_fraction": f}`` where ``per_query`` is empty unless ``--per-query`` is given and
+``judged_fraction`` is the share of the judged queries' retrieved documents that the qrels
+judge (null when nothing was retrieved for them). A run whose documents the qrels barely judge
+(chunk ids against document judgments, another collection's ids) gets a warning on stderr
+with the counts: see `promptops.metrics.coverage`.
 """
 
 from __future__ import annotations
@@ -31,13 +35,20 @@ def retrieval_metrics(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Score a run against relevance judgments with trec_eval's semantics."""
+    from promptops.metrics.coverage import judged_coverage
     from promptops.metrics.retrieval import evaluate_retrieval, parse_metrics
     from promptops.metrics.trec import read_qrels, read_run
 
     names = [m.name for m in parse_metrics(metric or DEFAULT_METRICS)]
-    result = evaluate_retrieval(read_qrels(qrels), read_run(run), names, per_query=per_query)
+    judgments, ranking = read_qrels(qrels), read_run(run)
+    result = evaluate_retrieval(judgments, ranking, names, per_query=per_query)
+    coverage = judged_coverage(judgments, ranking)
+    warning = coverage.warning()
+    if warning is not None:
+        typer.echo(warning, err=True)
     if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
+        payload = {**result.to_json(), "judged_fraction": coverage.judged_fraction}
+        typer.echo(json.dumps(payload, indent=2))
         return
     rows = [*result.per_query.items(), ("all", result.aggregate)]
     width = max(len("query"), *(len(qid) for qid, _ in rows))
@@ -49,7 +60,8 @@ def retrieval_metrics(
         typer.echo("  ".join([qid.ljust(width), *cells]))
     typer.echo(
         f"{result.num_queries} judged queries; {len(result.missing_queries)} missing from the "
-        f"run (scored 0); {len(result.unjudged_queries)} run queries without judgments (ignored)"
+        f"run (scored 0); {len(result.unjudged_queries)} run queries without judgments (ignored); "
+        f"{coverage.judged:,} of {coverage.retrieved:,} retrieved documents judged"
     )
 
 

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from promptops.cli.common import endpoint_options, settle_imports
+from promptops.cli.common import (
+    embed_corpora_on,
+    endpoint_options,
+    executor_options,
+    ray_settings,
+    settle_imports,
+)
 from promptops.errors import ConfigError
 
 
@@ -52,6 +58,9 @@ def rag_eval_command(
     out: Path | None = typer.Option(
         None, "--out", help="Run folder (default reports/runs/<run id>); reuse it to resume."
     ),
+    executor: str = executor_options.EXECUTOR,
+    ray_address: str | None = executor_options.RAY_ADDRESS,
+    workers: int | None = executor_options.WORKERS,
 ) -> None:
     """Measure a RAG pipeline: retrieval (per retriever, before and after reranking, as
     retrieved and as delivered to the model) apart from generation (answer quality,
@@ -61,6 +70,7 @@ def rag_eval_command(
     """
     from promptops.rag.runner import RagOptions, run_rag_eval
 
+    embed_corpora_on(ray_settings(executor, ray_address, workers))
     settle_imports()
     options = RagOptions(
         prompt=prompt,

@@ -6,20 +6,12 @@ network takes an explicit `--allow-remote`.
 
 from __future__ import annotations
 
-import ipaddress
-
 import typer
 
 from promptops.errors import ConfigError
+from promptops.serve.config import is_loopback
 
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["is_loopback", "register", "serve_model_command"]
 
 
 def serve_model_command(

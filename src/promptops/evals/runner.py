@@ -19,7 +19,8 @@ import httpx2
 import numpy as np
 from numpy.typing import NDArray
 
-from promptops.errors import EvalsetError
+from promptops.distributed.cluster import RaySettings, require_ray
+from promptops.errors import ConfigError, EvalsetError
 from promptops.evals import summarize as sm
 from promptops.evals.baselines import fit_baselines
 from promptops.evals.checks import (
@@ -57,6 +58,8 @@ class EvalOptions(RunFlags):
 
     evalset: Path | None = None
     repeat: int | None = None
+    executor: str = "local"  # "ray": the embedded model on Ray actors (`distributed`)
+    ray: RaySettings = field(default_factory=RaySettings)
 
 
 EvalOutcome = RunOutcome[s.ClassificationSummary]
@@ -303,7 +306,15 @@ def run_eval(
     stream: TextIO | None = None,
 ) -> EvalOutcome:
     stream = stream or sys.stderr
+    if options.executor == "ray":
+        require_ray()  # before anything is checked or written
     prep = prepare(suite_ref, options)
+    if options.executor == "ray" and not prep.profile.embedded:
+        raise ConfigError(
+            f"runs the embedded model on Ray actors; profile {prep.profile.name} is the "
+            f"endpoint {prep.profile.base_url}, which scales on its own side",
+            where="--executor ray",
+        )
     repeat = options.repeat or prep.suite.repeat
     started = datetime.now(UTC)
     run_id = f"{prep.suite.name}-{started:%Y%m%dT%H%M%SZ}-{prep.prompt.short_hash[:8]}"
@@ -314,9 +325,39 @@ def run_eval(
     release_free_memory()  # what the checks used; a large evalset's sending starts lean
     clock = time.perf_counter()
     try:
-        stats, calibrator = asyncio.run(
-            _send(prep, folder, repeat, options.no_cache, options.retry_errors, http_client, stream)
-        )
+        if options.executor == "ray":
+            from promptops.distributed.serving import ray_http_client
+
+            with ray_http_client(options.ray, prep.profile.timeout) as actors:
+                stream.write(
+                    f"ray: {actors.count} model actor(s) ready in {actors.start_seconds:.1f} s\n"
+                )
+                # at least two requests per actor in flight, so none waits between cases
+                concurrency = max(prep.profile.concurrency, 2 * actors.count)
+                prep.profile = prep.profile.model_copy(update={"concurrency": concurrency})
+                stats, calibrator = asyncio.run(
+                    _send(
+                        prep,
+                        folder,
+                        repeat,
+                        options.no_cache,
+                        options.retry_errors,
+                        actors.client,
+                        stream,
+                    )
+                )
+        else:
+            stats, calibrator = asyncio.run(
+                _send(
+                    prep,
+                    folder,
+                    repeat,
+                    options.no_cache,
+                    options.retry_errors,
+                    http_client,
+                    stream,
+                )
+            )
     finally:
         folder.close()
     release_free_memory()  # sending's churn, before the summary's columns are built

@@ -2,14 +2,16 @@
 
 Requests are built lazily and at most a small window of them is in flight, so memory stays
 flat however many cases there are; each finished case is one line appended to the run
-folder's `results.jsonl` before the next is counted done.
+folder's `results.jsonl` before the next is counted done. Lines are written in case order
+whatever order answers arrive in (concurrent requests, Ray actors), so two runs of one evalset
+give the same file order; a bounded number of early answers wait for a slow one.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -81,6 +83,36 @@ def result_record(job: Job, completion: Completion, *, resent: bool = False) -> 
     }
 
 
+MAX_HELD = 4096  # early answers kept waiting for a slow one; beyond, order yields to memory
+
+
+class InOrder:
+    """Hands records to `write` in sequence order. Past `limit` held records the lowest is
+    written early (and skipped when its turn comes), so one stuck request costs no memory."""
+
+    def __init__(self, write: Callable[[dict[str, Any]], None], limit: int = MAX_HELD) -> None:
+        self._write = write
+        self._limit = limit
+        self._next = 0
+        self._held: dict[int, dict[str, Any]] = {}
+        self._written_early: set[int] = set()
+
+    def add(self, seq: int, record: dict[str, Any]) -> None:
+        self._held[seq] = record
+        while True:
+            if self._next in self._written_early:
+                self._written_early.discard(self._next)
+            elif self._next in self._held:
+                self._write(self._held.pop(self._next))
+            else:
+                break
+            self._next += 1
+        while len(self._held) > self._limit:
+            early = min(self._held)
+            self._write(self._held.pop(early))
+            self._written_early.add(early)
+
+
 class Progress:
     """A progress bar on a terminal; a quiet line every 10% (or 30 s) otherwise."""
 
@@ -129,11 +161,12 @@ async def send_all(
     progress: Progress,
     resent: set[tuple[str, int]] | None = None,
 ) -> None:
-    """Send every job through the client's bounded window, appending each result as it
-    completes (calibrated the way the prompt says); `resent` holds the (id, sample) keys
-    sent again after a transient error, which their records say."""
+    """Send every job through the client's bounded window, appending each result in job
+    order as it completes (calibrated the way the prompt says); `resent` holds the (id,
+    sample) keys sent again after a transient error, which their records say."""
     again = resent or set()
     in_flight: dict[int, Job] = {}
+    ordered = InOrder(folder.append)
 
     def requests() -> Iterator[ChatRequest]:
         for index, job in enumerate(work):
@@ -144,5 +177,5 @@ async def send_all(
         completion = calibrator.apply(raw)
         job = in_flight.pop(index)
         key = (job.case.id, job.sample)
-        folder.append(result_record(job, completion, resent=key in again))
+        ordered.add(index, result_record(job, completion, resent=key in again))
         progress.update(completion.ok)

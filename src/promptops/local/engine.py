@@ -3,16 +3,14 @@
 Label scoring ranks complete answers rather than sampling one: each label is scored as the
 assistant's whole reply (its tokens plus the end-of-turn token, so "card" cannot win on a
 prefix of "card_arrival"), and the label probabilities are a softmax over those summed
-log-likelihoods. The shared prompt is run once; the label continuations then run as one batch
-on top of the prompt's KV cache, so scoring N labels costs about one prompt pass.
+log-likelihoods. The prompt prefix that cases share is run once and its KV cache kept; each
+case then costs one pass over its own tokens and all label continuations (`scoring`).
 
 One lock serialises model work: the model and torch's RNG are shared process-wide.
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from promptops.errors import ContextOverflowError, UserInputError
 from promptops.local.model import LoadedModel, get_model
+from promptops.local.scoring import (
+    PrefixCache,
+    prefix_logprobs,
+    shared_prefix_length,
+    whole_prompt_logprobs,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -29,9 +33,9 @@ Messages = Sequence[Mapping[str, str]]
 
 DEFAULT_MAX_TOKENS = 512
 MAX_TOP_LOGPROBS = 20
-_LABEL_BATCH = 16  # bounds the memory of the repeated prompt cache when there are many labels
 
 _lock = threading.Lock()
+_prefixes = PrefixCache()  # guarded by _lock, like the model
 
 
 class _Generator(Protocol):
@@ -197,8 +201,11 @@ def score_labels(messages: Messages, labels: Sequence[str]) -> dict[str, float]:
     return label_scores(messages, labels).probs
 
 
-def label_scores(messages: Messages, labels: Sequence[str]) -> LabelScores:
-    """`score_labels` with the log-likelihoods and token counts behind it."""
+def label_scores(
+    messages: Messages, labels: Sequence[str], *, reuse_prefix: bool = True
+) -> LabelScores:
+    """`score_labels` with the log-likelihoods and token counts behind it. `reuse_prefix=False`
+    runs the previous method (whole prompt per call), the reference for tests and benchmarks."""
     import torch
 
     if not labels:
@@ -211,7 +218,11 @@ def label_scores(messages: Messages, labels: Sequence[str]) -> LabelScores:
         continuations = [label_ids(loaded, label) for label in labels]
         _check_fits(loaded, len(prompt), max(len(c) for c in continuations))
         with torch.inference_mode():
-            totals = _sum_logprobs(loaded, prompt, continuations)
+            if reuse_prefix:
+                boundary = shared_prefix_length(loaded, messages, prompt)
+                totals = prefix_logprobs(loaded, prompt, boundary, continuations, _prefixes)
+            else:
+                totals = whole_prompt_logprobs(loaded, prompt, continuations)
     logprobs = dict(zip(labels, totals.tolist(), strict=True))
     probs = torch.softmax(totals, dim=0).tolist()
     return LabelScores(
@@ -222,44 +233,7 @@ def label_scores(messages: Messages, labels: Sequence[str]) -> LabelScores:
     )
 
 
-def _sum_logprobs(
-    loaded: LoadedModel, prompt: list[int], continuations: list[list[int]]
-) -> torch.Tensor:
-    """log P(continuation | prompt) for each continuation: one pass over the prompt, then the
-    continuations batched on copies of its KV cache."""
-    import torch
-
-    model = loaded.model
-    head = model(input_ids=torch.tensor([prompt]), use_cache=True, logits_to_keep=1)
-    first = torch.log_softmax(head.logits[0, -1].float(), dim=-1)
-    totals = torch.tensor([float(first[c[0]]) for c in continuations], dtype=torch.float64)
-    pad = int(loaded.tokenizer.eos_token_id)
-    for start in range(0, len(continuations), _LABEL_BATCH):
-        batch = continuations[start : start + _LABEL_BATCH]
-        width = max(len(c) for c in batch) - 1  # the last token of each is only predicted
-        if width == 0:
-            continue
-        # Right padding needs no attention mask: causal attention keeps every real token
-        # from seeing the pads that follow it, and logits at pad positions are ignored.
-        inputs = torch.tensor([c[:-1] + [pad] * (width - len(c) + 1) for c in batch])
-        cache = copy.deepcopy(_kv_cache(head))
-        cache.batch_repeat_interleave(len(batch))
-        tail = model(input_ids=inputs, use_cache=True, **{_cache_argument(model): cache})
-        steps = torch.log_softmax(tail.logits.float(), dim=-1)
-        for row, continuation in enumerate(batch):
-            targets = torch.tensor(continuation[1:])
-            picked = steps[row, : len(targets)].gather(1, targets[:, None])
-            totals[start + row] += float(picked.sum())
-    return totals
-
-
-def _kv_cache(output: Any) -> Any:
-    """The KV cache of a forward pass: transformers 5 renamed `past_key_values` to `cache`
-    (the old name warns on every call); older releases have only the old name."""
-    # not .get(): its default would read the old attribute, which warns, every time
-    return output["cache"] if "cache" in output else output.past_key_values  # noqa: SIM401
-
-
-def _cache_argument(model: Any) -> str:
-    """The keyword that passes a KV cache to `model.forward` in this transformers release."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+def clear_prefix_cache() -> None:
+    """Forget the cached prompt prefixes (their memory, or a cold-start measurement)."""
+    with _lock:
+        _prefixes.clear()

@@ -113,10 +113,13 @@ def _convert(gguf: Path, target: Path) -> None:
 
 
 def _set_threads() -> None:
-    """Use half the cores, at most four; PROMPTOPS_THREADS overrides.
+    """Use half the cores, at most four; PROMPTOPS_THREADS overrides (Ray actors set it to
+    their CPUs).
 
     A 135M model gains little past a few threads, and when other processes want the same
-    cores an oversubscribed OpenMP pool was measured 7-10x slower than a single thread.
+    cores an oversubscribed OpenMP pool was measured 7-10x slower than a single thread
+    (re-measured for #17 on 2 cores, two processes scoring at once: 0.28 s per case with one
+    thread each, 3.0 s with two; alone, two threads gave 0.13 s against one thread's 0.18 s).
     """
     import torch
 

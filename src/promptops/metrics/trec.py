@@ -5,8 +5,13 @@
 * run: ``qid Q0 docid rank score tag`` per line; like trec_eval we rank by score (ties by
   docid, see `promptops.metrics.retrieval`) and ignore the Q0, rank and tag columns.
 
-Blank lines are skipped. A (qid, docid) pair listed twice is an error that names both lines:
-in a run it means a broken ranking, in qrels a contradictory or doubled judgment.
+Blank lines are skipped, and so are comment lines, as trec_eval 10 does: a line whose first
+character is ``#``. A ``#`` anywhere else is data (``CR93E-18#60`` is a document id, and so is
+a chunk id ``429#0``); a line that starts with whitespace and then ``#`` is data too, as in
+trec_eval, where it reads as a query id ``#``.
+
+A (qid, docid) pair listed twice is an error that names both lines: in a run it means a broken
+ranking, in qrels a contradictory or doubled judgment.
 """
 
 from __future__ import annotations
@@ -99,10 +104,12 @@ def _read(path: Path, fmt: _Format[_V]) -> dict[str, dict[str, _V]]:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of each non-blank line."""
+    """(line number, fields) of each line that is neither blank nor a comment."""
     try:
         with path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
+                if line.startswith("#"):
+                    continue
                 parts = line.split()
                 if parts:
                     yield number, parts

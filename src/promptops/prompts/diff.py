@@ -29,6 +29,8 @@ def canonical_lines(prompt: Prompt) -> list[str]:
             lines.append(f"variable.{name}: {json.dumps(fields, sort_keys=True)}")
     if prompt.calibration:
         lines.append(f"calibration: {json.dumps(prompt.calibration.model_dump(mode='json'))}")
+    if prompt.input_filter:
+        lines.append(f"input_filter: {json.dumps(prompt.input_filter.model_dump(mode='json'))}")
     if prompt.output_schema:
         lines.append("output_schema:")
         lines.extend(

@@ -69,6 +69,19 @@ class Calibration(_Strict):
     content_free: tuple[str, ...] = ("N/A", "", "[MASK]")
 
 
+PiiEntity = Literal[
+    "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN"
+]
+
+
+class InputFilter(_Strict):
+    """Content a caller may not send to this prompt; `serve` refuses such input (422) before
+    anything is sent. PII is found by Presidio's pattern-and-checksum recognisers, offline,
+    which do not detect names."""
+
+    refuse_pii: tuple[PiiEntity, ...] = ()
+
+
 class Prompt(_Strict):
     name: str
     version: str
@@ -80,6 +93,7 @@ class Prompt(_Strict):
     examples: tuple[Example, ...] = ()
     calibration: Calibration | None = None
     output_schema: dict[str, Any] | None = None
+    input_filter: InputFilter | None = None
     messages: tuple[Message, ...] = Field(min_length=1)
 
     _source: str | None = PrivateAttr(default=None)
@@ -141,7 +155,10 @@ class Prompt(_Strict):
 
     def canonical_content(self) -> dict[str, Any]:
         """Everything that decides the requests sent: what the content hash covers."""
-        return self.model_dump(mode="json", exclude={"name", "version", "description"})
+        content = self.model_dump(mode="json", exclude={"name", "version", "description"})
+        if content.get("input_filter") is None:  # added later: absent keeps old hashes
+            content.pop("input_filter", None)
+        return content
 
     @property
     def content_hash(self) -> str:

@@ -14,7 +14,13 @@ Chunk ids are `<doc_id>#<n>` and each chunk maps back to an exact span of its do
 
 from __future__ import annotations
 
-from promptops.rag.chunking import Chunk, ChunkingConfig, chunk_corpus, chunk_document
+from promptops.rag.chunking import (
+    DENSE_CHUNK_SIZE,
+    Chunk,
+    ChunkingConfig,
+    chunk_corpus,
+    chunk_document,
+)
 from promptops.rag.citations import number_passages, parse_citations, split_sentences
 from promptops.rag.corpus import (
     Document,
@@ -54,6 +60,7 @@ from promptops.rag.retrievers import (
 )
 
 __all__ = [
+    "DENSE_CHUNK_SIZE",
     "BM25Retriever",
     "Chunk",
     "ChunkingConfig",

@@ -5,11 +5,16 @@ what was retrieved, what the guard delivered, dropped or truncated (and why), th
 citations, its grounding in the delivered passages and its quality against the gold answers.
 Scoring (embedding for grounding) runs on a worker thread, so answers keep arriving meanwhile;
 a row is appended, and flushed, only once it is complete.
+
+`answer_question` is the one path from a prepared job to its record: rag-eval runs it for every
+question and `promptops serve` for each request (`promptops.rag.question` builds the job).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +77,52 @@ def answer_record(
     }
 
 
+_SCORING = threading.Lock()
+"""Grounding embeds with one shared MiniLM whose fast tokenizer must not be entered by two
+threads at once ("Already borrowed"); answers from concurrent calls are scored in turn."""
+
+
+def _scored(job: AnswerJob, completion: Completion, scorer: GroundingScorer) -> dict[str, Any]:
+    with _SCORING:
+        return answer_record(job, completion, scorer)
+
+
+@dataclass(frozen=True)
+class QuestionAnswer:
+    """A job's completion and its results.jsonl record; both None when the deadline passed
+    before the model answered."""
+
+    job: AnswerJob
+    completion: Completion | None
+    record: dict[str, Any] | None
+    latency_s: float
+
+    @property
+    def timed_out(self) -> bool:
+        return self.completion is None
+
+
+async def answer_question(
+    client: LLMClient,
+    job: AnswerJob,
+    scorer: GroundingScorer,
+    *,
+    deadline_s: float | None = None,
+) -> QuestionAnswer:
+    """Send the job's request and score the reply (citations, grounding, quality). With a
+    deadline the model call is cancelled when it passes (its connection closed); scoring a
+    reply that did arrive is not cut short. `latency_s` is the model call's, queueing included."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(deadline_s):
+            completion = await client.complete(job.request)
+    except TimeoutError:
+        return QuestionAnswer(job, None, None, time.perf_counter() - started)
+    latency_s = time.perf_counter() - started
+    record = await asyncio.to_thread(_scored, job, completion, scorer)
+    return QuestionAnswer(job, completion, record, latency_s)
+
+
 async def answer_all(
     client: LLMClient,
     folder: RunFolder,
@@ -79,17 +130,29 @@ async def answer_all(
     scorer: GroundingScorer,
     progress: Progress,
 ) -> None:
-    """Send every job through the client's bounded window, appending each scored answer as
-    it completes."""
-    in_flight: dict[int, AnswerJob] = {}
+    """Answer every job with `answer_question`, at most a few times the client's concurrency
+    at once (the client's limiter bounds what is really in flight; `work` is read lazily),
+    appending each record as it completes."""
+    window = 4 * client.profile.concurrency
+    pending: set[asyncio.Task[QuestionAnswer]] = set()
 
-    def requests() -> Iterator[ChatRequest]:
-        for index, job in enumerate(work):
-            in_flight[index] = job
-            yield job.request
+    def finish(done: set[asyncio.Task[QuestionAnswer]]) -> None:
+        for task in done:
+            answered = task.result()
+            assert answered.record is not None and answered.completion is not None  # no deadline
+            folder.append(answered.record)
+            progress.update(answered.completion.ok)
 
-    async for index, completion in client.complete_many(requests()):
-        job = in_flight.pop(index)
-        record = await asyncio.to_thread(answer_record, job, completion, scorer)
-        folder.append(record)
-        progress.update(completion.ok)
+    try:
+        for job in work:
+            if len(pending) >= window:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                finish(done)
+            pending.add(asyncio.create_task(answer_question(client, job, scorer)))
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            finish(done)
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

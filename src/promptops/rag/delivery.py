@@ -71,10 +71,13 @@ class ContextFitter:
             else replace(request, max_tokens=self.max_tokens)
         )
 
-    def fit(self, query: QAQuery, chunks: Sequence[Chunk], *, strict: bool) -> Delivery:
-        """The guard's choice for these chunks; `strict` lets a refused overflow raise."""
+    def fit(
+        self, query: QAQuery, chunks: Sequence[Chunk], *, strict: bool, remember: bool = True
+    ) -> Delivery:
+        """The guard's choice for these chunks; `strict` lets a refused overflow raise.
+        `remember=False` neither reads nor fills the memo (a server must not grow it)."""
         key = (query.qid, tuple(c.chunk_id for c in chunks))
-        cached = self._memo.get(key)
+        cached = self._memo.get(key) if remember else None
         if cached is not None and not (strict and cached.refused):
             return cached
         try:
@@ -93,7 +96,8 @@ class ContextFitter:
             if strict:
                 raise ContextOverflowError(exc.reason, where=f"question {query.qid}") from exc
             delivery = self._refused(chunks, exc)
-        self._memo[key] = delivery
+        if remember:
+            self._memo[key] = delivery
         return delivery
 
     def _refused(self, chunks: Sequence[Chunk], exc: ContextOverflowError) -> Delivery:

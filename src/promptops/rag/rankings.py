@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from promptops.metrics.retrieval import evaluate_retrieval
 from promptops.rag.chunking import Chunk, ChunkingConfig
 from promptops.rag.corpus import Document, corpus_hash
 from promptops.rag.index import RetrievalIndex, build_index, index_fingerprint
-from promptops.rag.relevance import QAQuery
-from promptops.rag.rerank import Reranker, create_reranker
-from promptops.rag.retrievers import HybridRetriever, create_retriever
+from promptops.rag.relevance import QAQuery, chunk_qrels, ranking_run
+from promptops.rag.rerank import EmbeddingFusionReranker, Reranker, create_reranker
+from promptops.rag.rerank_eval import choose_alpha, dev_split
+from promptops.rag.retrievers import Hits, HybridRetriever, create_retriever
 from promptops.rag.suite import RerankSettings
 
 Stage = Literal["first_stage", "reranked"]
@@ -36,6 +38,17 @@ class PipelineKey:
     stage: Stage
 
 
+@dataclass(frozen=True)
+class AlphaTuning:
+    """How the fusion weight was chosen: on which questions, by which measure, with what."""
+
+    alpha: float
+    metric: str
+    dev: tuple[str, ...]
+    test: tuple[str, ...]
+    scores: dict[float, float]
+
+
 @dataclass
 class Rankings:
     """Chunk ids per question, best first, for every pipeline; and the chunks themselves."""
@@ -43,6 +56,7 @@ class Rankings:
     chunks: dict[str, Chunk]
     by_pipeline: dict[PipelineKey, dict[str, list[str]]] = field(default_factory=dict)
     reranker: Reranker | None = None
+    tuning: AlphaTuning | None = None
 
     def chunks_of(self, key: PipelineKey, qid: str) -> list[Chunk]:
         return [self.chunks[cid] for cid in self.by_pipeline[key][qid]]
@@ -77,14 +91,20 @@ def retrieve_all(
     candidates: int | None = None,
     *,
     cache_dir: Path | None = None,
+    tune_metric: str | None = None,
 ) -> Rankings:
     """Rankings of every question for each retriever, and reranked when there is a reranker
-    (which reorders the first stage's top `candidates`, default k)."""
+    (which reorders the first stage's top `candidates`, default k).
+
+    With `tune_metric` and a fusion reranker, its alpha is first chosen on the dev half of the
+    judged questions by that measure (see `promptops.rag.rerank_eval`), then used for all.
+    """
     texts = [q.text for q in queries]
     qids = [q.qid for q in queries]
     depth = max(k, candidates or k) if reranker is not None else k
     rankings: Rankings | None = None
     built: dict[str, RetrievalIndex] = {}
+    first_stage: dict[str, list[Hits]] = {}
     for name in retrievers:
         index = _hybrid_of_built(name, built, docs, chunking) or build_index(
             docs, create_retriever(name), chunking, cache_dir=cache_dir
@@ -93,18 +113,77 @@ def retrieve_all(
         if rankings is None:
             rankings = Rankings({c.chunk_id: c for c in index.chunks}, reranker=reranker)
         hits = index.retrieve(texts, depth)
+        first_stage[name] = hits
         rankings.by_pipeline[PipelineKey(name, "first_stage")] = {
             qid: [cid for cid, _ in found[:k]] for qid, found in zip(qids, hits, strict=True)
         }
-        if reranker is not None:
-            lookup = index.chunk_texts()
-            rankings.by_pipeline[PipelineKey(name, "reranked")] = {
-                qid: [cid for cid, _ in reranker.rerank(text, found, lookup, depth)[:k]]
-                for qid, text, found in zip(qids, texts, hits, strict=True)
-            }
     if rankings is None:
         raise ValueError("retrieve_all needs at least one retriever")
+    if reranker is None:
+        return rankings
+    lookup = next(iter(built.values())).chunk_texts()
+    if isinstance(reranker, EmbeddingFusionReranker):  # batch the encodes: queries, candidates
+        wanted = {cid for hits in first_stage.values() for found in hits for cid, _ in found}
+        reranker.warm([*texts, *(lookup[cid] for cid in sorted(wanted))])
+    if tune_metric is not None and isinstance(reranker, EmbeddingFusionReranker):
+        rankings.tuning = _tune(queries, rankings, first_stage, reranker, tune_metric, depth)
+        reranker = reranker.with_alpha(rankings.tuning.alpha)
+        rankings.reranker = reranker
+    ordered: dict[PipelineKey, dict[str, list[str]]] = {}
+    for name, hits in first_stage.items():  # each retriever, then itself reranked
+        ordered[PipelineKey(name, "first_stage")] = rankings.by_pipeline[
+            PipelineKey(name, "first_stage")
+        ]
+        ordered[PipelineKey(name, "reranked")] = {
+            qid: [cid for cid, _ in reranker.rerank(text, found, lookup, depth)[:k]]
+            for qid, text, found in zip(qids, texts, hits, strict=True)
+        }
+    rankings.by_pipeline = ordered
     return rankings
+
+
+def _tune(
+    queries: Sequence[QAQuery],
+    rankings: Rankings,
+    first_stage: dict[str, list[Hits]],
+    reranker: EmbeddingFusionReranker,
+    metric: str,
+    depth: int,
+) -> AlphaTuning:
+    """Choose alpha on the dev questions only: mean `metric` over every retriever."""
+    qrels = chunk_qrels(queries, list(rankings.chunks.values()))
+    dev, test = dev_split([q.qid for q in queries if q.qid in qrels])
+    dev_set = set(dev)
+    lookup = {cid: chunk.retrieval_text for cid, chunk in rankings.chunks.items()}
+    dev_qrels = {qid: qrels[qid] for qid in dev}
+    scores: dict[float, float] = {}
+
+    signals = {
+        name: [
+            reranker.signals(q.text, found, lookup, depth)
+            for q, found in zip(queries, hits, strict=True)
+            if q.qid in dev_set
+        ]
+        for name, hits in first_stage.items()
+    }
+    dev_order = [q.qid for q in queries if q.qid in dev_set]
+
+    def score(alpha: float) -> float:
+        fused = reranker.with_alpha(alpha)
+        values = []
+        for per_query in signals.values():
+            run = {
+                qid: [cid for cid, _ in fused.fuse(*signal)]
+                for qid, signal in zip(dev_order, per_query, strict=True)
+            }
+            values.append(
+                evaluate_retrieval(dev_qrels, ranking_run(run), [metric]).aggregate[metric]
+            )
+        scores[alpha] = float(sum(values) / len(values))
+        return scores[alpha]
+
+    alpha = choose_alpha(score)
+    return AlphaTuning(alpha, metric, tuple(dev), tuple(test), scores)
 
 
 def _hybrid_of_built(

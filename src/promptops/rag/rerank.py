@@ -8,10 +8,11 @@ Rerankers (registry: `create_reranker(name, **params)`):
 
 - `minilm-fusion` (default, works with what ships): score =
   alpha * minmax(first-stage score) + (1 - alpha) * minmax(cosine(query, chunk)), with
-  all-MiniLM-L6-v2 embeddings and min-max taken over the candidate list. On Cranfield (BM25
-  top 100, doc level) alpha = 0.3 gives nDCG@10 0.414 against 0.365 for BM25 alone and 0.389
-  for cosine alone (alpha = 0); benchmarks/bm25.py reproduces the table. Chunk embeddings are
-  cached per reranker by text, so the same chunk is embedded once across queries.
+  all-MiniLM-L6-v2 embeddings and min-max taken over the candidate list. The default alpha =
+  0.3; `rag-eval` chooses alpha on a dev half of its questions instead, unless the suite
+  fixes it, and tests the result on the other half (`promptops.rag.rerank_eval`). Chunk
+  embeddings are cached per reranker by text, so the same chunk is embedded once across
+  queries, and `with_alpha` shares that cache.
 - `cross-encoder`: a sentence-transformers CrossEncoder from a local folder (`model=PATH`);
   the score is the model's relevance output. Nothing is downloaded: a missing folder is a
   `ConfigError`.
@@ -137,6 +138,17 @@ class EmbeddingFusionReranker:
     def config(self) -> dict[str, Any]:
         return {"model_id": model_id(self.model), "alpha": self.alpha}
 
+    def with_alpha(self, alpha: float) -> EmbeddingFusionReranker:
+        """The same reranker with another fusion weight, sharing the chunk embeddings cache."""
+        other = EmbeddingFusionReranker(self.model, alpha=alpha, batch_size=self.batch_size)
+        other._cache = self._cache
+        return other
+
+    def warm(self, texts: Sequence[str]) -> None:
+        """Embed `texts` (queries, chunks) into the cache in batches, ahead of reranking."""
+        if texts:
+            self._embeddings(texts)
+
     def _embeddings(self, texts: Sequence[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
@@ -151,14 +163,29 @@ class EmbeddingFusionReranker:
         chunk_text_lookup: Mapping[str, str],
         top_n: int,
     ) -> Hits:
+        return self.fuse(*self.signals(query, candidates, chunk_text_lookup, top_n))
+
+    def signals(
+        self,
+        query: str,
+        candidates: Sequence[tuple[str, float]],
+        chunk_text_lookup: Mapping[str, str],
+        top_n: int,
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(ids, first-stage scores, cosines) of the first `top_n` candidates: what `fuse`
+        mixes, computed once so that many alphas can be tried on them."""
         head = list(candidates[:top_n])
-        if not head:
-            return []
         ids = [cid for cid, _ in head]
+        if not head:
+            return ids, np.zeros(0), np.zeros(0)
         chunk_vecs = self._embeddings(_texts(ids, chunk_text_lookup))
-        query_vec = embed(load_sentence_model(self.model_path), [query], self.batch_size)[0]
-        cosine = chunk_vecs @ query_vec
+        query_vec = self._embeddings([query])[0]  # cached too: one encode per query text
         first = np.array([score for _, score in head], dtype=np.float64)
+        return ids, first, chunk_vecs @ query_vec
+
+    def fuse(self, ids: list[str], first: np.ndarray, cosine: np.ndarray) -> Hits:
+        if not ids:
+            return []
         fused = self.alpha * minmax(first) + (1.0 - self.alpha) * minmax(cosine)
         return _ordered(ids, fused)
 

@@ -24,20 +24,26 @@ from typing import Any, TextIO
 
 import httpx2
 
-from promptops.errors import EvalsetError
 from promptops.evals.sending import Progress
 from promptops.llm.cache import ResponseCache
 from promptops.llm.client import ClientStats, LLMClient
 from promptops.llm.profile import EndpointProfile
 from promptops.llm.retry import TRANSIENT_KINDS
-from promptops.prompts import Prompt, declared_variables
+from promptops.prompts import Prompt
 from promptops.rag import summarize
 from promptops.rag.answering import AnswerJob, answer_all
 from promptops.rag.chunking import ChunkingConfig
 from promptops.rag.corpus import Document, corpus_hash, load_corpus
-from promptops.rag.delivery import ContextFitter, Delivery, context_window
+from promptops.rag.delivery import ContextFitter, Delivery
+from promptops.rag.embedding_checks import embedding_findings
 from promptops.rag.grounding import GroundingScorer
-from promptops.rag.guard import CountTokens
+from promptops.rag.question import (
+    context_fitter,
+    generating_key,
+    question_job,
+    rag_prompt,
+    tune_metric,
+)
 from promptops.rag.rankings import PipelineKey, Rankings, make_reranker, retrieve_all
 from promptops.rag.relevance import (
     QAQuery,
@@ -53,7 +59,6 @@ from promptops.runs.folder import SUMMARY, RunFolder, write_atomic, write_json
 from promptops.runs.summary import Finding, PromptInfo
 from promptops.suites import RunFlags, RunOutcome
 
-PROMPT_VARIABLES = frozenset({"question", "context"})
 QRELS = "qrels.json"
 RANKINGS = "rankings.jsonl"
 MAX_LISTED = 10
@@ -95,32 +100,10 @@ class Prepared:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _prompt(suite: RagSuite, options: RagOptions) -> Prompt:
-    prompt = suite.prompt_from(suite.prompt, options.prompt)
-    names = set(declared_variables(prompt))
-    if prompt.task != "generation" or names != PROMPT_VARIABLES:
-        raise EvalsetError(
-            f"{prompt.identity} is a {prompt.task} prompt with variables "
-            f"{', '.join(sorted(names)) or 'none'}; rag-eval needs a generation prompt with "
-            "exactly `question` and `context`",
-            where=prompt.source,
-        )
-    return prompt
-
-
-def _counter(profile: EndpointProfile) -> CountTokens | None:
-    """The embedded model counts with its own tokenizer; other endpoints get tiktoken."""
-    if not profile.embedded:
-        return None
-    from promptops.rag.guard import embedded_model_counter
-
-    return embedded_model_counter()
-
-
 def prepare(suite_ref: str | None, options: RagOptions) -> Prepared:
     """Load, retrieve and fit everything; raises a UserInputError before anything is sent."""
     suite, _ = resolve_rag_suite(suite_ref)
-    prompt = _prompt(suite, options)
+    prompt = rag_prompt(suite, options.prompt)
     profile = options.profile(suite.profile, suite.endpoint)
     corpus_path, queries_path = suite.path_of(suite.corpus), suite.path_of(suite.queries)
     docs = load_corpus(corpus_path)
@@ -143,20 +126,13 @@ def prepare(suite_ref: str | None, options: RagOptions) -> Prepared:
         suite.k,
         make_reranker(suite.rerank),
         candidates,
+        tune_metric=tune_metric(suite),
     )
     qrels = chunk_qrels(queries, list(rankings.chunks.values()))
-    fitter = ContextFitter(
-        prompt=prompt,
-        model=profile.model,
-        context_window=context_window(suite.context.context_window, prompt, profile),
-        policy=suite.context.policy,
-        count_tokens=_counter(profile),
-    )
+    fitter = context_fitter(suite, prompt, profile)
     n_answer = 0 if options.sweeping else (options.questions or suite.questions or len(queries))
     to_answer = queries[:n_answer]
-    generating = PipelineKey(
-        suite.generate_with, "reranked" if suite.generates_reranked else "first_stage"
-    )
+    generating = generating_key(suite)
     deliveries: dict[PipelineKey, dict[str, Delivery]] = {key: {} for key in rankings.by_pipeline}
     for q in to_answer:  # first: a context the policy refuses stops the run right here
         chunks = rankings.chunks_of(generating, q.qid)
@@ -166,6 +142,13 @@ def prepare(suite_ref: str | None, options: RagOptions) -> Prepared:
             if q.qid not in fitted:
                 fitted[q.qid] = fitter.fit(q, rankings.chunks_of(key, q.qid), strict=False)
     findings = _findings(queries, qrels)
+    if {"dense", "hybrid"} & set(suite.retrievers):
+        findings += embedding_findings(
+            list(rankings.chunks.values()),
+            [d.text for d in docs],
+            [q.text for q in queries],
+            model=None,
+        )
     return Prepared(
         suite=suite,
         prompt=prompt,
@@ -244,14 +227,12 @@ def _jobs(prep: Prepared, done: set[tuple[str, int]]) -> Iterator[AnswerJob]:
     for q in prep.to_answer:
         if (q.qid, 0) in done:
             continue
-        delivery = prep.deliveries[prep.generating][q.qid]
-        yield AnswerJob(
-            query=q,
-            retrieved=prep.rankings.by_pipeline[prep.generating][q.qid],
-            delivered=delivered_ranking(delivery.guard.kept, delivery.guard.truncated, q),
+        yield question_job(  # the fit prepare() made, from the fitter's memo
+            q,
+            prep.rankings.by_pipeline[prep.generating][q.qid],
+            prep.rankings.chunks,
+            prep.fitter,
             relevant=frozenset(prep.qrels.get(q.qid, {})),
-            delivery=delivery,
-            request=prep.fitter.request(q, delivery.guard),
         )
 
 
@@ -414,7 +395,9 @@ def build_summary(
             metrics=list(suite.metric_names),
             n_judged=len(prep.qrels),
             unjudged=[q.qid for q in prep.queries if q.qid not in prep.qrels],
-            reranker=_rerank_info(prep),
+            reranker=summarize.rerank_info(
+                prep.rankings, suite.rerank.candidates if suite.rerank else suite.k
+            ),
             context=rs.ContextInfo(
                 policy=prep.fitter.policy,
                 context_window=prep.fitter.context_window,
@@ -422,6 +405,7 @@ def build_summary(
                 counter=_counter_name(prep),
             ),
             pipelines=pipelines,
+            rerank_tests=summarize.rerank_tests(prep.rankings, prep.qrels, f"ndcg@{suite.k}"),
         ),
         generation=generation,
         sweep=sweep,
@@ -441,15 +425,6 @@ def build_summary(
             cache_misses=stats.cache_misses,
             retries=stats.retries,
         ),
-    )
-
-
-def _rerank_info(prep: Prepared) -> rs.RerankInfo | None:
-    reranker, settings = prep.rankings.reranker, prep.suite.rerank
-    if reranker is None or settings is None:
-        return None
-    return rs.RerankInfo(
-        name=reranker.name, candidates=settings.candidates, config=reranker.config()
     )
 
 

@@ -19,6 +19,7 @@ from promptops.metrics.retrieval import evaluate_retrieval
 from promptops.rag.delivery import Delivery
 from promptops.rag.rankings import PipelineKey, Rankings
 from promptops.rag.relevance import QAQuery, delivered_ranking, ranking_run
+from promptops.rag.rerank_eval import paired_test
 from promptops.runs import rag_summary as rs
 from promptops.runs.summary import ThresholdResult, Usage
 from promptops.suites import Bound
@@ -79,6 +80,72 @@ def pipeline_metrics(
     return out
 
 
+def rerank_info(rankings: Rankings, candidates: int) -> rs.RerankInfo | None:
+    reranker, tuning = rankings.reranker, rankings.tuning
+    if reranker is None:
+        return None
+    return rs.RerankInfo(
+        name=reranker.name,
+        candidates=candidates,
+        config=reranker.config(),
+        tuning=None
+        if tuning is None
+        else rs.AlphaTuningInfo(
+            alpha=tuning.alpha,
+            metric=tuning.metric,
+            dev_questions=len(tuning.dev),
+            test_questions=len(tuning.test),
+            grid={f"{a:.1f}": v for a, v in tuning.scores.items()},
+        ),
+    )
+
+
+def rerank_tests(
+    rankings: Rankings, qrels: Mapping[str, Mapping[str, int]], metric: str
+) -> list[rs.RerankTest]:
+    """Per retriever: reranked vs first stage on the questions alpha was not chosen on."""
+    if rankings.reranker is None:
+        return []
+    tuning = rankings.tuning
+    qids = [q for q in (tuning.test if tuning else qrels) if q in qrels]
+    if not qids:
+        return []
+    judged = {q: qrels[q] for q in qids}
+    tests = []
+    for key, by_query in rankings.by_pipeline.items():
+        if key.stage != "first_stage":
+            continue
+        reranked = rankings.by_pipeline[PipelineKey(key.retriever, "reranked")]
+        before, after = (
+            evaluate_retrieval(
+                judged, ranking_run({q: ranks[q] for q in qids}), [metric], per_query=True
+            ).per_query
+            for ranks in (by_query, reranked)
+        )
+        result = paired_test(
+            {q: v[metric] for q, v in before.items()},
+            {q: v[metric] for q, v in after.items()},
+            qids,
+        )
+        tests.append(
+            rs.RerankTest(
+                retriever=key.retriever,
+                metric=metric,
+                questions="test" if tuning else "all",
+                n=result.n,
+                mean_before=result.mean_before,
+                mean_after=result.mean_after,
+                mean_difference=result.mean_difference,
+                better=result.better,
+                worse=result.worse,
+                p_permutation=result.p_permutation,
+                p_wilcoxon=result.p_wilcoxon,
+                verdict=result.verdict,
+            )
+        )
+    return tests
+
+
 def _mean(values: Iterable[float | None]) -> float | None:
     kept = [v for v in values if v is not None]
     return float(np.mean(kept)) if kept else None
@@ -113,6 +180,19 @@ def overflow_views(records: Sequence[dict[str, Any]]) -> list[rs.OverflowView]:
     ]
 
 
+def unsupported_claims(grounding: dict[str, Any]) -> list[str]:
+    """Each unsupported sentence with why: the claim spans its evidence does not hold."""
+    lines = []
+    for sentence in grounding.get("sentences", []):
+        if sentence["supported"]:
+            continue
+        text = " ".join(sentence["text"].split())
+        start = text if len(text) <= 60 else text[:59] + "…"
+        reasons = sentence.get("reasons") or ["every claim span found; few of its words are"]
+        lines.append(f"#{sentence['index']} “{start}”: {'; '.join(reasons)}")
+    return lines
+
+
 def answer_view(r: dict[str, Any]) -> rs.AnswerView:
     grounding = r.get("grounding") or {}
     return rs.AnswerView(
@@ -127,6 +207,7 @@ def answer_view(r: dict[str, Any]) -> rs.AnswerView:
         support=grounding.get("support"),
         unsupported_rate=grounding.get("unsupported_rate"),
         error=r["error"],
+        unsupported_claims=unsupported_claims(grounding),
     )
 
 

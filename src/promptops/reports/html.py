@@ -71,6 +71,7 @@ tr.flag td { background: #fff7ed; }
 .badge.warning { background: #fef3c7; color: #92400e; }
 .badge.error { background: #fee2e2; color: #991b1b; }
 .chart { overflow-x: auto; margin: 10px 0; }
+.scroll { overflow-x: auto; max-width: 100%; }
 .chart svg { max-width: 100%; height: auto; }
 .row { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
 .row > * { flex: 1 1 auto; max-width: 100%; }
@@ -130,7 +131,9 @@ def table(
         cells = join(tag("td", c, cls=_cell_class(c)) for c in row)
         flagged = i < len(flags) and flags[i]
         body.append(tag("tr", cells, cls="flag" if flagged else ""))
-    return tag("table", join([tag("thead", tag("tr", head)), tag("tbody", join(body))]))
+    # A wide table (the baselines' many test columns) scrolls inside its card, never past it.
+    grid = tag("table", join([tag("thead", tag("tr", head)), tag("tbody", join(body))]))
+    return tag("div", grid, cls="scroll")
 
 
 def _cell_class(cell: Cell) -> str:

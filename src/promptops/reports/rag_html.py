@@ -31,12 +31,15 @@ from promptops.reports.rag_markdown import (
     GROUNDING_ROWS,
     LISTED,
     OVERFLOW_HEADERS,
+    RERANK_TEST_HEADERS,
     grounding_value,
     guard_sentence,
     measure_name,
     pipeline_title,
     quality_items,
     quality_name,
+    rerank_test_rows,
+    rerank_tuning_sentence,
     setup_lines,
     sweep_labels,
     threshold_status,
@@ -177,7 +180,24 @@ def _retrieval(s: RagSummary) -> Safe:
             flags=[p.generates for p in r.pipelines],
         ),
         chart(lost),
+        *_rerank_tests(s),
     )
+
+
+def _rerank_tests(s: RagSummary) -> list[Safe]:
+    sentence = rerank_tuning_sentence(s)
+    if sentence is None or not s.retrieval.rerank_tests:
+        return []
+    metric = measure_name(s.retrieval.rerank_tests[0].metric)
+    rows: list[list[Cell]] = [
+        [Text(row[0]), Text(row[1]), *(Num(c) for c in row[2:8]), Text(row[8])]
+        for row in rerank_test_rows(s)
+    ]
+    return [
+        tag("h3", f"Did reranking help? ({metric}, paired over questions)"),
+        paragraph(sentence, cls="note"),
+        table(RERANK_TEST_HEADERS, rows),
+    ]
 
 
 def _generation(s: RagSummary) -> Safe:
@@ -258,10 +278,20 @@ def _answer_table(answers: Sequence[AnswerView]) -> Safe:
             Num(fmt.count(a.relevant_delivered)),
             Num(fmt.num(a.token_f1)),
             Num(fmt.num(a.support)),
+            Text(clip(" | ".join(a.unsupported_claims) or "-")),
         ]
         for a in answers
     ]
-    headers = ["Question", "Text", "Gold", "Answer", "Relevant delivered", "Token F1", "Support"]
+    headers = [
+        "Question",
+        "Text",
+        "Gold",
+        "Answer",
+        "Relevant delivered",
+        "Token F1",
+        "Support",
+        "Unsupported claims",
+    ]
     return table(headers, rows)
 
 

@@ -205,6 +205,72 @@ def _pipeline_table(s: RagSummary, delivered: bool) -> list[str]:
     return table(headers, rows)
 
 
+RERANK_TEST_HEADERS = [
+    "Retriever",
+    "Questions",
+    "Before",
+    "After",
+    "Difference",
+    "Better / worse",
+    "p (permutation)",
+    "p (Wilcoxon)",
+    "Verdict",
+]
+
+
+def rerank_tuning_sentence(s: RagSummary) -> str | None:
+    """How the fusion weight was chosen, in one sentence (None when nothing was tuned)."""
+    reranker = s.retrieval.reranker
+    if reranker is None:
+        return None
+    t = reranker.tuning
+    if t is None:
+        return (
+            f"The reranker's settings are fixed by the suite; the tests below use all "
+            f"{fmt.count(s.retrieval.n_judged)} judged questions."
+        )
+    return (
+        f"Fusion weight alpha = {fmt.num(t.alpha, 1)} chosen on {fmt.count(t.dev_questions)} "
+        f"dev questions by mean {measure_name(t.metric)} over the retrievers (grid "
+        f"{', '.join(f'{a}: {fmt.num(v)}' for a, v in t.grid.items())}); the tests below use "
+        f"only the other {fmt.count(t.test_questions)} questions. The retrieval tables above "
+        "cover all questions, dev ones included."
+    )
+
+
+def rerank_test_rows(s: RagSummary) -> list[list[str]]:
+    """Per retriever, the paired test of reranked against first stage (plain text cells)."""
+    return [
+        [
+            t.retriever,
+            f"{fmt.count(t.n)} {t.questions}",
+            fmt.num(t.mean_before),
+            fmt.num(t.mean_after),
+            fmt.num(t.mean_difference),
+            f"{t.better} / {t.worse}",
+            fmt.num(t.p_permutation),
+            fmt.num(t.p_wilcoxon),
+            t.verdict,
+        ]
+        for t in s.retrieval.rerank_tests
+    ]
+
+
+def _rerank_tests(s: RagSummary) -> list[str]:
+    sentence = rerank_tuning_sentence(s)
+    if sentence is None or not s.retrieval.rerank_tests:
+        return []
+    metric = measure_name(s.retrieval.rerank_tests[0].metric)
+    return [
+        "",
+        f"### Did reranking help? ({escape(metric)}, paired over questions)",
+        "",
+        escape(sentence),
+        "",
+        *table(RERANK_TEST_HEADERS, [[escape(c) for c in row] for row in rerank_test_rows(s)]),
+    ]
+
+
 def _retrieval(s: RagSummary) -> list[str]:
     r = s.retrieval
     return [
@@ -222,6 +288,7 @@ def _retrieval(s: RagSummary) -> list[str]:
         "### As delivered to the model (after the context guard)",
         "",
         *_pipeline_table(s, delivered=True),
+        *_rerank_tests(s),
     ]
 
 
@@ -292,10 +359,20 @@ def _answer_rows(answers: list[AnswerView]) -> list[str]:
             fmt.count(a.relevant_delivered),
             fmt.num(a.token_f1),
             fmt.num(a.support),
+            escape(" | ".join(a.unsupported_claims) or "-", CELL_LIMIT),
         ]
         for a in answers
     ]
-    headers = ["Question", "Text", "Gold", "Answer", "Relevant delivered", "Token F1", "Support"]
+    headers = [
+        "Question",
+        "Text",
+        "Gold",
+        "Answer",
+        "Relevant delivered",
+        "Token F1",
+        "Support",
+        "Unsupported claims",
+    ]
     return table(headers, rows)
 
 

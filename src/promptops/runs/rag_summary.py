@@ -61,10 +61,40 @@ class ChunkingInfo(_Model):
     encoding: str
 
 
+class AlphaTuningInfo(_Model):
+    """The fusion weight, chosen on dev questions only (the tests use the others)."""
+
+    alpha: float
+    metric: str
+    dev_questions: int
+    test_questions: int
+    grid: dict[str, float] = Field(description="alpha -> mean dev value of `metric`")
+
+
 class RerankInfo(_Model):
     name: str
     candidates: int
     config: dict[str, Any]
+    tuning: AlphaTuningInfo | None = None
+
+
+class RerankTest(_Model):
+    """Did reranking help this retriever? Paired over the test questions (see rerank_eval)."""
+
+    retriever: str
+    metric: str
+    questions: Literal["test", "all"] = Field(
+        description="test: the questions not used to choose alpha; all: nothing was tuned"
+    )
+    n: int
+    mean_before: float
+    mean_after: float
+    mean_difference: float
+    better: int
+    worse: int
+    p_permutation: float
+    p_wilcoxon: float | None
+    verdict: str
 
 
 class ContextInfo(_Model):
@@ -105,6 +135,7 @@ class RetrievalSection(_Model):
     reranker: RerankInfo | None
     context: ContextInfo
     pipelines: list[PipelineMetrics]
+    rerank_tests: list[RerankTest] = Field(default_factory=list)
 
 
 class GroundingFigures(_Model):
@@ -147,6 +178,10 @@ class AnswerView(_Model):
     support: float | None
     unsupported_rate: float | None
     error: str | None = None
+    unsupported_claims: list[str] = Field(
+        default_factory=list,
+        description="per unsupported sentence: its start and the claim spans not found",
+    )
 
 
 class GenerationSection(_Model):

@@ -18,7 +18,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from promptops.embeddings import embed, load_sentence_model, model_id, resolve_model_path
+from promptops.embeddings import (
+    embed,
+    embed_corpus,
+    load_sentence_model,
+    model_id,
+    resolve_model_path,
+)
 from promptops.errors import ConfigError
 from promptops.rag.chunking import Chunk
 from promptops.rag.retrievers.base import Hits, register_retriever, write_manifest
@@ -89,7 +95,8 @@ class DenseRetriever:
     def fit(self, chunks: Sequence[Chunk]) -> None:
         if not chunks:
             raise ConfigError("cannot index an empty corpus", where="corpus")
-        vectors = embed(self.encoder(), [c.retrieval_text for c in chunks], self.batch_size)
+        texts = [c.retrieval_text for c in chunks]
+        vectors = embed_corpus(self.model_path, texts, self.batch_size)
         index = self._new_index(vectors.shape[1])
         index.add(vectors)
         self._index = index
