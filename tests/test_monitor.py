@@ -407,3 +407,35 @@ def test_the_cli_takes_thresholds_from_a_suites_monitor_block(
     assert code == 0, out
     saved = json.loads((tmp_path / "o" / "monitor.json").read_text())
     assert saved["config"]["class_shift"] == 0.5
+
+
+def test_rag_logs_report_grounding_support_and_overflow(tmp_path: Path) -> None:
+    """serve's RAG lines: no label, `grounding_support` and an `overflow` object."""
+    rng = random.Random(8)
+    texts = covid_texts()
+
+    def rag_log(path: Path, n: int) -> tuple[Path, list[float], list[bool]]:
+        support = [round(rng.random(), 3) for _ in range(n)]
+        over = [rng.random() < 0.2 for _ in range(n)]
+        rows = []
+        for i in range(n):
+            record = log_record(
+                i, texts[i % len(texts)], None, seconds=i, log_inputs=False, rng=rng
+            )
+            record.update(
+                output="an answer [1]",
+                grounding_support=support[i],
+                overflow={"overflowed": over[i], "policy": "truncate"},
+            )
+            rows.append((record, ""))
+        return write_log(path, iter(rows)), support, over
+
+    ref_log, _, _ = rag_log(tmp_path / "ref.jsonl", 300)
+    log, support, over = rag_log(tmp_path / "log.jsonl", 250)
+    s = run_monitor([log], ref_log, parse_window("250"), MonitorConfig())
+    sig = {x.name: x for x in s.windows[0].signals}
+    assert sig["rag_grounding_support"].value == pytest.approx(sum(support) / 250)
+    assert sig["rag_overflow_rate"].value == pytest.approx(sum(over) / 250)
+    assert sig["predictions"].status == "unavailable"
+    assert sig["invalid_rate"].status == "unavailable"
+    assert sig["psi:input_chars"].status == "ok"

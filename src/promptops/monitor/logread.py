@@ -43,6 +43,8 @@ class LogLine:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: float | None = None
+    grounding_support: float | None = None  # RAG: share of answer sentences supported
+    overflowed: bool | None = None  # RAG: the context guard dropped or cut passages
 
 
 def parse_time(value: object) -> float:
@@ -105,6 +107,12 @@ def parse_record(data: object) -> LogLine:
     fallback = data.get("fallback", False)
     if not isinstance(fallback, bool):
         raise ValueError("fallback: expected true or false")
+    overflow = data.get("overflow")
+    if overflow is not None and not isinstance(overflow, dict):
+        raise ValueError("overflow: expected an object")
+    overflowed = overflow.get("overflowed") if overflow is not None else None
+    if overflowed is not None and not isinstance(overflowed, bool):
+        raise ValueError("overflow.overflowed: expected true or false")
     return LogLine(
         time=parse_time(data.get("time")),
         status=status,
@@ -120,6 +128,8 @@ def parse_record(data: object) -> LogLine:
         prompt_tokens=_integer(data, "prompt_tokens"),
         completion_tokens=_integer(data, "completion_tokens"),
         cost_usd=_number(data, "cost_usd"),
+        grounding_support=_number(data, "grounding_support"),
+        overflowed=overflowed,
     )
 
 

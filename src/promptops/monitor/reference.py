@@ -202,7 +202,7 @@ def _from_log(path: Path, config: MonitorConfig, feedback: dict[str, str]) -> Re
         chars=np.asarray(chars),
         tokens=np.asarray(tokens),
         texts=texts.items,
-        invalid_rate=n_invalid / n_answers,
+        invalid_rate=n_invalid / n_answers if predicted else None,  # no labels: not a classifier
         n_answers=n_answers,
         prompt_tokens=float(np.mean(prompt_tokens)) if prompt_tokens else None,
         cost_usd=float(np.mean(costs)) if costs else None,

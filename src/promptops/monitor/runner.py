@@ -31,6 +31,7 @@ from promptops.monitor.signals import (
     invalid,
     latency,
     predictions,
+    rag,
     usage,
 )
 from promptops.monitor.stats import window_needed
@@ -73,6 +74,7 @@ def window_signals(
         invalid(w, ref, c),
         usage(w, ref),
         feedback_f1(w, ref, c, has_feedback=has_feedback),
+        *rag(w),
         *candidate_signals(w, ref, c),
     ]
 

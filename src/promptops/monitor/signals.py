@@ -170,7 +170,7 @@ def errors(w: Window, c: MonitorConfig) -> list[Signal]:
 def invalid(w: Window, ref: Reference, c: MonitorConfig) -> Signal:
     n = w.n_answers
     if ref.invalid_rate is None:
-        return Signal("invalid_rate", "unavailable", detail="the reference has no answers")
+        return Signal("invalid_rate", "unavailable", detail="the reference has no label answers")
     bar = min(ref.invalid_rate + c.invalid_margin, 1.0)
     if n == 0:
         return Signal("invalid_rate", "too_few", threshold=bar, detail="no model answers")
@@ -218,6 +218,31 @@ def usage(w: Window, ref: Reference) -> Signal:
             "reference_cost_usd": ref.cost_usd,
         },
     )
+
+
+def rag(w: Window) -> list[Signal]:
+    """RAG serving: mean grounding support of the answers and the share of requests whose
+    context overflowed the window (reported per window; no reference to alert against)."""
+    total, n = w.support
+    over, m = w.overflow
+    if n == 0 and m == 0:
+        return []
+    return [
+        Signal(
+            "rag_grounding_support",
+            "ok" if n else "unavailable",
+            total / n if n else None,
+            n=int(n),
+            detail="mean share of answer sentences supported by their passages",
+        ),
+        Signal(
+            "rag_overflow_rate",
+            "ok" if m else "unavailable",
+            over / m if m else None,
+            n=m,
+            detail=f"{over} of {m} requests had passages dropped or cut by the context guard",
+        ),
+    ]
 
 
 def codes(

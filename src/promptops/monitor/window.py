@@ -101,6 +101,8 @@ class Window:
     errors: Counter[str] = field(default_factory=Counter)
     prompt_tokens: list[float] = field(default_factory=lambda: [0.0, 0.0])  # sum, count
     cost: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    support: list[float] = field(default_factory=lambda: [0.0, 0.0])  # RAG grounding: sum, n
+    overflow: list[int] = field(default_factory=lambda: [0, 0])  # RAG: overflowed, answers
     feedback: list[tuple[str, str | None]] = field(default_factory=list)
     candidates: dict[str, Candidate] = field(default_factory=dict)
     texts: Reservoir[str] = field(init=False)
@@ -170,6 +172,12 @@ class Window:
         if line.cost_usd is not None:
             self.cost[0] += line.cost_usd
             self.cost[1] += 1
+        if line.grounding_support is not None:
+            self.support[0] += line.grounding_support
+            self.support[1] += 1
+        if line.overflowed is not None:
+            self.overflow[0] += line.overflowed
+            self.overflow[1] += 1
 
 
 class Pairer:

@@ -23,7 +23,7 @@ from promptops.reports.monitor_markdown import (
 from promptops.reports.registry import ReportWriter, register
 from promptops.reports.series_svg import time_series
 
-PERCENT_SIGNALS = ("error_rate", "invalid_rate", "agreement")
+PERCENT_SIGNALS = ("error_rate", "invalid_rate", "agreement", "rag_overflow")
 
 
 def _charts(s: MonitorSummary) -> list[Safe]:

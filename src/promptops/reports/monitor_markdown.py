@@ -33,6 +33,8 @@ SIGNAL_NAMES = {
     "f1_difference:shadow": "Shadow − primary macro-F1",
     "predictions:canary": "Canary vs primary shares (L∞)",
     "f1_difference:canary": "Canary − primary macro-F1",
+    "rag_grounding_support": "RAG grounding support",
+    "rag_overflow_rate": "RAG context-overflow rate",
 }
 
 
@@ -43,7 +45,7 @@ def signal_name(key: str) -> str:
 def value_text(s: Signal) -> str:
     if s.value is None:
         return fmt.MISSING
-    if s.name.startswith(("error_rate", "invalid_rate", "agreement")):
+    if s.name.startswith(("error_rate", "invalid_rate", "agreement", "rag_overflow")):
         return fmt.pct(s.value, 2)
     if s.name == "embeddings":
         return fmt.pvalue(s.value)
