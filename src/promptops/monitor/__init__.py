@@ -4,9 +4,10 @@
     write_outputs(summary, out_dir)              monitor.json, alerts.json, report.md/.html
     parse_window("1h" | "500")                   time or request-count windows
 
-Modules: `logread` (validated log lines), `reference` (eval run or log), `window` (bounded
-per-window state), `stats` and `mmd` (the tests), `signals` and `candidates` (per window),
-`runner` (the pass), `result` (what is written).
+Modules: `logread` (validated log lines), `feedback` (true labels by request id),
+`reference` (eval run or log), `window` (bounded per-window state) with `sample` (its input
+sample), `stats` and `mmd` (the tests), `signals` and `candidates` (per window), `runner`
+(the pass), `config` (thresholds, a suite's `monitor:` block), `result` (what is written).
 """
 
 from promptops.monitor.config import MonitorConfig
