@@ -45,6 +45,7 @@ def _register_commands() -> None:
         eval_cmd,
         grounding_cmd,
         metrics_cmd,
+        monitor_cmd,
         power_cmd,
         prompts_cmd,
         rag_cmd,
@@ -67,6 +68,7 @@ def _register_commands() -> None:
         baseline_cmd,
         power_cmd,
         metrics_cmd,
+        monitor_cmd,
     ):
         module.register(app)
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from promptops.llm.profile import EndpointOverrides
+from promptops.runs.monitor_config import MonitorConfig
 from promptops.suites import Bound, SuiteFile, load_suite
 
 
@@ -55,6 +56,7 @@ class Suite(SuiteFile):
     bootstrap_samples: int = Field(2000, ge=100)
     alpha: float = Field(0.05, gt=0, lt=1)
     worst_cases: int = Field(10, ge=0)
+    monitor: MonitorConfig | None = None  # `promptops monitor` thresholds (None: defaults)
 
 
 def resolve_suite(ref: str) -> tuple[Suite, Path]:
