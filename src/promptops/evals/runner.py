@@ -7,6 +7,7 @@ runs before anything is sent, so a bad evalset costs nothing and writes nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -28,11 +29,11 @@ from promptops.evals.checks import (
     ClassBalance,
     PiiScan,
     PiiScanner,
-    find_leakage,
     validate_cases,
 )
 from promptops.evals.columns import TestColumns
-from promptops.evals.evalset import Case, EvalsetFile, case_text, evalset_hash
+from promptops.evals.evalset import Case, EvalsetFile, evalset_hash
+from promptops.evals.findings import MAX_LISTED, balance_findings, leakage_findings, pii_findings
 from promptops.evals.metrics import classification_metrics_codes
 from promptops.evals.results import Outcomes, read_results
 from promptops.evals.sending import Progress, finished, jobs, send_all
@@ -48,7 +49,6 @@ from promptops.runs import summary as s
 from promptops.runs.folder import SUMMARY, RunFolder, write_json
 from promptops.suites import RunFlags, RunOutcome
 
-MAX_LISTED = 10
 EXAMPLES_PER_CLASS = 3  # wrong answers shown for each lowest-recall class
 
 
@@ -115,9 +115,9 @@ def prepare(suite_ref: str, options: EvalOptions) -> Prepared:
     if not scan.columns:
         raise EvalsetError("no cases in the test split: nothing to score", where=str(path))
     findings = list(scan.warnings)
-    findings += _leakage(suite, prompt, evalset, scan, path)
-    findings += _pii(suite, scan.pii, path)
-    findings += _balance(scan.balance)
+    findings += leakage_findings(suite, prompt, evalset, scan.train, len(scan.columns), path)
+    findings += pii_findings(suite, scan.pii, path)
+    findings += balance_findings(scan.balance)
     return Prepared(
         suite=suite,
         prompt=prompt,
@@ -154,100 +154,6 @@ def _scan(evalset: EvalsetFile, prompt: Prompt) -> Scan:
         for w in found[:MAX_LISTED]
     ]
     return Scan(columns, train, balance.result(), pii.result(), warnings)
-
-
-@dataclass(frozen=True)
-class _IdTexts:
-    """(id, text) of each case, re-read from the file on every iteration."""
-
-    cases: EvalsetFile
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return ((case.id, case_text(case)) for case in self.cases)
-
-
-def _leakage(
-    suite: Suite, prompt: Prompt, evalset: EvalsetFile, scan: Scan, path: Path
-) -> list[s.Finding]:
-    train = [(c.id, case_text(c)) for c in scan.train]
-    few_shot = ["\n".join(str(v) for v in ex.input.values()) for ex in prompt.examples]
-    report = find_leakage(
-        train,
-        _IdTexts(evalset.of_split("test")),
-        few_shot,
-        threshold=suite.leakage.near_duplicate_threshold,
-    )
-    if not report.pairs:
-        return [
-            s.Finding(
-                check="leakage",
-                severity="info",
-                message=(
-                    f"no exact or near-duplicate (>= {report.threshold}) inputs shared between "
-                    f"test ({len(scan.columns)}) and train ({len(train)}) "
-                    f"or few-shot examples ({len(few_shot)})"
-                ),
-            )
-        ]
-    details = [
-        f"{p.test_id} ~ {p.source}:{p.source_id} ({p.kind}, similarity {p.similarity:.3f})"
-        for p in report.pairs[:MAX_LISTED]
-    ]
-    message = (
-        f"{len(report.leaked_test_ids)} test case(s) overlap training data or few-shot examples "
-        f"(exact train {report.count('train', 'exact')}, "
-        f"near train {report.count('train', 'near')}, "
-        f"few-shot {report.count('few_shot', 'exact') + report.count('few_shot', 'near')})"
-    )
-    if not suite.leakage.allow:
-        listed = "\n  ".join(details)
-        raise EvalsetError(
-            f"leakage: {message}; set `leakage: {{allow: true}}` in the suite to accept it"
-            f"\n  {listed}",
-            where=str(path),
-        )
-    return [s.Finding(check="leakage", severity="warning", message=message, details=details)]
-
-
-def _pii(suite: Suite, found: PiiScan, path: Path) -> list[s.Finding]:
-    if not found.total:
-        return [s.Finding(check="pii", severity="info", message="no PII found in inputs")]
-    details = [f"{f.case_id} {f.field}: {f.kind} {f.excerpt}" for f in found.findings]
-    message = f"{found.total} PII finding(s) in inputs"
-    if not suite.pii.allow:
-        listed = "\n  ".join(details)
-        raise EvalsetError(
-            f"{message}; remove them or allow them in the suite with a written justification"
-            f"\n  {listed}",
-            where=str(path),
-        )
-    return [
-        s.Finding(
-            check="pii",
-            severity="warning",
-            message=f"{message}; allowed: {suite.pii.justification}",
-            details=details,
-        )
-    ]
-
-
-def _balance(balance: ClassBalance) -> list[s.Finding]:
-    details = [
-        f"{split}: " + ", ".join(f"{label} {n}" for label, n in counts.items())
-        for split, counts in balance.counts.items()
-    ]
-    ratios = ", ".join(
-        f"{split} {'inf' if r is None else f'{r:.2f}'}"
-        for split, r in balance.imbalance_ratio.items()
-    )
-    missing = {k: v for k, v in balance.missing_labels.items() if v}
-    severity = "warning" if missing else "info"
-    message = f"class balance (largest/smallest class): {ratios}"
-    if missing:
-        message += "; labels with no case: " + "; ".join(
-            f"{split}: {', '.join(labels)}" for split, labels in missing.items()
-        )
-    return [s.Finding(check="balance", severity=severity, message=message, details=details)]
 
 
 def _fingerprint(prep: Prepared, repeat: int) -> dict[str, object]:
@@ -298,6 +204,21 @@ async def _send(
             cache.close()
 
 
+@contextlib.contextmanager
+def _ray_actors(
+    prep: Prepared, options: EvalOptions, stream: TextIO
+) -> Iterator[httpx2.AsyncClient]:
+    """Model actors on Ray behind an HTTP client; the profile gets at least two requests in
+    flight per actor, so none waits between cases."""
+    from promptops.distributed.serving import ray_http_client
+
+    with ray_http_client(options.ray, prep.profile.timeout) as actors:
+        stream.write(f"ray: {actors.count} model actor(s) ready in {actors.start_seconds:.1f} s\n")
+        concurrency = max(prep.profile.concurrency, 2 * actors.count)
+        prep.profile = prep.profile.model_copy(update={"concurrency": concurrency})
+        yield actors.client
+
+
 def run_eval(
     suite_ref: str,
     options: EvalOptions,
@@ -325,28 +246,9 @@ def run_eval(
     release_free_memory()  # what the checks used; a large evalset's sending starts lean
     clock = time.perf_counter()
     try:
-        if options.executor == "ray":
-            from promptops.distributed.serving import ray_http_client
-
-            with ray_http_client(options.ray, prep.profile.timeout) as actors:
-                stream.write(
-                    f"ray: {actors.count} model actor(s) ready in {actors.start_seconds:.1f} s\n"
-                )
-                # at least two requests per actor in flight, so none waits between cases
-                concurrency = max(prep.profile.concurrency, 2 * actors.count)
-                prep.profile = prep.profile.model_copy(update={"concurrency": concurrency})
-                stats, calibrator = asyncio.run(
-                    _send(
-                        prep,
-                        folder,
-                        repeat,
-                        options.no_cache,
-                        options.retry_errors,
-                        actors.client,
-                        stream,
-                    )
-                )
-        else:
+        with contextlib.ExitStack() as stack:
+            if options.executor == "ray":
+                http_client = stack.enter_context(_ray_actors(prep, options, stream))
             stats, calibrator = asyncio.run(
                 _send(
                     prep,
