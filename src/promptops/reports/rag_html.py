@@ -28,6 +28,7 @@ from promptops.reports.html import (
     tag,
 )
 from promptops.reports.rag_markdown import (
+    ANSWER_HEADERS,
     GROUNDING_ROWS,
     LISTED,
     OVERFLOW_HEADERS,
@@ -282,17 +283,7 @@ def _answer_table(answers: Sequence[AnswerView]) -> Safe:
         ]
         for a in answers
     ]
-    headers = [
-        "Question",
-        "Text",
-        "Gold",
-        "Answer",
-        "Relevant delivered",
-        "Token F1",
-        "Support",
-        "Unsupported claims",
-    ]
-    return table(headers, rows)
+    return table(ANSWER_HEADERS, rows)
 
 
 def _answers(s: RagSummary) -> Safe:

@@ -48,6 +48,16 @@ GROUNDING_ROWS = (
     ("unsupported_rate", "Unsupported-sentence rate"),
 )
 LISTED = 50
+ANSWER_HEADERS = [
+    "Question",
+    "Text",
+    "Gold",
+    "Answer",
+    "Relevant delivered",
+    "Token F1",
+    "Support",
+    "Unsupported claims",
+]
 OVERFLOW_HEADERS = (
     "Question",
     "Context tokens needed",
@@ -363,17 +373,7 @@ def _answer_rows(answers: list[AnswerView]) -> list[str]:
         ]
         for a in answers
     ]
-    headers = [
-        "Question",
-        "Text",
-        "Gold",
-        "Answer",
-        "Relevant delivered",
-        "Token F1",
-        "Support",
-        "Unsupported claims",
-    ]
-    return table(headers, rows)
+    return table(ANSWER_HEADERS, rows)
 
 
 def _answers(s: RagSummary) -> list[str]:
