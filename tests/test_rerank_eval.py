@@ -110,3 +110,22 @@ def test_alpha_is_chosen_on_dev_questions_only(tmp_path: Path) -> None:
     found = index.retrieve([test_query.text], 8)[0]
     expected = [cid for cid, _ in chosen.rerank(test_query.text, found, lookup, 8)[:3]]
     assert rankings.by_pipeline[PipelineKey("bm25", "reranked")][test_query.qid] == expected
+
+
+def test_paired_test_states_its_minimum_detectable_difference() -> None:
+    from scipy import stats as sps
+
+    from promptops.rag.rerank_eval import paired_test
+
+    rng = np.random.default_rng(3)
+    qids = [f"q{i}" for i in range(12)]
+    before = {q: float(v) for q, v in zip(qids, rng.uniform(0.2, 0.8, 12), strict=True)}
+    after = {q: before[q] + float(d) for q, d in zip(qids, rng.normal(0.01, 0.2, 12), strict=True)}
+    result = paired_test(before, after, qids)
+    diff = np.array([after[q] - before[q] for q in qids])
+    expected = (sps.norm.ppf(0.975) + sps.norm.ppf(0.8)) * diff.std(ddof=1) / np.sqrt(12)
+    assert result.mde == pytest.approx(expected)
+    assert result.p_permutation >= 0.05 and abs(result.mean_difference) < expected
+    assert result.verdict == "inconclusive (underpowered)"
+    same = paired_test(before, before, qids)
+    assert same.mde is None and same.verdict == "no significant change"

@@ -11,7 +11,9 @@
   on the test questions with a paired permutation test (sign flips of the differences, exact
   up to 2^16 assignments, else `PERMUTATIONS` seeded draws; scipy's `permutation_test`) and
   scipy's Wilcoxon signed-rank test. The verdict says "helped" or "hurt" only when the
-  permutation p-value is below `ALPHA_LEVEL`; otherwise "no significant change".
+  permutation p-value is below `ALPHA_LEVEL`; otherwise "inconclusive (underpowered)" when
+  the difference is under the minimum detectable one (80% power, from the differences'
+  observed spread), else "no significant change".
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from promptops.evals import power as pw
 
 ALPHA_GRID = tuple(round(a, 1) for a in np.arange(0.0, 1.0001, 0.1))
 ALPHA_LEVEL = 0.05
@@ -60,6 +64,7 @@ class PairedResult:
     worse: int
     p_permutation: float
     p_wilcoxon: float | None
+    mde: float | None = None  # smallest mean difference found with 80% power; None: no spread
 
     @property
     def verdict(self) -> str:
@@ -67,6 +72,8 @@ class PairedResult:
             return "helped"
         if self.p_permutation < ALPHA_LEVEL and self.mean_difference < 0:
             return "hurt"
+        if self.mde is not None and abs(self.mean_difference) < self.mde:
+            return "inconclusive (underpowered)"
         return "no significant change"
 
 
@@ -92,7 +99,12 @@ def paired_test(
         )
         p_perm = float(result.pvalue)
         p_wilcoxon = float(stats.wilcoxon(y, x, zero_method="wilcox").pvalue)
+    mde = None
+    if len(diff) >= 2 and np.any(diff):
+        # the mean of paired differences: its standard error from their observed spread
+        mde = pw.one_sample_mde(float(diff.std(ddof=1)) / np.sqrt(len(diff)), alpha=ALPHA_LEVEL)
     return PairedResult(
+        mde=mde,
         n=len(diff),
         mean_before=float(x.mean()) if len(x) else 0.0,
         mean_after=float(y.mean()) if len(y) else 0.0,

@@ -140,6 +140,7 @@ def rerank_tests(
                 worse=result.worse,
                 p_permutation=result.p_permutation,
                 p_wilcoxon=result.p_wilcoxon,
+                mde=result.mde,
                 verdict=result.verdict,
             )
         )

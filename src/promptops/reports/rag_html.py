@@ -191,7 +191,7 @@ def _rerank_tests(s: RagSummary) -> list[Safe]:
         return []
     metric = measure_name(s.retrieval.rerank_tests[0].metric)
     rows: list[list[Cell]] = [
-        [Text(row[0]), Text(row[1]), *(Num(c) for c in row[2:8]), Text(row[8])]
+        [Text(row[0]), Text(row[1]), *(Num(c) for c in row[2:9]), Text(row[9])]
         for row in rerank_test_rows(s)
     ]
     return [

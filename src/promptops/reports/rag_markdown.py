@@ -224,6 +224,7 @@ RERANK_TEST_HEADERS = [
     "Better / worse",
     "p (permutation)",
     "p (Wilcoxon)",
+    "MDE (80% power)",
     "Verdict",
 ]
 
@@ -260,6 +261,7 @@ def rerank_test_rows(s: RagSummary) -> list[list[str]]:
             f"{t.better} / {t.worse}",
             fmt.num(t.p_permutation),
             fmt.num(t.p_wilcoxon),
+            fmt.num(t.mde),
             t.verdict,
         ]
         for t in s.retrieval.rerank_tests

@@ -94,6 +94,7 @@ class RerankTest(_Model):
     worse: int
     p_permutation: float
     p_wilcoxon: float | None
+    mde: float | None = None  # minimum detectable mean difference, 80% power, alpha 0.05
     verdict: str
 
 
