@@ -67,7 +67,7 @@ def test_paired_test_matches_exact_enumeration_and_scipy() -> None:
     assert worse.verdict == ("hurt" if result.p_permutation < 0.05 else "no significant change")
     same = paired_test({"a": 0.5, "b": 0.2}, {"a": 0.5, "b": 0.2}, ["a", "b"])
     assert same.p_permutation == 1.0 and same.p_wilcoxon is None
-    assert same.verdict == "no significant change"
+    assert same.verdict == "no question changed"
 
 
 def test_alpha_is_chosen_on_dev_questions_only(tmp_path: Path) -> None:
@@ -128,4 +128,4 @@ def test_paired_test_states_its_minimum_detectable_difference() -> None:
     assert result.p_permutation >= 0.05 and abs(result.mean_difference) < expected
     assert result.verdict == "inconclusive (underpowered)"
     same = paired_test(before, before, qids)
-    assert same.mde is None and same.verdict == "no significant change"
+    assert same.mde is None and same.verdict == "no question changed"

@@ -13,7 +13,7 @@
   scipy's Wilcoxon signed-rank test. The verdict says "helped" or "hurt" only when the
   permutation p-value is below `ALPHA_LEVEL`; otherwise "inconclusive (underpowered)" when
   the difference is under the minimum detectable one (80% power, from the differences'
-  observed spread), else "no significant change".
+  observed spread), else "no significant change"; "no question changed" when none moved.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ class PairedResult:
 
     @property
     def verdict(self) -> str:
+        if not self.better and not self.worse:
+            return "no question changed"
         if self.p_permutation < ALPHA_LEVEL and self.mean_difference > 0:
             return "helped"
         if self.p_permutation < ALPHA_LEVEL and self.mean_difference < 0:
