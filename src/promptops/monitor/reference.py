@@ -89,62 +89,87 @@ def _results(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             yield where, record
 
 
+@dataclass
+class _Tally:
+    """What both kinds of reference count, one case or request at a time."""
+
+    texts: Reservoir[str]
+    predicted: Counter[str] = field(default_factory=Counter)
+    chars: list[float] = field(default_factory=list)
+    tokens: list[float] = field(default_factory=list)
+    prompt_tokens: list[float] = field(default_factory=list)
+    costs: list[float] = field(default_factory=list)
+    pairs: list[tuple[str, str | None]] = field(default_factory=list)
+    n_answers: int = 0
+    n_invalid: int = 0
+
+    def answer(self, label: str | None, invalid: bool) -> None:
+        self.n_answers += 1
+        if invalid:
+            self.n_invalid += 1
+        elif label is not None:
+            self.predicted[label] += 1
+
+    def usage(self, prompt_tokens: float | None, cost: float | None) -> None:
+        if prompt_tokens is not None:
+            self.prompt_tokens.append(prompt_tokens)
+        if cost is not None:
+            self.costs.append(cost)
+
+    def reference(
+        self, source: str, kind: str, labels: list[str], invalid_rate: float | None
+    ) -> Reference:
+        return Reference(
+            source=source,
+            kind=kind,
+            labels=labels,
+            shares=_shares(self.predicted),
+            n_predictions=sum(self.predicted.values()),
+            chars=np.asarray(self.chars),
+            tokens=np.asarray(self.tokens),
+            texts=self.texts.items,
+            invalid_rate=invalid_rate,
+            n_answers=self.n_answers,
+            prompt_tokens=float(np.mean(self.prompt_tokens)) if self.prompt_tokens else None,
+            cost_usd=float(np.mean(self.costs)) if self.costs else None,
+        )
+
+
 def _from_run(path: Path, config: MonitorConfig) -> Reference:
     summary_path = path / "summary.json"
     summary: dict[str, Any] = (
         json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
     )
-    predicted: Counter[str] = Counter()
-    chars: list[float] = []
-    tokens: list[float] = []
-    texts: Reservoir[str] = Reservoir(config.reference_sample, config.seed)
-    pairs: list[tuple[str, str | None]] = []
-    n_answers = n_invalid = 0
-    prompt_tokens: list[float] = []
-    costs: list[float] = []
+    tally = _Tally(Reservoir(config.reference_sample, config.seed))
     for where, r in _results(path):
         if r.get("sample", 0) not in (0, None):
             continue  # repeats: the first sample stands for the case
         text = input_text(r["input"])
-        chars.append(len(text))
-        tokens.append(count_tokens(text))
-        texts.add(text)
+        tally.chars.append(len(text))
+        tally.tokens.append(count_tokens(text))
+        tally.texts.add(text)
         if r.get("error"):
             continue
-        n_answers += 1
-        if r.get("invalid"):
-            n_invalid += 1
-        elif isinstance(r.get("predicted"), str):
-            predicted[r["predicted"]] += 1
+        predicted = r.get("predicted")
+        tally.answer(predicted if isinstance(predicted, str) else None, bool(r.get("invalid")))
         if "expected" not in r:
             raise LogError("expected: missing", where=where)
-        pairs.append((str(r["expected"]), r.get("predicted") if not r.get("invalid") else None))
-        if isinstance(r.get("prompt_tokens"), int):
-            prompt_tokens.append(r["prompt_tokens"])
-        if isinstance(r.get("cost_usd"), int | float):
-            costs.append(float(r["cost_usd"]))
-    if not chars:
+        tally.pairs.append((str(r["expected"]), predicted if not r.get("invalid") else None))
+        prompt_tokens, cost = r.get("prompt_tokens"), r.get("cost_usd")
+        tally.usage(
+            prompt_tokens if isinstance(prompt_tokens, int) else None,
+            float(cost) if isinstance(cost, int | float) else None,
+        )
+    if not tally.chars:
         raise LogError("the eval run holds no results", where=str(path / "results.jsonl"))
-    labels = list(summary.get("labels") or sorted({e for e, _ in pairs}))
-    ref = Reference(
-        source=str(path),
-        kind="eval run",
-        labels=labels,
-        shares=_shares(predicted),
-        n_predictions=sum(predicted.values()),
-        chars=np.asarray(chars),
-        tokens=np.asarray(tokens),
-        texts=texts.items,
-        invalid_rate=n_invalid / n_answers if n_answers else None,
-        n_answers=n_answers,
-        prompt_tokens=float(np.mean(prompt_tokens)) if prompt_tokens else None,
-        cost_usd=float(np.mean(costs)) if costs else None,
-    )
+    labels = list(summary.get("labels") or sorted({e for e, _ in tally.pairs}))
+    n = tally.n_answers
+    ref = tally.reference(str(path), "eval run", labels, tally.n_invalid / n if n else None)
     metrics = summary.get("metrics") or {}
     if isinstance(metrics.get("macro_f1"), int | float):
         ref.macro_f1 = float(metrics["macro_f1"])
-    elif pairs:
-        ref.macro_f1 = _f1(ref, pairs)
+    elif tally.pairs:
+        ref.macro_f1 = _f1(ref, tally.pairs)
     return ref
 
 
@@ -161,53 +186,28 @@ def _f1(ref: Reference, pairs: list[tuple[str, str | None]]) -> float:
 
 
 def _from_log(path: Path, config: MonitorConfig, feedback: dict[str, str]) -> Reference:
-    predicted: Counter[str] = Counter()
-    chars: list[float] = []
-    tokens: list[float] = []
-    texts: Reservoir[str] = Reservoir(config.reference_sample, config.seed)
-    pairs: list[tuple[str, str | None]] = []
-    n_answers = n_invalid = 0
-    prompt_tokens: list[float] = []
-    costs: list[float] = []
+    tally = _Tally(Reservoir(config.reference_sample, config.seed))
     for line in read_logs([path]):
         if line.arm == "shadow":
             continue
         if line.input_chars is not None:
-            chars.append(line.input_chars)
+            tally.chars.append(line.input_chars)
         if line.input_tokens is not None:
-            tokens.append(line.input_tokens)
+            tally.tokens.append(line.input_tokens)
         if line.text is not None:
-            texts.add(line.text)
-        if line.prompt_tokens is not None:
-            prompt_tokens.append(line.prompt_tokens)
-        if line.cost_usd is not None:
-            costs.append(line.cost_usd)
+            tally.texts.add(line.text)
+        tally.usage(line.prompt_tokens, line.cost_usd)
         if line.arm != "primary" or line.status != 200 or line.fallback:
             continue
-        n_answers += 1
-        if line.label is None:
-            n_invalid += 1
-        else:
-            predicted[line.label] += 1
+        tally.answer(line.label, line.label is None)
         if line.request_id is not None and line.request_id in feedback:
-            pairs.append((feedback[line.request_id], line.label))
-    if n_answers == 0:
+            tally.pairs.append((feedback[line.request_id], line.label))
+    if tally.n_answers == 0:
         raise LogError("the reference log holds no answered primary requests", where=str(path))
-    ref = Reference(
-        source=str(path),
-        kind="log",
-        labels=sorted(predicted),
-        shares=_shares(predicted),
-        n_predictions=sum(predicted.values()),
-        chars=np.asarray(chars),
-        tokens=np.asarray(tokens),
-        texts=texts.items,
-        invalid_rate=n_invalid / n_answers if predicted else None,  # no labels: not a classifier
-        n_answers=n_answers,
-        prompt_tokens=float(np.mean(prompt_tokens)) if prompt_tokens else None,
-        cost_usd=float(np.mean(costs)) if costs else None,
-    )
-    if pairs:
-        ref.labels = sorted(set(ref.labels) | {t for t, _ in pairs})
-        ref.macro_f1 = _f1(ref, pairs)
+    # no labels at all: not a classifier, so no invalid-output rate
+    invalid_rate = tally.n_invalid / tally.n_answers if tally.predicted else None
+    ref = tally.reference(str(path), "log", sorted(tally.predicted), invalid_rate)
+    if tally.pairs:
+        ref.labels = sorted(set(ref.labels) | {t for t, _ in tally.pairs})
+        ref.macro_f1 = _f1(ref, tally.pairs)
     return ref
