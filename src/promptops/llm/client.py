@@ -212,7 +212,8 @@ class LLMClient:
         not: a case waits them out until `max_wait` seconds have passed since its first 429."""
         attempt = faults = limited = 0
         first_limited: float | None = None
-        tokens = self._token_estimate(body)
+        chars = sum(len(m["content"]) for m in body["messages"])
+        tokens = self._token_estimate(chars, body)
         while True:
             attempt += 1
             self.stats.attempts += 1
@@ -220,7 +221,7 @@ class LLMClient:
             if isinstance(result, Completion):
                 result.attempts = attempt
                 self._count_usage(result)
-                self._learn_tokens(body, result.usage)
+                self._learn_tokens(chars, result.usage)
                 return result
             decision = result.decision
             if decision.kind == "rate_limit":
@@ -292,16 +293,15 @@ class LLMClient:
             return 1
         return max(1, math.ceil(2 * rate * self._latency_ewma))
 
-    def _token_estimate(self, body: dict[str, Any]) -> float:
+    def _token_estimate(self, chars: int, body: dict[str, Any]) -> float:
         """What a provider will charge this request against tokens per minute: the prompt
         (characters scaled by what `usage` has shown) plus `max_tokens`, as providers count
         it, or the completions seen so far."""
-        chars = sum(len(m["content"]) for m in body["messages"])
         completion = body.get("max_tokens") or self._completion_tokens
         return chars * self._tokens_per_char + float(completion)
 
-    def _learn_tokens(self, body: dict[str, Any], usage: Usage) -> None:
-        chars = sum(len(m["content"]) for m in body["messages"])
+    def _learn_tokens(self, chars: int, usage: Usage) -> None:
+        """Tokens per prompt character and completion tokens, as `usage` reports them."""
         if usage.prompt_tokens > 0 and chars > 0:
             self._tokens_per_char += 0.1 * (usage.prompt_tokens / chars - self._tokens_per_char)
         if usage.completion_tokens > 0:

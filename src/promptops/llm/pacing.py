@@ -23,7 +23,6 @@ after the other.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -45,10 +44,10 @@ _MIN_RATE = 0.5
 
 @dataclass(frozen=True)
 class Ticket:
-    """A dispatch permit: the pacer's cut count when granted, and the tokens charged."""
+    """A dispatch permit: the pacer's cut count when granted (a 429 on an older ticket does
+    not cut again)."""
 
     epoch: int
-    tokens: float
 
 
 class _Bucket:
@@ -85,7 +84,6 @@ class RatePacer:
         self.learned_rps: float | None = None  # from 429s
         self.epoch = 0
         self.cuts = 0
-        self.lowest_rps: float | None = None
         self.paced_s = 0.0
         self._requests: _Bucket | None = None
         self._tokens: _Bucket | None = None
@@ -111,7 +109,7 @@ class RatePacer:
         if self._started is None:
             self._started = now
             self._probe = asyncio.Event()
-            return Ticket(self.epoch, tokens)  # the first request goes alone, to read limits
+            return Ticket(self.epoch)  # the first request goes alone, to read limits
         if not self._saw_answer and self._probe is not None:
             try:
                 async with asyncio.timeout(PROBE_WAIT_S):
@@ -119,7 +117,7 @@ class RatePacer:
             except TimeoutError:
                 self._saw_answer = True
         if self.rate is None and self.stated_tps is None:
-            return Ticket(self.epoch, tokens)
+            return Ticket(self.epoch)
         async with self._lock:
             while True:
                 now = self.clock()
@@ -133,7 +131,7 @@ class RatePacer:
                 self._requests.level -= 1.0
             if self._tokens is not None:
                 self._tokens.level -= tokens
-            return Ticket(self.epoch, tokens)
+            return Ticket(self.epoch)
 
     def answered(self, headers: RateHeaders) -> None:
         """An attempt was admitted (any status but 429): learn from its headers."""
@@ -159,7 +157,6 @@ class RatePacer:
             self.epoch += 1
             self.cuts += 1
             self.learned_rps = max(_MIN_RATE, cut)
-            self.lowest_rps = min(self.lowest_rps or math.inf, self.learned_rps)
             self._last_growth = now
         if precise and hint_s is not None and self._requests is not None:
             # Hold every dispatch until the bucket has a token again; a rounded-up hint

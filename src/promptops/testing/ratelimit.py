@@ -163,15 +163,15 @@ class ProviderLimits:
                 headers["retry-after"] = str(max(1, math.ceil(wait)))
         if not self.headers:
             return headers
-        headers.update(_bucket_headers("requests", self._requests, per_minute=True))
+        headers.update(_bucket_headers("requests", self._requests))
         if self._tokens is not None:
-            headers.update(_bucket_headers("tokens", self._tokens, per_minute=True))
+            headers.update(_bucket_headers("tokens", self._tokens))
         return headers
 
 
-def _bucket_headers(name: str, bucket: TokenBucket, *, per_minute: bool) -> dict[str, str]:
+def _bucket_headers(name: str, bucket: TokenBucket) -> dict[str, str]:
     """OpenAI's trio: the per-minute limit, what is left now, and the time until full again."""
-    limit = bucket.rate * 60 if per_minute else bucket.rate
+    limit = bucket.rate * 60
     return {
         f"x-ratelimit-limit-{name}": f"{limit:.0f}",
         f"x-ratelimit-remaining-{name}": f"{max(0, math.floor(bucket.level))}",
