@@ -39,3 +39,13 @@ def test_a_stuck_record_holds_at_most_limit_others() -> None:
     out = _feed([*range(1, 8), 0], limit=3)
     assert out == [1, 2, 3, 4, 0, 5, 6, 7]
     assert sorted(out) == list(range(8))  # every record exactly once
+
+
+def test_flush_keeps_answers_that_wait_when_a_run_stops() -> None:
+    written: list[dict[str, Any]] = []
+    ordered = InOrder(written.append)
+    for seq in (3, 1, 2):
+        ordered.add(seq, {"seq": seq})
+    assert written == []  # case 0 never answered: the run was interrupted
+    ordered.flush()
+    assert [r["seq"] for r in written] == [1, 2, 3]

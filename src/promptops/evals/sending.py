@@ -112,6 +112,12 @@ class InOrder:
             self._write(self._held.pop(early))
             self._written_early.add(early)
 
+    def flush(self) -> None:
+        """Write whatever still waits (a run stopped early): answers already paid for are
+        kept for the resume, which reads results by case index, not by line order."""
+        for seq in sorted(self._held):
+            self._write(self._held.pop(seq))
+
 
 class Progress:
     """A progress bar on a terminal; a quiet line every 10% (or 30 s) otherwise."""
@@ -173,9 +179,12 @@ async def send_all(
             in_flight[index] = job
             yield job.request
 
-    async for index, raw in client.complete_many(requests()):
-        completion = calibrator.apply(raw)
-        job = in_flight.pop(index)
-        key = (job.case.id, job.sample)
-        ordered.add(index, result_record(job, completion, resent=key in again))
-        progress.update(completion.ok)
+    try:
+        async for index, raw in client.complete_many(requests()):
+            completion = calibrator.apply(raw)
+            job = in_flight.pop(index)
+            key = (job.case.id, job.sample)
+            ordered.add(index, result_record(job, completion, resent=key in again))
+            progress.update(completion.ok)
+    finally:
+        ordered.flush()
