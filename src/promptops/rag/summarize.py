@@ -10,6 +10,7 @@ left out of grounding (there is nothing to ground).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -132,16 +133,8 @@ def rerank_tests(
                 retriever=key.retriever,
                 metric=metric,
                 questions="test" if tuning else "all",
-                n=result.n,
-                mean_before=result.mean_before,
-                mean_after=result.mean_after,
-                mean_difference=result.mean_difference,
-                better=result.better,
-                worse=result.worse,
-                p_permutation=result.p_permutation,
-                p_wilcoxon=result.p_wilcoxon,
-                mde=result.mde,
                 verdict=result.verdict,
+                **asdict(result),
             )
         )
     return tests
