@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from promptops.reports import compare_html, compare_markdown, monitor_html, monitor_markdown, rag_html, rag_markdown, write_reports  # noqa: F401
+from promptops.reports import write_reports
 from promptops.runs.comparison import ComparisonSummary
 from promptops.runs.monitor_summary import Alert, MonitorSummary, Signal, WindowResult
 from promptops.runs.rag_summary import RagSummary
