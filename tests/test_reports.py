@@ -509,7 +509,7 @@ def test_svg_text_drops_xml_illegal_characters() -> None:
 def test_report_kinds_are_registered_explicitly() -> None:
     assert REPORT_KINDS.names() == ["classification", "comparison", "monitor", "rag"]
     assert REPORT_KINDS.get("classification").build is classification_document
-    with pytest.raises(ConfigError, match="unknown report kind 'nope'.*known: classification"):
+    with pytest.raises(ConfigError, match=r"unknown report kind 'nope'.*known: classification"):
         REPORT_KINDS.get("nope")
 
 
