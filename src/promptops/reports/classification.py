@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from promptops.reports import fmt
 from promptops.reports.common import (
+    columns,
     cut,
     findings_section,
     footer,
@@ -50,20 +51,10 @@ from promptops.reports.words import (
 )
 from promptops.runs.summary import CaseView, ClassificationSummary
 
-BASELINE_HEADERS = (
-    "Baseline",
-    "Status",
-    "Accuracy",
-    "Macro-F1",
-    "Prompt minus baseline",
-    "Deciding test",
-    "p (decides)",
-    "MDE (80% power)",
-    "Outcome",
-    "Bootstrap 95% CI",
-    "Bootstrap p",
-    "McNemar p (exact / mid-p)",
-    "Description",
+BASELINE_HEADERS = columns(
+    "Baseline | Status | Accuracy | Macro-F1 | Prompt minus baseline | Deciding test"
+    " | p (decides) | MDE (80% power) | Outcome | Bootstrap 95% CI | Bootstrap p"
+    " | McNemar p (exact / mid-p) | Description"
 )
 
 
@@ -390,23 +381,6 @@ def _errors(s: ClassificationSummary) -> Section:
 
 
 def _run(s: ClassificationSummary) -> Section:
-    v, u = s.volatile, s.usage
-    latency = " / ".join(
-        fmt.seconds(x) for x in (v.latency_p50_s, v.latency_p95_s, v.latency_p99_s)
-    )
-    return run_details(
-        [
-            ("Run id", v.run_id),
-            ("Started", v.started_at),
-            ("Finished", v.finished_at),
-            ("Duration", fmt.seconds(v.duration_s)),
-            ("Latency p50 / p95 / p99", latency),
-            ("Cache hits / misses", f"{fmt.count(v.cache_hits)} / {fmt.count(v.cache_misses)}"),
-            ("Retries", fmt.count(v.retries)),
-            (
-                "Prompt / completion tokens",
-                f"{fmt.count(u.prompt_tokens)} / {fmt.count(u.completion_tokens)}",
-            ),
-            ("Cost", fmt.money(u.cost_usd)),
-        ]
-    )
+    v = s.volatile
+    latency = {"p50": v.latency_p50_s, "p95": v.latency_p95_s, "p99": v.latency_p99_s}
+    return run_details(v, s.usage, latency)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from promptops.reports import fmt
-from promptops.reports.common import footer
+from promptops.reports.common import columns, footer
 from promptops.reports.document import (
     Banner,
     Block,
@@ -122,14 +122,8 @@ def _worst(sigs: Sequence[Signal]) -> Signal | None:
     return pick(valued, key=lambda sig: sig.value or 0.0)
 
 
-SIGNAL_HEADERS = (
-    "Signal",
-    "Alert when",
-    "Windows measured",
-    "Alerts",
-    "Too few",
-    "Unavailable",
-    "Worst value",
+SIGNAL_HEADERS = columns(
+    "Signal | Alert when | Windows measured | Alerts | Too few | Unavailable | Worst value"
 )
 WINDOW_SIGNALS = (
     "predictions",
@@ -164,17 +158,8 @@ def window_cells(w: WindowResult) -> tuple[Cell, ...]:
     return tuple(cells)
 
 
-WINDOW_HEADERS = (
-    "#",
-    "Start (UTC)",
-    "Requests",
-    "L∞",
-    "PSI length",
-    "Embeddings p",
-    "p99 ms",
-    "5xx",
-    "Invalid",
-    "F1",
+WINDOW_HEADERS = columns(
+    "# | Start (UTC) | Requests | L∞ | PSI length | Embeddings p | p99 ms | 5xx | Invalid | F1"
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from promptops.reports import fmt
 from promptops.reports.common import (
+    columns,
     cut,
     findings_section,
     footer,
@@ -62,35 +63,15 @@ GROUNDING_ROWS = (
 LISTED = 50
 CHART_MEASURES = ("recall", "ndcg", "mrr", "hit")
 MAX_SERIES = len(SERIES_COLORS)
-ANSWER_HEADERS = (
-    "Question",
-    "Text",
-    "Gold",
-    "Answer",
-    "Relevant delivered",
-    "Token F1",
-    "Support",
-    "Unsupported claims",
+ANSWER_HEADERS = columns(
+    "Question | Text | Gold | Answer | Relevant delivered | Token F1 | Support | Unsupported claims"
 )
-OVERFLOW_HEADERS = (
-    "Question",
-    "Context tokens needed",
-    "Budget",
-    "Delivered",
-    "Dropped",
-    "Truncated",
+OVERFLOW_HEADERS = columns(
+    "Question | Context tokens needed | Budget | Delivered | Dropped | Truncated"
 )
-RERANK_TEST_HEADERS = (
-    "Retriever",
-    "Questions",
-    "Before",
-    "After",
-    "Difference",
-    "Better / worse",
-    "p (permutation)",
-    "p (Wilcoxon)",
-    "MDE (80% power)",
-    "Verdict",
+RERANK_TEST_HEADERS = columns(
+    "Retriever | Questions | Before | After | Difference | Better / worse | p (permutation)"
+    " | p (Wilcoxon) | MDE (80% power) | Verdict"
 )
 
 
@@ -466,27 +447,9 @@ def _sweep(sw: SweepSection | None) -> Section | None:
 
 def _run(s: RagSummary) -> Section:
     v = s.volatile
-    rows = [
-        ("Run id", v.run_id),
-        ("Started", v.started_at),
-        ("Finished", v.finished_at),
-        ("Duration", fmt.seconds(v.duration_s)),
-        ("Retrieval and context fitting", fmt.seconds(v.retrieval_s)),
-        ("Generation and scoring", fmt.seconds(v.generation_s)),
-        (
-            "Latency p50 / p95",
-            " / ".join(fmt.seconds(x) for x in (v.latency_p50_s, v.latency_p95_s)),
-        ),
-        ("Cache hits / misses", f"{fmt.count(v.cache_hits)} / {fmt.count(v.cache_misses)}"),
-        ("Retries", fmt.count(v.retries)),
+    steps = [
+        ("Retrieval and context fitting", v.retrieval_s),
+        ("Generation and scoring", v.generation_s),
     ]
-    if s.generation is not None:
-        u = s.generation.usage
-        rows += [
-            (
-                "Prompt / completion tokens",
-                f"{fmt.count(u.prompt_tokens)} / {fmt.count(u.completion_tokens)}",
-            ),
-            ("Cost", fmt.money(u.cost_usd)),
-        ]
-    return run_details(rows)
+    usage = s.generation.usage if s.generation is not None else None
+    return run_details(v, usage, {"p50": v.latency_p50_s, "p95": v.latency_p95_s}, steps)

@@ -21,15 +21,6 @@ from promptops.runs.summary import (
 _KNOWN_METRICS = ("accuracy", "macro_f1", "pr_auc_macro", "ece", "invalid_rate")
 
 
-def threshold_status(s: ClassificationSummary) -> str:
-    failed = sum(not t.passed for t in s.thresholds)
-    if not s.thresholds:
-        return "no thresholds were set."
-    if failed:
-        return f"{failed} of {len(s.thresholds)} thresholds failed."
-    return f"all {len(s.thresholds)} thresholds passed."
-
-
 def best_baseline(s: ClassificationSummary) -> BaselineResult | None:
     return next((b for b in s.baselines if b.name == s.verdict.best_baseline), None)
 

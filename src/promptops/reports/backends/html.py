@@ -96,6 +96,7 @@ footer { color: #9ca3af; font-size: 12px; text-align: center; margin-top: 24px; 
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 TEXT_LIMIT = 600
+SIDE_BY_SIDE = 6  # a table of at most this many columns sits beside its chart
 DIFF_CLASSES = {"+": "add", "-": "del", "@": "hunk"}
 
 
@@ -247,8 +248,26 @@ def block(b: Block) -> Safe:
     return code_block(b)
 
 
+def body(blocks: Sequence[Block]) -> Safe:
+    """Blocks in order; a narrow table and the chart next to it share a row, which wraps to a
+    column on small screens."""
+    out: list[Safe] = []
+    i = 0
+    while i < len(blocks):
+        pair = blocks[i : i + 2]
+        kinds = {type(b) for b in pair}
+        narrow = all(len(b.headers) <= SIDE_BY_SIDE for b in pair if isinstance(b, Table))
+        if kinds == {Table, Chart} and narrow:
+            out.append(tag("div", join(tag("div", block(b)) for b in pair), cls="row"))
+            i += 2
+        else:
+            out.append(block(blocks[i]))
+            i += 1
+    return join(out)
+
+
 def section(s: Section) -> Safe:
-    return tag("section", join([tag("h2", s.title), *(block(b) for b in s.blocks)]), id=s.anchor)
+    return tag("section", join([tag("h2", s.title), body(s.blocks)]), id=s.anchor)
 
 
 def header(doc: Document) -> Safe:
