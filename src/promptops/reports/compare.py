@@ -26,7 +26,7 @@ from promptops.reports.document import (
     span,
 )
 from promptops.reports.fmt import metric_name
-from promptops.reports.words import format_input, p_words, test_reason
+from promptops.reports.words import disagreement, format_input, p_words, test_reason
 from promptops.runs.comparison import ComparisonSummary, FlippedCase, Side
 
 LISTED_CASES = 25
@@ -145,13 +145,11 @@ def tests_sentence(s: ComparisonSummary) -> str:
     )
     head = "Other figures, shown only (they do not decide)" if d is not None else "Tests"
     words.append(f"{head}: " + "; ".join(others) + ".")
-    same_metric = d is not None and d.metric == pb.metric
-    if d is not None and same_metric and (pb.p_value < s.alpha) != (d.outcome == "significant"):
-        verb = "call" if pb.p_value < s.alpha else "not call"
-        words.append(
-            f"The two disagree: the bootstrap alone would {verb} this significant; the "
-            f"{d.test} test is the one valid at {fmt.count(d.n)} cases."
-        )
+    clash = (
+        disagreement(pb.p_value, d, s.alpha) if d is not None and d.metric == pb.metric else None
+    )
+    if clash:
+        words.append(clash)
     return " ".join(words)
 
 

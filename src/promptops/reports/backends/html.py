@@ -13,7 +13,7 @@ import html
 import math
 from collections.abc import Iterable, Sequence
 
-from promptops.reports import series_svg, svg
+from promptops.reports import svg
 from promptops.reports.document import (
     Banner,
     Block,
@@ -213,9 +213,7 @@ def drawing(c: Chart) -> str:
             whiskers, title=c.title, domain=(-reach, reach), reference=c.reference, signed=True
         )
     series = [(n, [_optional(v) for v in vs]) for n, vs in zip(c.series, columns, strict=True)]
-    return series_svg.time_series(
-        labels, series, title=c.title, threshold=c.reference, alerts=c.marks
-    )
+    return svg.time_series(labels, series, title=c.title, threshold=c.reference, alerts=c.marks)
 
 
 def code_block(b: CodeBlock) -> Safe:
