@@ -22,17 +22,17 @@ from promptops.reports.common import (
 from promptops.reports.document import (
     Banner,
     Block,
-    BulletList,
     Cell,
     Chart,
     Document,
     Heading,
     Num,
-    Paragraph,
     Section,
     Span,
     Strong,
     Table,
+    bullets,
+    para,
     span,
 )
 from promptops.reports.fmt import metric_name
@@ -115,10 +115,10 @@ def _verdict(s: ClassificationSummary) -> Section:
         blocks.append(threshold_table(s.thresholds))
         notes = [span(f"{metric_name(t.metric)}: {t.note}") for t in s.thresholds if t.note]
         if notes:
-            blocks.append(BulletList(tuple(notes)))
-    blocks.append(Paragraph(span(baseline_sentence(s))))
+            blocks.append(bullets(*notes))
+    blocks.append(para(baseline_sentence(s)))
     if s.verdict.best_baseline is None and s.verdict.explanation:
-        blocks.append(Paragraph(span(s.verdict.explanation)))
+        blocks.append(para(s.verdict.explanation))
     return Section("verdict", "Verdict", tuple(blocks))
 
 
@@ -136,16 +136,14 @@ def _headline(s: ClassificationSummary) -> Section:
         blocks.append(Chart("whiskers", "Headline metrics with CI", tuple(whiskers)))
     note = bootstrap_note(s)
     if note:
-        blocks.append(Paragraph(span(note), tone="note"))
+        blocks.append(para(note, tone="note"))
     power = sensitivity_sentence(s)
     if power:
-        blocks.append(Paragraph(span(power), tone="note"))
+        blocks.append(para(power, tone="note"))
     blocks.append(
-        Paragraph(
-            span(
-                f"Cases: {fmt.count(s.n_cases)}; errors: {fmt.count(s.n_errors)}; "
-                f"invalid outputs: {fmt.count(s.n_invalid)} ({fmt.pct(s.metrics.invalid_rate)})."
-            )
+        para(
+            f"Cases: {fmt.count(s.n_cases)}; errors: {fmt.count(s.n_errors)}; "
+            f"invalid outputs: {fmt.count(s.n_invalid)} ({fmt.pct(s.metrics.invalid_rate)})."
         )
     )
     return Section("metrics", "Headline metrics", tuple(blocks))
@@ -212,7 +210,7 @@ def _confusion(s: ClassificationSummary) -> Section:
         for label, counts in zip(cm.labels, cm.matrix, strict=True)
     ]
     table = Table(("Expected ↓ / predicted →", *cm.columns), tuple(rows))
-    note = Paragraph(span("Rows are expected labels, columns are predictions (bold: correct)."))
+    note = para("Rows are expected labels, columns are predictions (bold: correct).")
     data: tuple[tuple[float | str | None, ...], ...] = tuple(
         (label, *counts) for label, counts in zip(cm.labels, cm.matrix, strict=True)
     )
@@ -233,7 +231,7 @@ def _calibration(s: ClassificationSummary) -> Section | None:
     effect = calibration_sentence(s)
     if effect is not None:
         facts.append(span(effect))
-    blocks: list[Block] = [BulletList(tuple(facts))]
+    blocks: list[Block] = [bullets(*facts)]
     if m.reliability:
         rows: list[tuple[Cell, ...]] = [
             (
@@ -284,11 +282,9 @@ def _slices(s: ClassificationSummary) -> Section | None:
     ]
     if gap:
         blocks.append(
-            Paragraph(
-                span(
-                    f"Largest gap: {metric_name(gap.metric)} differs by {fmt.num(gap.gap)} "
-                    f"between {gap.tag_a} and {gap.tag_b}."
-                )
+            para(
+                f"Largest gap: {metric_name(gap.metric)} differs by {fmt.num(gap.gap)} "
+                f"between {gap.tag_a} and {gap.tag_b}."
             )
         )
     return Section("slices", "Slices", tuple(blocks))
@@ -328,11 +324,9 @@ def _worst_cases(s: ClassificationSummary) -> Section | None:
         blocks.append(Heading("Lowest-recall classes", 3))
         for cr in w.lowest_recall:
             blocks.append(
-                Paragraph(
-                    span(
-                        Strong(cr.label),
-                        f": recall {fmt.num(cr.recall)} (support {fmt.count(cr.support)})",
-                    )
+                para(
+                    Strong(cr.label),
+                    f": recall {fmt.num(cr.recall)} (support {fmt.count(cr.support)})",
                 )
             )
             if cr.examples:
@@ -345,25 +339,19 @@ def _repeats(s: ClassificationSummary) -> Section | None:
     if r is None:
         return None
     flaky = ", ".join(sorted(r.flaky_cases)) or "none"
-    facts = BulletList(
-        (
-            span(f"Mean agreement: {fmt.num(r.mean_agreement)}"),
-            span(f"pass^{r.k} (right on every repeat): {fmt.num(r.pass_hat_k)}"),
-            span(f"Flaky cases ({fmt.count(len(r.flaky_cases))}): {flaky}"),
-        )
+    facts = bullets(
+        f"Mean agreement: {fmt.num(r.mean_agreement)}",
+        f"pass^{r.k} (right on every repeat): {fmt.num(r.pass_hat_k)}",
+        f"Flaky cases ({fmt.count(len(r.flaky_cases))}): {flaky}",
     )
-    return Section("repeats", "Repeats", (Paragraph(span(f"Each case ran {r.k} times.")), facts))
+    return Section("repeats", "Repeats", (para(f"Each case ran {r.k} times."), facts))
 
 
 def _errors(s: ClassificationSummary) -> Section:
-    facts = BulletList(
-        (
-            span(
-                f"Errors: {fmt.count(s.n_errors)} of {fmt.count(s.n_cases)} cases "
-                f"({error_share(s)}){resent_note(s)}"
-            ),
-            span(f"Invalid outputs: {fmt.count(s.n_invalid)} ({fmt.pct(s.metrics.invalid_rate)})"),
-        )
+    facts = bullets(
+        f"Errors: {fmt.count(s.n_errors)} of {fmt.count(s.n_cases)} cases "
+        f"({error_share(s)}){resent_note(s)}",
+        f"Invalid outputs: {fmt.count(s.n_invalid)} ({fmt.pct(s.metrics.invalid_rate)})",
     )
     blocks: list[Block] = [facts]
     if s.worst_cases.errors:

@@ -11,12 +11,13 @@ from promptops.reports.document import (
     BulletList,
     Cell,
     Num,
-    Paragraph,
     Section,
     Span,
     Status,
     Table,
     Text,
+    bullets,
+    para,
     span,
 )
 from promptops.runs.summary import Finding, ThresholdResult, Usage
@@ -65,7 +66,7 @@ def threshold_table(
 
 def findings_section(title: str, findings: Sequence[Finding]) -> Section:
     if not findings:
-        return Section("findings", title, (Paragraph(span("No findings.")),))
+        return Section("findings", title, (para("No findings."),))
     rows: list[tuple[Cell, ...]] = []
     for f in findings:
         details: list[Text] = []
@@ -78,12 +79,10 @@ def findings_section(title: str, findings: Sequence[Finding]) -> Section:
 
 
 def usage_list(u: Usage) -> BulletList:
-    return BulletList(
-        (
-            span(f"Prompt tokens: {fmt.count(u.prompt_tokens)}"),
-            span(f"Completion tokens: {fmt.count(u.completion_tokens)}"),
-            span("Cost: ", Num(fmt.money(u.cost_usd))),
-        )
+    return bullets(
+        f"Prompt tokens: {fmt.count(u.prompt_tokens)}",
+        f"Completion tokens: {fmt.count(u.completion_tokens)}",
+        span("Cost: ", Num(fmt.money(u.cost_usd))),
     )
 
 

@@ -141,6 +141,16 @@ class CodeBlock:
     language: str = ""
 
 
+def para(*parts: str | Inline, tone: Literal["plain", "note", "warning"] = "plain") -> Paragraph:
+    """A paragraph from plain strings and inline parts: `para("Cost: ", Num("$0.01"))`."""
+    return Paragraph(span(*parts), tone)
+
+
+def bullets(*items: str | Span) -> BulletList:
+    """A list whose items are plain strings or spans."""
+    return BulletList(tuple(span(item) if isinstance(item, str) else item for item in items))
+
+
 Block = Heading | Paragraph | BulletList | Table | Chart | Banner | Details | CodeBlock
 
 
