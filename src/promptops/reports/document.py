@@ -104,6 +104,7 @@ class Chart:
       dashed line and a symmetric axis around it.
     - "series": (x label, value or None per series); `reference` is the alert threshold and
       `marks` the indices of alerted points.
+    - "scatter": (label, x, y), one dot each; `series` names the two axes (x, then y).
     """
 
     kind: Literal["reliability", "bars", "series", "scatter", "heatmap", "whiskers"]

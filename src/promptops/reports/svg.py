@@ -369,3 +369,43 @@ def time_series(
                 f' fill="{MUTED}" font-size="11">{text(x_labels[i])}</text>'
             )
     return _svg(width, height, title, body)
+
+
+def scatter(
+    points: Sequence[tuple[str, float, float]], *, title: str, x_name: str, y_name: str
+) -> str:
+    """One labelled dot per (label, x, y), e.g. cost against quality per prompt and model;
+    both axes start at zero when every value is positive."""
+    left, top, plot_w, plot_h = 64.0, 16.0, 480.0, 260.0
+    width, height = left + plot_w + 150, top + plot_h + 48
+    xs, ys = [p[1] for p in points], [p[2] for p in points]
+    x_low, y_low = min([0.0, *xs]), min([0.0, *ys])
+    x_high, y_high = max([*xs, 1e-9]) * 1.05, max([*ys, 1e-9]) * 1.05
+
+    def x_of(v: float) -> float:
+        return left + plot_w * (v - x_low) / (x_high - x_low)
+
+    def y_of(v: float) -> float:
+        return top + plot_h * (1 - (v - y_low) / (y_high - y_low))
+
+    body = _y_axis(left, left + plot_w, y_of, _ticks(y_low, y_high))
+    for t in _ticks(x_low, x_high):
+        body.append(
+            f'<text x="{_n(x_of(t))}" y="{_n(top + plot_h + 16)}" text-anchor="middle"'
+            f' fill="{MUTED}" font-size="11">{fmt.num(t, 2)}</text>'
+        )
+    body.append(
+        f'<text x="{_n(left + plot_w / 2)}" y="{_n(height - 6)}" text-anchor="middle"'
+        f' fill="{MUTED}">{text(x_name)}</text>'
+        f'<text x="12" y="{_n(top + plot_h / 2)}" text-anchor="middle" fill="{MUTED}"'
+        f' transform="rotate(-90 12 {_n(top + plot_h / 2)})">{text(y_name)}</text>'
+    )
+    for k, (label, x, y) in enumerate(points):
+        color = SERIES_COLORS[k % len(SERIES_COLORS)]
+        body.append(
+            f'<g class="point"><circle cx="{_n(x_of(x))}" cy="{_n(y_of(y))}" r="5"'
+            f' fill="{color}"><title>{text(f"{label}: {fmt.num(x)}, {fmt.num(y)}")}</title>'
+            f'</circle><text x="{_n(x_of(x) + 8)}" y="{_n(y_of(y) + 4)}">{text(short(label))}'
+            "</text></g>"
+        )
+    return _svg(width, height, title, body)

@@ -212,6 +212,11 @@ def drawing(c: Chart) -> str:
         return svg.ci_whiskers(
             whiskers, title=c.title, domain=(-reach, reach), reference=c.reference, signed=True
         )
+    if c.kind == "scatter":
+        xy = [_floats(row[1:3]) for row in c.data]
+        points = [(label, x, y) for label, (x, y) in zip(labels, xy, strict=True)]
+        x_name, y_name = (*c.series, "x", "y")[:2]
+        return svg.scatter(points, title=c.title, x_name=x_name, y_name=y_name)
     series = [(n, [_optional(v) for v in vs]) for n, vs in zip(c.series, columns, strict=True)]
     return svg.time_series(labels, series, title=c.title, threshold=c.reference, alerts=c.marks)
 
