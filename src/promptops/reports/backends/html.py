@@ -64,17 +64,11 @@ th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #e5e7eb;
 th { background: #f3f4f6; font-weight: 600; }
 tbody tr:nth-child(even) { background: #f9fafb; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.id { white-space: nowrap; }
 td.text { white-space: pre-wrap; overflow-wrap: anywhere; min-width: 16ch; max-width: 420px;
   font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
 tr.flag td { background: #fff7ed; }
 .ok { color: #15803d; font-weight: 600; }
 .bad { color: #b91c1c; font-weight: 600; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px;
-  font-weight: 600; }
-.badge.info { background: #e0f2fe; color: #075985; }
-.badge.warning { background: #fef3c7; color: #92400e; }
-.badge.error { background: #fee2e2; color: #991b1b; }
 .chart { overflow-x: auto; margin: 10px 0; }
 .scroll { overflow-x: auto; max-width: 100%; }
 .chart svg { max-width: 100%; height: auto; }
