@@ -15,12 +15,11 @@ from promptops.reports.common import (
     findings_section,
     footer,
     run_details,
-    threshold_status,
+    threshold_banner,
     threshold_table,
     usage_list,
 )
 from promptops.reports.document import (
-    Banner,
     Block,
     Cell,
     Chart,
@@ -105,12 +104,7 @@ def _meta(s: ClassificationSummary) -> tuple[tuple[str, Span], ...]:
 
 
 def _verdict(s: ClassificationSummary) -> Section:
-    blocks: list[Block] = [
-        Banner(
-            s.passed,
-            span(Strong("PASS" if s.passed else "FAIL"), f": {threshold_status(s.thresholds)}"),
-        )
-    ]
+    blocks: list[Block] = [threshold_banner(s.passed, s.thresholds)]
     if s.thresholds:
         blocks.append(threshold_table(s.thresholds))
         notes = [span(f"{metric_name(t.metric)}: {t.note}") for t in s.thresholds if t.note]

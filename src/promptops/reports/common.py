@@ -8,12 +8,14 @@ from typing import Protocol
 
 from promptops.reports import fmt
 from promptops.reports.document import (
+    Banner,
     BulletList,
     Cell,
     Num,
     Section,
     Span,
     Status,
+    Strong,
     Table,
     Text,
     bullets,
@@ -42,6 +44,13 @@ def threshold_status(thresholds: Sequence[ThresholdResult]) -> str:
     if failed:
         return f"{failed} of {len(thresholds)} thresholds failed."
     return f"all {len(thresholds)} thresholds passed."
+
+
+def threshold_banner(passed: bool, thresholds: Sequence[ThresholdResult]) -> Banner:
+    """ "PASS: all 2 thresholds passed." or "FAIL: 1 of 2 thresholds failed."."""
+    return Banner(
+        passed, span(Strong("PASS" if passed else "FAIL"), f": {threshold_status(thresholds)}")
+    )
 
 
 def threshold_table(

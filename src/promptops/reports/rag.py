@@ -11,12 +11,11 @@ from promptops.reports.common import (
     findings_section,
     footer,
     run_details,
-    threshold_status,
+    threshold_banner,
     threshold_table,
     usage_section,
 )
 from promptops.reports.document import (
-    Banner,
     Block,
     Cell,
     Chart,
@@ -24,7 +23,6 @@ from promptops.reports.document import (
     Heading,
     Num,
     Section,
-    Strong,
     Table,
     bullets,
     para,
@@ -192,8 +190,7 @@ def rag_document(s: RagSummary) -> Document:
 
 
 def _verdict(s: RagSummary) -> Section:
-    status = span(Strong("PASS" if s.passed else "FAIL"), f": {threshold_status(s.thresholds)}")
-    blocks: list[Block] = [Banner(s.passed, status)]
+    blocks: list[Block] = [threshold_banner(s.passed, s.thresholds)]
     if s.thresholds:
         blocks.append(threshold_table(s.thresholds, first="Threshold", name=str))
     return Section("verdict", "Verdict", tuple(blocks))
