@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from promptops.reports import write_reports
+from promptops.reports import document, write_reports
+from promptops.reports.document import Chart
 from promptops.runs.comparison import ComparisonSummary
 from promptops.runs.monitor_summary import Alert, MonitorSummary, Signal, WindowResult
 from promptops.runs.rag_summary import RagSummary
@@ -74,3 +75,9 @@ def test_summary_renders_to_the_committed_markdown(case: str, tmp_path: Path) ->
     )
     page = next(p for p in written if p.suffix == ".html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in page
+    markdown = md.read_text(encoding="utf-8")
+    for section in document(load(folder / "summary.json")).sections:
+        assert f'<section id="{section.anchor}">' in page and f'href="#{section.anchor}"' in page
+        says = [b for b in section.blocks if not isinstance(b, Chart) or b.fallback]
+        shown = not section.volatile and (says or not section.blocks)  # charts alone: HTML only
+        assert (f"# {section.title}\n" in markdown) == bool(shown), section.title
