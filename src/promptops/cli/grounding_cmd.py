@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from promptops.extras import SENTENCE_STACK, require_local
+
 if TYPE_CHECKING:
     from promptops.cli.grounding_input import GroundingRow
     from promptops.rag.grounding import GroundingResult
@@ -72,6 +74,7 @@ def grounding(
     ),
 ) -> None:
     """Citation validity, coverage and support of answers against their numbered context."""
+    require_local("grounding", SENTENCE_STACK)
     from transformers.utils import logging as hf_logging
 
     from promptops.cli.grounding_input import read_rows
