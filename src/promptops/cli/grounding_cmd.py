@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from promptops.extras import SENTENCE_STACK, require_local
-
 if TYPE_CHECKING:
     from promptops.cli.grounding_input import GroundingRow
     from promptops.rag.grounding import GroundingResult
@@ -74,6 +72,8 @@ def grounding(
     ),
 ) -> None:
     """Citation validity, coverage and support of answers against their numbered context."""
+    from promptops.extras import SENTENCE_STACK, require_local
+
     require_local("grounding", SENTENCE_STACK)
     from transformers.utils import logging as hf_logging
 
