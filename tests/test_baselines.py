@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from promptops.errors import ConfigError
 from promptops.evals.baselines import BASELINES, run_baselines
 from promptops.evals.evalset import Case, load_evalset
 from promptops.evals.metrics import classification_metrics
@@ -23,8 +24,8 @@ def _macro_f1(predictions: tuple[str, ...] | None) -> float:
 
 
 def test_registry_names() -> None:
-    assert list(BASELINES) == ["majority", "tfidf_lr", "embedding_lr"]
-    with pytest.raises(ValueError, match="unknown baselines"):
+    assert [name for name, _ in BASELINES] == ["majority", "tfidf_lr", "embedding_lr"]
+    with pytest.raises(ConfigError, match=r"unknown baseline 'gpt' \(known: embedding_lr, "):
         run_baselines(CASES, LABELS, names=["gpt"])
 
 
@@ -32,7 +33,7 @@ def test_no_train_split_gives_could_not_fit_entries() -> None:
     test_only = [c for c in CASES if c.split == "test"]
     results = run_baselines(test_only, LABELS)
     assert [(r.name, r.error, r.predictions) for r in results] == [
-        (name, "could not fit: no train split", None) for name in BASELINES
+        (name, "could not fit: no train split", None) for name, _ in BASELINES
     ]
     assert all(not r.ok and r.n_evaluated == len(test_only) for r in results)
 

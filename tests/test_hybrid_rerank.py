@@ -18,10 +18,9 @@ from promptops.rag import (
     create_reranker,
     create_retriever,
     load_retriever,
-    register_retriever,
 )
-from promptops.rag.rerank import register_reranker
-from promptops.rag.retrievers import reciprocal_rank_fusion
+from promptops.rag.rerank import RERANKERS
+from promptops.rag.retrievers import RETRIEVERS, reciprocal_rank_fusion
 
 
 def test_rrf_arithmetic() -> None:
@@ -75,15 +74,15 @@ def test_default_hybrid_is_bm25_plus_dense() -> None:
 
 
 def test_registries_reject_duplicates_and_unknown_names() -> None:
-    with pytest.raises(ValueError, match="already registered"):
-        register_retriever("bm25")(BM25Retriever)
-    with pytest.raises(ValueError, match="already registered"):
-        register_reranker("cross-encoder")(CrossEncoderReranker)
-    with pytest.raises(ConfigError, match="unknown retriever 'splade'"):
+    with pytest.raises(ConfigError, match=r"'bm25' is already registered \(known: bm25, dense"):
+        RETRIEVERS.register("bm25", BM25Retriever)
+    with pytest.raises(ConfigError, match="'cross-encoder' is already registered"):
+        RERANKERS.register("cross-encoder", CrossEncoderReranker)
+    with pytest.raises(ConfigError, match=r"unknown retriever 'splade' \(known: bm25, dense"):
         create_retriever("splade")
     with pytest.raises(ConfigError, match="bad parameters"):
         create_retriever("bm25", k3=1.0)
-    with pytest.raises(ConfigError, match="unknown reranker"):
+    with pytest.raises(ConfigError, match=r"unknown reranker 'colbert' \(known: cross-encoder"):
         create_reranker("colbert")
     with pytest.raises(ConfigError, match="weights"):
         HybridRetriever(members=["bm25"], weights=[1.0, 2.0])

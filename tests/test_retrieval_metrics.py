@@ -241,13 +241,19 @@ def test_names_are_canonical_and_parse_back() -> None:
 
 
 def test_registry_refuses_duplicate_names() -> None:
-    with pytest.raises(ConfigError, match="already registered"):
-        register_measure("ndcg", cutoff_required=False)(lambda block, k: block.num_rel)
-    with pytest.raises(ConfigError, match="already registered"):
-        register_measure("new_measure", cutoff_required=True, aliases=("precision",))(
-            lambda block, k: block.num_rel
+    with pytest.raises(ConfigError, match=r"already registered \(known: .*ndcg"):
+        register_measure("ndcg", lambda block, k: block.num_rel, cutoff_required=False)
+    with pytest.raises(ConfigError, match="'precision' is already registered"):
+        register_measure(
+            "new_measure",
+            lambda block, k: block.num_rel,
+            cutoff_required=True,
+            aliases=("precision",),
         )
-    assert "new_measure" not in retrieval_module.measure_names()
+    assert "new_measure" not in retrieval_module.MEASURES
+    assert retrieval_module.measure_names() == ["hit", "map", "mrr", "ndcg", "p", "recall"]
+    with pytest.raises(ConfigError, match=r"unknown measure 'ndgc' \(known: .*ndcg"):
+        retrieval_module.MEASURES.get("ndgc")
 
 
 def test_bad_values_name_the_document() -> None:

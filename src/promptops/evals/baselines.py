@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from promptops.evals.cells import code_dtype
 from promptops.evals.evalset import Case, case_text
+from promptops.registry import Registry
 
 PREDICT_CHUNK = 1024  # evaluated texts predicted at once
 
@@ -122,11 +123,11 @@ def fit_embedding_lr(
     )
 
 
-BASELINES: dict[str, BaselineFit] = {
-    "majority": fit_majority,
-    "tfidf_lr": fit_tfidf_lr,
-    "embedding_lr": fit_embedding_lr,
-}
+BASELINES: Registry[BaselineFit] = Registry("baseline")
+"""Baselines by name, in registration order (the report's order)."""
+BASELINES.register("majority", fit_majority)
+BASELINES.register("tfidf_lr", fit_tfidf_lr)
+BASELINES.register("embedding_lr", fit_embedding_lr)
 
 
 def _chunks(cases: Iterable[Case]) -> Iterator[list[str]]:
@@ -219,10 +220,8 @@ def fit_baselines(
     """Fit each named baseline on the labelled `train` cases and predict the `n_evaluated`
     `evaluated` cases (iterated once per fitted baseline), for a caller that already holds
     the train split."""
-    names = list(names) if names is not None else list(BASELINES)
-    unknown = [n for n in names if n not in BASELINES]
-    if unknown:
-        raise ValueError(f"unknown baselines {unknown}; known: {sorted(BASELINES)}")
+    names = list(names) if names is not None else [name for name, _ in BASELINES]
+    fits = {name: BASELINES.get(name, where="baselines") for name in names}
     train = [c for c in train if c.expected is not None]
     train_labels = [str(c.expected) for c in train]
     problem = None
@@ -238,7 +237,7 @@ def fit_baselines(
             )
             continue
         started = time.perf_counter()
-        predict = BASELINES[name]([case_text(c) for c in train], train_labels, labels, seed)
+        predict = fits[name]([case_text(c) for c in train], train_labels, labels, seed)
         proba = _predict_all(predict, _chunks(evaluated), n_evaluated, len(labels))
         codes = _argmax_codes(proba)
         elapsed = time.perf_counter() - started

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from promptops.errors import ConfigError
 from promptops.llm.profile import EndpointOverrides
 from promptops.runs.monitor_config import MonitorConfig
 from promptops.suites import Bound, SuiteFile, load_suite
@@ -57,6 +58,18 @@ class Suite(SuiteFile):
     alpha: float = Field(0.05, gt=0, lt=1)
     worst_cases: int = Field(10, ge=0)
     monitor: MonitorConfig | None = None  # `promptops monitor` thresholds (None: defaults)
+
+    @field_validator("baselines")
+    @classmethod
+    def _known_baselines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from promptops.evals.baselines import BASELINES
+
+        try:
+            for name in value:
+                BASELINES.get(name)
+        except ConfigError as exc:
+            raise ValueError(exc.reason) from None
+        return value
 
 
 def resolve_suite(ref: str) -> tuple[Suite, Path]:

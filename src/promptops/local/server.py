@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from promptops.embedded import EMBEDDED_MODEL
 from promptops.errors import ContextOverflowError, PromptopsError, UserInputError
+from promptops.extras import EMBEDDED_MODEL_STACK, require_local
 from promptops.local import engine
 
 _CREATED = 1_730_000_000  # a fixed timestamp for the model card: the weights never change
@@ -238,7 +239,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app() -> Starlette:
-    """The ASGI app; the model loads on the first request that needs it."""
+    """The ASGI app; the model loads on the first request that needs it. Without the local
+    extra this fails at once, before any request is sent."""
+    require_local("the embedded model", EMBEDDED_MODEL_STACK)
     routes = [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),

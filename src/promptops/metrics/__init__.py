@@ -8,11 +8,12 @@ The generation metrics score an answer against one or more gold answers, all in 
 from __future__ import annotations
 
 from promptops.metrics.generation import (
-    SENTENCE_METRICS,
+    GENERATION_METRICS,
     bleu,
     corpus_bleu,
     corpus_scores,
     exact_match,
+    generation_metric_names,
     generation_scores,
     normalize_answer,
     rouge_l,
@@ -31,7 +32,7 @@ from promptops.metrics.retrieval import (
 from promptops.metrics.trec import read_qrels, read_run, write_qrels, write_run
 
 __all__ = [
-    "SENTENCE_METRICS",
+    "GENERATION_METRICS",
     "Metric",
     "RankedRelevance",
     "RetrievalResult",
@@ -41,6 +42,7 @@ __all__ = [
     "corpus_scores",
     "evaluate_retrieval",
     "exact_match",
+    "generation_metric_names",
     "generation_scores",
     "measure_names",
     "normalize_answer",

@@ -19,11 +19,12 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from promptops.errors import ConfigError, EvalsetError
+from promptops.registry import Registry
 
 if TYPE_CHECKING:
     from rouge_score.rouge_scorer import RougeScorer
@@ -112,38 +113,42 @@ def _unit(percent: float) -> float:
     return min(float(percent) / 100, 1.0)
 
 
-SENTENCE_METRICS: Mapping[str, SentenceMetric] = {
-    "rouge_l": rouge_l,
-    "bleu": bleu,
-    "exact_match": exact_match,
-    "token_f1": token_f1,
-}
-"""Per-example generation metrics by name."""
+GENERATION_METRICS: Registry[SentenceMetric] = Registry("generation metric")
+"""Per-example generation metrics by name, in registration order."""
+GENERATION_METRICS.register("rouge_l", rouge_l)
+GENERATION_METRICS.register("bleu", bleu)
+GENERATION_METRICS.register("exact_match", exact_match)
+GENERATION_METRICS.register("token_f1", token_f1)
 
 
-def _metric_functions(names: Iterable[str]) -> dict[str, SentenceMetric]:
-    wanted = list(dict.fromkeys(names))
-    unknown = [name for name in wanted if name not in SENTENCE_METRICS]
+def generation_metric_names() -> tuple[str, ...]:
+    """The registered generation metrics, in registration order (the report's order)."""
+    return tuple(name for name, _ in GENERATION_METRICS)
+
+
+def _metric_functions(names: Iterable[str] | None) -> dict[str, SentenceMetric]:
+    wanted = generation_metric_names() if names is None else tuple(dict.fromkeys(names))
+    unknown = [name for name in wanted if name not in GENERATION_METRICS]
     if unknown:
-        known = ", ".join(SENTENCE_METRICS)
         raise ConfigError(
-            f"unknown generation metrics: {', '.join(map(repr, unknown))}; known: {known}",
+            f"unknown generation metrics {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(GENERATION_METRICS.names())})",
             where="metrics",
         )
-    return {name: SENTENCE_METRICS[name] for name in wanted}
+    return {name: GENERATION_METRICS.get(name) for name in wanted}
 
 
 def generation_scores(
-    prediction: str, references: References, metrics: Iterable[str] = tuple(SENTENCE_METRICS)
+    prediction: str, references: References, metrics: Iterable[str] | None = None
 ) -> dict[str, float]:
-    """Every requested metric for one example."""
+    """Every requested metric (None: all registered) for one example."""
     return {name: fn(prediction, references) for name, fn in _metric_functions(metrics).items()}
 
 
 def corpus_scores(
     predictions: Sequence[str],
     references: Sequence[References],
-    metrics: Iterable[str] = tuple(SENTENCE_METRICS),
+    metrics: Iterable[str] | None = None,
 ) -> dict[str, float]:
     """Corpus figures: corpus BLEU for ``bleu``, the mean over examples for the others."""
     functions = _metric_functions(metrics)

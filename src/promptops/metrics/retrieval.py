@@ -46,6 +46,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from promptops.errors import ConfigError, EvalsetError
+from promptops.registry import Registry
 
 Qrels = Mapping[str, Mapping[str, int]]
 Run = Mapping[str, Mapping[str, float]]
@@ -90,33 +91,37 @@ class MeasureSpec:
     cutoff_required: bool
 
 
-_MEASURES: dict[str, MeasureSpec] = {}
-_ALIASES: dict[str, str] = {}
+MEASURES: Registry[MeasureSpec] = Registry("measure")
+"""Measures by name and alias (an alias maps to its measure's spec); the built-ins are
+registered at the end of this module."""
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _METRIC = re.compile(r"([a-z][a-z0-9_]*)(?:@(\d+))?")
 
 
 def register_measure(
-    name: str, *, cutoff_required: bool, aliases: Sequence[str] = ()
-) -> Callable[[MeasureFn], MeasureFn]:
-    """Add a measure to the one registry; every name and alias must be new."""
-
-    def add(fn: MeasureFn) -> MeasureFn:
-        for key in (name, *aliases):
-            if not _NAME.fullmatch(key):
-                raise ConfigError(f"bad measure name {key!r}", where="metric registry")
-            if key in _MEASURES or key in _ALIASES:
-                raise ConfigError(f"measure {key!r} is already registered", where="metric registry")
-        _MEASURES[name] = MeasureSpec(name, fn, cutoff_required)
-        _ALIASES.update(dict.fromkeys(aliases, name))
-        return fn
-
-    return add
+    name: str, compute: MeasureFn, *, cutoff_required: bool, aliases: Sequence[str] = ()
+) -> None:
+    """Add a measure under its name and aliases; all of them must be new (none is added
+    otherwise)."""
+    keys = (name, *aliases)
+    for key in keys:
+        if not _NAME.fullmatch(key):
+            raise ConfigError(f"bad measure name {key!r}", where="metric registry")
+    taken = [key for key in keys if key in MEASURES]
+    if taken:
+        raise ConfigError(
+            f"a measure named {taken[0]!r} is already registered "
+            f"(known: {', '.join(MEASURES.names())})",
+            where="metric registry",
+        )
+    spec = MeasureSpec(name, compute, cutoff_required)
+    for key in keys:
+        MEASURES.register(key, spec)
 
 
 def measure_names() -> list[str]:
     """Registered measure names (aliases excluded), for help texts and errors."""
-    return sorted(_MEASURES)
+    return [key for key in MEASURES.names() if MEASURES.get(key).name == key]
 
 
 @dataclass(frozen=True)
@@ -140,9 +145,9 @@ def _parse_one(text: str) -> Metric | str:
     if match is None:
         return "not of the form measure[@k]"
     base, digits = match.groups()
-    spec = _MEASURES.get(_ALIASES.get(base, base))
-    if spec is None:
+    if base not in MEASURES:
         return "unknown measure"
+    spec = MEASURES.get(base)
     if digits is None:
         return "needs a cutoff @k" if spec.cutoff_required else Metric(spec, None)
     k = int(digits)
@@ -186,42 +191,45 @@ def _relevant_in_top(block: RankedRelevance, k: int | None) -> FloatArray:
     return count
 
 
-@register_measure("p", cutoff_required=True, aliases=("precision",))
 def _precision(block: RankedRelevance, k: int | None) -> FloatArray:
     assert k is not None  # the registry guarantees a cutoff
     return _relevant_in_top(block, k) / k
 
 
-@register_measure("recall", cutoff_required=True)
 def _recall(block: RankedRelevance, k: int | None) -> FloatArray:
     return _per_relevant(_relevant_in_top(block, k), block.num_rel)
 
 
-@register_measure("hit", cutoff_required=True)
 def _hit(block: RankedRelevance, k: int | None) -> FloatArray:
     return (_relevant_in_top(block, k) > 0).astype(np.float64)
 
 
-@register_measure("mrr", cutoff_required=False)
 def _mrr(block: RankedRelevance, k: int | None) -> FloatArray:
     hits = block.relevant[:, :k]
     first_rank = hits.argmax(axis=1) + 1.0
     return np.where(hits.any(axis=1), 1.0 / first_rank, 0.0)
 
 
-@register_measure("map", cutoff_required=False)
 def _average_precision(block: RankedRelevance, k: int | None) -> FloatArray:
     hits = block.relevant[:, :k]
     precision_at = np.cumsum(hits, axis=1) / np.arange(1.0, hits.shape[1] + 1)
     return _per_relevant((precision_at * hits).sum(axis=1), block.num_rel)
 
 
-@register_measure("ndcg", cutoff_required=False)
 def _ndcg(block: RankedRelevance, k: int | None) -> FloatArray:
     ideal = _dcg(block.ideal[:, :k])
     out = np.zeros_like(ideal)
     np.divide(_dcg(block.grades[:, :k]), ideal, out=out, where=ideal > 0)
     return out
+
+
+# The built-in measures, all registered here.
+register_measure("p", _precision, cutoff_required=True, aliases=("precision",))
+register_measure("recall", _recall, cutoff_required=True)
+register_measure("hit", _hit, cutoff_required=True)
+register_measure("mrr", _mrr, cutoff_required=False)
+register_measure("map", _average_precision, cutoff_required=False)
+register_measure("ndcg", _ndcg, cutoff_required=False)
 
 
 @dataclass(frozen=True)

@@ -40,14 +40,14 @@ from promptops.rag.index import (
     index_fingerprint,
 )
 from promptops.rag.rerank import (
+    RERANKERS,
     CrossEncoderReranker,
     EmbeddingFusionReranker,
     Reranker,
     create_reranker,
-    register_reranker,
-    reranker_names,
 )
 from promptops.rag.retrievers import (
+    RETRIEVERS,
     BM25Retriever,
     DenseRetriever,
     Hits,
@@ -55,12 +55,12 @@ from promptops.rag.retrievers import (
     Retriever,
     create_retriever,
     load_retriever,
-    register_retriever,
-    retriever_names,
 )
 
 __all__ = [
     "DENSE_CHUNK_SIZE",
+    "RERANKERS",
+    "RETRIEVERS",
     "BM25Retriever",
     "Chunk",
     "ChunkingConfig",
@@ -95,9 +95,5 @@ __all__ = [
     "load_retriever",
     "number_passages",
     "parse_citations",
-    "register_reranker",
-    "register_retriever",
-    "reranker_names",
-    "retriever_names",
     "split_sentences",
 ]

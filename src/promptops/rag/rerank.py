@@ -4,7 +4,8 @@
 (chunk id, first-stage score), best first, and returns exactly those, reordered by the
 reranker's score (best first, ties by chunk id). Candidates past `top_n` are dropped.
 
-Rerankers (registry: `create_reranker(name, **params)`):
+Rerankers (registry `RERANKERS`, built-ins registered at the end of this module;
+`create_reranker(name, **params)` builds one):
 
 - `minilm-fusion` (default, works with what ships): score =
   alpha * minmax(first-stage score) + (1 - alpha) * minmax(cosine(query, chunk)), with
@@ -20,9 +21,9 @@ Rerankers (registry: `create_reranker(name, **params)`):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -34,6 +35,8 @@ from promptops.embeddings import (
     resolve_model_path,
 )
 from promptops.errors import ConfigError
+from promptops.extras import SENTENCE_STACK, require_local
+from promptops.registry import Registry
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
@@ -63,37 +66,13 @@ class Reranker(Protocol):
         ...
 
 
-T = TypeVar("T", bound=type[Reranker])
-_REGISTRY: dict[str, type[Reranker]] = {}
-
-
-def register_reranker(name: str) -> Callable[[T], T]:
-    """Class decorator adding a reranker under `name`; a second use of a name is a bug."""
-
-    def decorate(cls: T) -> T:
-        if name in _REGISTRY:
-            raise ValueError(
-                f"reranker {name!r} is already registered by {_REGISTRY[name].__qualname__}"
-            )
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
-
-
-def reranker_names() -> list[str]:
-    """Registered reranker names, sorted."""
-    return sorted(_REGISTRY)
+RERANKERS: Registry[type[Reranker]] = Registry("reranker")
+"""Reranker classes by name; the built-ins are registered at the end of this module."""
 
 
 def create_reranker(name: str = DEFAULT_RERANKER, **params: Any) -> Reranker:
     """A reranker by registered name; unknown names or bad parameters are a `ConfigError`."""
-    cls = _REGISTRY.get(name)
-    if cls is None:
-        raise ConfigError(
-            f"unknown reranker {name!r}; available: {', '.join(reranker_names())}",
-            where="rerank",
-        )
+    cls = RERANKERS.get(name, where="rerank")
     try:
         return cls(**params)
     except TypeError as exc:
@@ -120,7 +99,6 @@ def minmax(values: np.ndarray) -> np.ndarray:
     return (values.astype(np.float64) - low) / (high - low)
 
 
-@register_reranker("minilm-fusion")
 class EmbeddingFusionReranker:
     """First-stage score fused with bi-encoder cosine similarity (see module docstring)."""
 
@@ -190,7 +168,6 @@ class EmbeddingFusionReranker:
         return _ordered(ids, fused)
 
 
-@register_reranker("cross-encoder")
 class CrossEncoderReranker:
     """Scores (query, chunk) pairs with a local sentence-transformers CrossEncoder."""
 
@@ -213,6 +190,7 @@ class CrossEncoderReranker:
 
     def _load(self) -> CrossEncoder:
         if self._encoder is None:
+            require_local("the cross-encoder reranker", SENTENCE_STACK)
             force_offline()
             from sentence_transformers import CrossEncoder
 
@@ -235,3 +213,7 @@ class CrossEncoderReranker:
             pairs, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True
         )
         return _ordered(ids, np.asarray(scores, dtype=np.float64).reshape(len(ids)))
+
+
+RERANKERS.register("minilm-fusion", EmbeddingFusionReranker)
+RERANKERS.register("cross-encoder", CrossEncoderReranker)

@@ -20,15 +20,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from promptops.errors import UserInputError
+from promptops.errors import ConfigError, UserInputError
 from promptops.llm.profile import EndpointOverrides
+from promptops.metrics.generation import GENERATION_METRICS
 from promptops.rag.grounding import DEFAULT_THRESHOLD
 from promptops.suites import Bound, SuiteFile, load_suite
 
 DEFAULT_SUITE = "covid_qa"
-GENERATION_KEYS = ("rouge_l", "bleu", "exact_match", "token_f1", "error_rate", "overflow_rate")
+RUN_RATES = ("error_rate", "overflow_rate")  # generation keys beside the metrics
 GROUNDING_KEYS = ("support", "validity", "coverage", "unsupported_rate")
 RANKING_SCOPES = ("retrieval", "delivered")
+
+
+def _generation_keys() -> list[str]:
+    """The registered generation metrics and the run's error and overflow rates."""
+    return [name for name, _ in GENERATION_METRICS] + list(RUN_RATES)
 
 
 def default_metrics(k: int) -> tuple[str, ...]:
@@ -73,12 +79,12 @@ class RerankSettings(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, value: str) -> str:
-        from promptops.rag.rerank import reranker_names
+        from promptops.rag.rerank import RERANKERS
 
-        if value not in reranker_names():
-            raise ValueError(
-                f"unknown reranker {value!r}; available: {', '.join(reranker_names())}"
-            )
+        try:
+            RERANKERS.get(value)
+        except ConfigError as exc:
+            raise ValueError(exc.reason) from None
         return value
 
 
@@ -117,15 +123,15 @@ class RagSuite(SuiteFile):
     @field_validator("retrievers")
     @classmethod
     def _known_retrievers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from promptops.rag.retrievers import retriever_names
+        from promptops.rag.retrievers import RETRIEVERS
 
         if not value:
             raise ValueError("list at least one retriever")
-        unknown = [name for name in value if name not in retriever_names()]
+        unknown = [name for name in value if name not in RETRIEVERS]
         if unknown:
             raise ValueError(
-                f"unknown retriever(s) {', '.join(map(repr, unknown))}; "
-                f"available: {', '.join(retriever_names())}"
+                f"unknown retriever(s) {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(RETRIEVERS.names())})"
             )
         if len(set(value)) != len(value):
             raise ValueError("a retriever is listed twice")
@@ -152,7 +158,7 @@ class RagSuite(SuiteFile):
             raise ValueError(
                 f"unknown threshold(s) {', '.join(map(repr, bad))}; use retrieval.<measure> or "
                 f"delivered.<measure> with a measure of {', '.join(self.metric_names)}, "
-                f"generation.<{'|'.join(GENERATION_KEYS)}> or "
+                f"generation.<{'|'.join(_generation_keys())}> or "
                 f"grounding.<{'|'.join(GROUNDING_KEYS)}>"
             )
         return self
@@ -161,7 +167,7 @@ class RagSuite(SuiteFile):
         scope, _, name = key.partition(".")
         if scope in RANKING_SCOPES:
             return name in self.metric_names
-        return (scope == "generation" and name in GENERATION_KEYS) or (
+        return (scope == "generation" and name in _generation_keys()) or (
             scope == "grounding" and name in GROUNDING_KEYS
         )
 

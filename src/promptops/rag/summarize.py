@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from promptops.metrics.generation import SENTENCE_METRICS, corpus_scores
+from promptops.metrics.generation import corpus_scores, generation_metric_names
 from promptops.metrics.retrieval import evaluate_retrieval
 from promptops.rag.delivery import Delivery
 from promptops.rag.rankings import PipelineKey, Rankings
@@ -224,7 +224,7 @@ def generation_section(
 ) -> rs.GenerationSection:
     """`records` are the answered questions' rows in question order."""
     scored = [r for r in records if r["gold"]]
-    metrics: dict[str, float | None] = dict.fromkeys(SENTENCE_METRICS)
+    metrics: dict[str, float | None] = dict.fromkeys(generation_metric_names())
     if scored:
         answers = [r["answer"] or "" for r in scored]
         metrics.update(corpus_scores(answers, [r["gold"] for r in scored]))

@@ -113,11 +113,7 @@ def fit_fallback(prompt: Prompt, suite_ref: str, baseline: str) -> Fallback:
     """Fit the named baseline on the suite's train split, once, at start-up."""
     if prompt.task != "classification" or not prompt.labels:
         raise ConfigError("a baseline fallback needs a classification prompt", where="--fallback")
-    if baseline not in BASELINES:
-        raise ConfigError(
-            f"unknown baseline {baseline!r}; known: {', '.join(sorted(BASELINES))}",
-            where="--fallback-baseline",
-        )
+    fit = BASELINES.get(baseline, where="--fallback-baseline")
     suite, _ = resolve_suite(suite_ref)
     train = [c for c in EvalsetFile(suite.path_of(suite.evalset)) if c.split == "train"]
     labelled = [c for c in train if c.expected is not None]
@@ -127,7 +123,5 @@ def fit_fallback(prompt: Prompt, suite_ref: str, baseline: str) -> Fallback:
             where=suite_ref,
         )
     texts: Sequence[str] = [case_text(c) for c in labelled]
-    fitted = BASELINES[baseline](
-        texts, [str(c.expected) for c in labelled], prompt.labels, suite.seed
-    )
+    fitted = fit(texts, [str(c.expected) for c in labelled], prompt.labels, suite.seed)
     return Fallback(baseline, tuple(prompt.labels), fitted)

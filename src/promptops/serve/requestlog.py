@@ -1,6 +1,6 @@
 """The request log: one JSON line per answered request (and per candidate call), rotated by
 size. It is what the `monitor` reads, so it carries identities and hashes, not raw text:
-the input appears only with `--log-inputs`, and then with PII redacted (`redact.py`).
+the input appears only with `--log-inputs`, and then with PII redacted (`promptops.pii`).
 Secrets never reach it: the bearer token and API key are not part of any record.
 """
 

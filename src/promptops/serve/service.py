@@ -15,11 +15,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from promptops.pii import Redactor, load_redactor
 from promptops.serve.arm import Answer, Arm
 from promptops.serve.config import ServeConfig
 from promptops.serve.metrics import ServeMetrics
 from promptops.serve.rag_arm import RagArm, rag_suite_of
-from promptops.serve.redact import Redactor, load_redactor
 from promptops.serve.release import (
     Fallback,
     KillSwitch,

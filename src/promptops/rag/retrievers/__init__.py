@@ -1,25 +1,29 @@
-"""Retrievers: one module per kind, all in the registry of `base` under their names.
+"""Retrievers: one module per kind, registered below under their names in `RETRIEVERS`.
 
-Importing this package registers `bm25`, `dense` and `hybrid`; heavy libraries (torch,
-sentence-transformers, faiss) load only when a dense retriever is used.
+Heavy libraries (torch, sentence-transformers, faiss) load only when a dense retriever is
+used. A new retriever is one module and one `RETRIEVERS.register` line, here or in the
+caller's own code.
 """
 
 from __future__ import annotations
 
 from promptops.rag.retrievers.base import (
+    RETRIEVERS,
     Hits,
     Retriever,
     create_retriever,
     load_retriever,
-    register_retriever,
-    retriever_class,
-    retriever_names,
 )
 from promptops.rag.retrievers.bm25 import BM25Retriever, BM25Tokenizer
 from promptops.rag.retrievers.dense import DenseRetriever
 from promptops.rag.retrievers.hybrid import HybridRetriever, reciprocal_rank_fusion
 
+RETRIEVERS.register("bm25", BM25Retriever)
+RETRIEVERS.register("dense", DenseRetriever)
+RETRIEVERS.register("hybrid", HybridRetriever)
+
 __all__ = [
+    "RETRIEVERS",
     "BM25Retriever",
     "BM25Tokenizer",
     "DenseRetriever",
@@ -29,7 +33,4 @@ __all__ = [
     "create_retriever",
     "load_retriever",
     "reciprocal_rank_fusion",
-    "register_retriever",
-    "retriever_class",
-    "retriever_names",
 ]

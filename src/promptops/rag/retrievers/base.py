@@ -12,12 +12,13 @@ cache fingerprints it, so two retrievers with equal configs must give equal resu
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, Self, TypeVar, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from promptops.errors import ConfigError
 from promptops.rag.chunking import Chunk
+from promptops.registry import Registry
 
 Hits = list[tuple[str, float]]
 MANIFEST = "retriever.json"
@@ -51,44 +52,13 @@ class Retriever(Protocol):
         ...
 
 
-R = TypeVar("R", bound=type[Retriever])
-
-_REGISTRY: dict[str, type[Retriever]] = {}
-
-
-def register_retriever(name: str) -> Callable[[R], R]:
-    """Class decorator adding a retriever under `name`; a second use of a name is a bug."""
-
-    def decorate(cls: R) -> R:
-        if name in _REGISTRY:
-            raise ValueError(
-                f"retriever {name!r} is already registered by {_REGISTRY[name].__qualname__}"
-            )
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
-
-
-def retriever_names() -> list[str]:
-    """Registered retriever names, sorted."""
-    return sorted(_REGISTRY)
-
-
-def retriever_class(name: str) -> type[Retriever]:
-    """The class registered as `name`; unknown names are a `ConfigError`."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown retriever {name!r}; available: {', '.join(retriever_names())}",
-            where="retriever",
-        ) from None
+RETRIEVERS: Registry[type[Retriever]] = Registry("retriever")
+"""Retriever classes by name; `promptops.rag.retrievers` registers the built-ins."""
 
 
 def create_retriever(name: str, **params: Any) -> Retriever:
     """A new, unfitted retriever; bad parameters are a `ConfigError`."""
-    cls = retriever_class(name)
+    cls = RETRIEVERS.get(name, where="retriever")
     try:
         return cls(**params)
     except TypeError as exc:
@@ -116,4 +86,5 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 def load_retriever(directory: Path) -> Retriever:
     """Any registered retriever saved in `directory`, by the name in its manifest."""
-    return retriever_class(str(read_manifest(directory)["name"])).load(directory)
+    name = str(read_manifest(directory)["name"])
+    return RETRIEVERS.get(name, where=str(directory / MANIFEST)).load(directory)

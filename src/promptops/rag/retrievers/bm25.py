@@ -36,7 +36,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from promptops.errors import ConfigError
 from promptops.rag.chunking import Chunk
-from promptops.rag.retrievers.base import Hits, register_retriever, write_manifest
+from promptops.rag.retrievers.base import Hits, write_manifest
 
 BM25Method = Literal["lucene", "robertson"]
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
@@ -92,7 +92,6 @@ class _BM25State:
     chunk_ids: list[str]
 
 
-@register_retriever("bm25")
 class BM25Retriever:
     """Sparse lexical retrieval (see module docstring); `n_threads` > 1 searches queries on a
     thread pool (numpy releases the GIL for most of the per-query work)."""

@@ -26,8 +26,9 @@ from promptops.embeddings import (
     resolve_model_path,
 )
 from promptops.errors import ConfigError
+from promptops.extras import FAISS, require_local
 from promptops.rag.chunking import Chunk
-from promptops.rag.retrievers.base import Hits, register_retriever, write_manifest
+from promptops.rag.retrievers.base import Hits, write_manifest
 
 if TYPE_CHECKING:
     import faiss
@@ -48,7 +49,6 @@ class _DenseState:
     chunk_ids: list[str]
 
 
-@register_retriever("dense")
 class DenseRetriever:
     """Cosine-similarity retrieval over chunk embeddings (see module docstring)."""
 
@@ -64,6 +64,7 @@ class DenseRetriever:
     ) -> None:
         if index not in ("flat", "hnsw"):
             raise ConfigError(f"unknown faiss index kind {index!r}", where="index")
+        require_local("the dense retriever (faiss)", FAISS)
         self.model = model
         self.model_path = resolve_model_path(model)
         self.index_kind: IndexKind = index

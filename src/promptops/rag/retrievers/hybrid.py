@@ -21,7 +21,6 @@ from promptops.rag.retrievers.base import (
     Retriever,
     create_retriever,
     load_retriever,
-    register_retriever,
     write_manifest,
 )
 
@@ -40,7 +39,6 @@ def reciprocal_rank_fusion(
     return ordered[:k]
 
 
-@register_retriever("hybrid")
 class HybridRetriever:
     """RRF over member retrievers (see module docstring).
 
