@@ -7,14 +7,21 @@ from pathlib import Path
 import typer
 
 from promptops.cli.common import endpoint_options, executor_options, ray_settings, settle_imports
+from promptops.cli.experiments_cmd import experiment_options
 
 
 def eval_command(
     name: str = typer.Argument(..., help="Suite name (evalsets/NAME.yaml) or a suite file."),
-    prompt: str | None = typer.Option(None, "--prompt", help="Prompt NAME[@VERSION] or file."),
+    prompt: list[str] | None = typer.Option(
+        None, "--prompt", help="Prompt NAME[@VERSION] or file; repeat for a grid of cells."
+    ),
     evalset: Path | None = typer.Option(None, "--evalset", help="Evalset file (JSONL/CSV/YAML)."),
     base_url: str | None = endpoint_options.BASE_URL,
-    model: str | None = endpoint_options.MODEL,
+    model: list[str] | None = typer.Option(
+        None, "--model", help="Model name sent to the endpoint; repeat for a grid of cells."
+    ),
+    profile: list[str] | None = experiment_options.PROFILE,
+    mlflow: str | None = experiment_options.MLFLOW,
     concurrency: int | None = endpoint_options.CONCURRENCY,
     timeout: float | None = endpoint_options.TIMEOUT,
     max_retries: int | None = endpoint_options.MAX_RETRIES,
@@ -47,6 +54,7 @@ def eval_command(
     """
     from promptops.distributed.cluster import RaySettings
     from promptops.evals.runner import EvalOptions, run_eval
+    from promptops.experiments.grid import is_grid
 
     ray = ray_settings(executor, ray_address, workers)
     settle_imports()
@@ -57,10 +65,10 @@ def eval_command(
         reference = baseline_for(name, baseline)
 
     options = EvalOptions(
-        prompt=prompt,
+        prompt=prompt[0] if prompt else None,
         evalset=evalset,
         base_url=base_url,
-        model=model,
+        model=model[0] if model else None,
         concurrency=concurrency,
         timeout=timeout,
         max_retries=max_retries,
@@ -72,6 +80,12 @@ def eval_command(
         executor="ray" if ray is not None else "local",
         ray=ray or RaySettings(),
     )
+    if is_grid(prompt or [], profile or [], model or []):
+        from promptops.cli.experiments_cmd import grid_command
+
+        raise typer.Exit(
+            grid_command(name, prompt or [], profile or [], model or [], options, mlflow)
+        )
     outcome = run_eval(name, options)
     summary = outcome.summary
     metrics = summary.metrics
@@ -101,8 +115,12 @@ def eval_command(
         comparison, files = compare_with_baseline(path, outcome.out_dir, alpha=alpha)
         typer.echo(f"against baseline {path}:")
         print_verdict(comparison, files)
-        exit_code = max(exit_code, comparison.exit_code)
-    raise typer.Exit(exit_code)
+        from promptops.cli.experiments_cmd import against_baseline_code
+
+        exit_code = max(exit_code, against_baseline_code(name, comparison))
+    from promptops.cli.experiments_cmd import after_run
+
+    raise typer.Exit(max(exit_code, after_run(name, outcome.out_dir, mlflow)))
 
 
 def register(app: typer.Typer) -> None:
