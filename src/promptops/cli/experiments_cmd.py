@@ -120,7 +120,7 @@ def runs_list(
     from promptops.experiments.runs_index import HEADERS, format_entry, list_runs
 
     rows = [format_entry(e) for e in list_runs(root, suite=suite)]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(HEADERS)]
     for line in [HEADERS, *rows]:
         typer.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
     typer.echo(f"{len(rows)} run(s)")
@@ -140,6 +140,7 @@ def runs_show(
     folder = find_run(run, root)
     summary = json.loads((folder / SUMMARY).read_text(encoding="utf-8"))
     entry = entry_from(folder, summary)
+    typer.echo(f"run id: {entry.run_id}")
     names = ["time", "run", "prompt", "model", "evalset sha256", "primary metric", "cost"]
     for name, value in zip(names, format_entry(entry), strict=True):
         typer.echo(f"{name}: {value}")

@@ -20,6 +20,7 @@ class RunEntry:
     """What one line of `runs list` shows."""
 
     folder: Path
+    name: str  # the folder under the runs root (grid cells: grid/cell)
     run_id: str
     started_at: str
     suite: str
@@ -34,7 +35,7 @@ class RunEntry:
     passed: bool | None
 
 
-def entry_from(folder: Path, summary: dict[str, Any]) -> RunEntry:
+def entry_from(folder: Path, summary: dict[str, Any], root: Path | None = None) -> RunEntry:
     """The listed fields of any kind of run summary (classification, RAG, later kinds)."""
     volatile = summary.get("volatile") or {}
     prompt = summary.get("prompt") or {}
@@ -48,6 +49,7 @@ def entry_from(folder: Path, summary: dict[str, Any]) -> RunEntry:
     usage = summary.get("usage") or {}
     return RunEntry(
         folder=folder,
+        name=folder.relative_to(root).as_posix() if root else folder.name,
         run_id=str(volatile.get("run_id") or folder.name),
         started_at=str(volatile.get("started_at") or ""),
         suite=str(summary.get("suite") or ""),
@@ -73,7 +75,7 @@ def list_runs(root: Path = RUNS_DIR, *, suite: str | None = None) -> list[RunEnt
             continue
         if not isinstance(summary, dict):
             continue
-        entry = entry_from(path.parent, summary)
+        entry = entry_from(path.parent, summary, root)
         if suite is None or entry.suite == suite:
             entries.append(entry)
     return sorted(entries, key=lambda e: (e.started_at, str(e.folder)))
@@ -84,7 +86,7 @@ def find_run(ref: str, root: Path = RUNS_DIR) -> Path:
     path = Path(ref)
     if (path / SUMMARY).is_file():
         return path
-    hits = [e.folder for e in list_runs(root) if ref in (e.run_id, e.folder.name)]
+    hits = [e.folder for e in list_runs(root) if ref in (e.run_id, e.name, e.folder.name)]
     if len(hits) == 1:
         return hits[0]
     if not hits:
@@ -103,7 +105,7 @@ def format_entry(e: RunEntry) -> list[str]:
     cost = "n/a" if e.cost_usd is None else f"${e.cost_usd:.4f}"
     return [
         e.started_at or "?",
-        e.run_id,
+        e.name,
         e.prompt,
         e.model,
         e.evalset_sha256,
