@@ -21,7 +21,8 @@ def eval_command(
         None, "--model", help="Model name sent to the endpoint; repeat for a grid of cells."
     ),
     profile: list[str] | None = experiment_options.PROFILE,
-    mlflow: str | None = experiment_options.MLFLOW,
+    mlflow: bool = experiment_options.MLFLOW,
+    mlflow_uri: str = experiment_options.MLFLOW_URI,
     concurrency: int | None = endpoint_options.CONCURRENCY,
     timeout: float | None = endpoint_options.TIMEOUT,
     max_retries: int | None = endpoint_options.MAX_RETRIES,
@@ -83,9 +84,9 @@ def eval_command(
     if is_grid(prompt or [], profile or [], model or []):
         from promptops.cli.experiments_cmd import grid_command
 
-        raise typer.Exit(
-            grid_command(name, prompt or [], profile or [], model or [], options, mlflow)
-        )
+        tracking = mlflow_uri if mlflow else None
+        grid = grid_command(name, prompt or [], profile or [], model or [], options, tracking)
+        raise typer.Exit(grid)
     outcome = run_eval(name, options)
     summary = outcome.summary
     metrics = summary.metrics
@@ -120,7 +121,8 @@ def eval_command(
         exit_code = max(exit_code, against_baseline_code(name, comparison))
     from promptops.cli.experiments_cmd import after_run
 
-    raise typer.Exit(max(exit_code, after_run(name, outcome.out_dir, mlflow)))
+    tracking_uri = mlflow_uri if mlflow else None
+    raise typer.Exit(max(exit_code, after_run(name, outcome.out_dir, tracking_uri)))
 
 
 def register(app: typer.Typer) -> None:

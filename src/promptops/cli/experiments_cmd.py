@@ -18,13 +18,15 @@ experiment_options = SimpleNamespace(
         None, "--profile", help="Endpoint profile (profiles.yaml); repeat for a grid of cells."
     ),
     MLFLOW=typer.Option(
-        None,
+        False,
         "--mlflow",
-        is_flag=False,
-        flag_value="mlruns",
-        metavar="[URI]",
-        help="Log the run to MLflow (default: a local mlruns/ folder); pip install "
-        "'promptops[mlflow]'.",
+        help="Log the run (each cell of a grid) to MLflow; pip install 'promptops[mlflow]'.",
+    ),
+    MLFLOW_URI=typer.Option(
+        "mlruns",
+        "--mlflow-uri",
+        help="MLflow tracking URI for --mlflow: a folder (file store, default ./mlruns), "
+        "a database or a server URL.",
     ),
 )
 
