@@ -73,7 +73,7 @@ def cells_section(g: GridSummary) -> Section:
             _num(c.latency_p95_s),
             _pct(c.invalid_rate),
             _pct(c.error_rate),
-            Status(c.id in g.cost_frontier, "yes" if c.id in g.cost_frontier else "no"),
+            span("yes" if c.id in g.cost_frontier else "no"),
         ]
         rows.append(tuple(row))
     return Section(
@@ -120,7 +120,14 @@ def _scatter(g: GridSummary, title: str, front: list[str], x_of: str) -> Chart:
 
     data = tuple((c.id, x(c), c.quality, "frontier" if c.id in front else "") for c in g.cells)
     listing = BulletList(tuple(span(f"{i}. ", CodeText(name)) for i, name in enumerate(front, 1)))
-    return Chart("scatter", title, data, fallback=(listing,))
+    axis = f"{g.cost_basis} per 1,000" if x_of == "cost" else "p50 latency (s)"
+    return Chart(
+        "scatter",
+        title,
+        data,
+        fallback=(Paragraph(span(f"{title}:")), listing),
+        series=(axis, g.primary_metric),
+    )
 
 
 def frontier_section(g: GridSummary) -> Section:
@@ -154,7 +161,7 @@ def pairs_section(g: GridSummary) -> Section:
             span(p.test),
             Num(f"{p.p_value:.3g}"),
             Num(f"{p.p_holm:.3g}"),
-            Status(not p.significant, p.outcome.replace("_", " ")),
+            Status(not p.significant, p.outcome.replace("_", " ").replace("holm", "Holm")),
         )
         for p in g.pairs
     )
@@ -194,7 +201,7 @@ def grid_document(g: GridSummary) -> Document:
 
 
 def write_grid_report(g: GridSummary, folder: Path) -> list[Path]:
-    from promptops.experiments.render_local import render_html, render_markdown
+    from promptops.reports.render import render_html, render_markdown
 
     doc = grid_document(g)
     md, html = folder / "report.md", folder / "report.html"

@@ -13,7 +13,7 @@ import html
 import math
 from collections.abc import Iterable, Sequence
 
-from promptops.reports import series_svg, svg
+from promptops.reports import scatter_svg, series_svg, svg
 from promptops.reports.document import (
     Banner,
     Block,
@@ -202,6 +202,8 @@ def drawing(c: Chart) -> str:
             for lo, hi, n, conf, acc in c.data
         ]
         return svg.reliability_diagram(bins)
+    if c.kind == "scatter":  # (label, x, y, on frontier); `series` names the x and y axes
+        return scatter_svg.scatter(c.data, title=c.title, axes=c.series)
     if c.kind == "whiskers":
         numbers = [_floats(r[1:4]) for r in c.data]
         whiskers = [(label, n[0], n[1], n[2]) for label, n in zip(labels, numbers, strict=True)]
