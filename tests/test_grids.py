@@ -187,3 +187,40 @@ def test_frontier_against_a_sweep_on_random_points() -> None:
         swept = sweep_frontier(pts)
         kept = {(qq, cc) for name, qq, cc in pts if name in swept}
         assert set(got) == {name for name, qq, cc in pts if (qq, cc) in kept}
+
+
+def test_a_task_kind_adds_its_own_score_reader(tmp_path: Path) -> None:
+    """The per-case seam: a reader registered for a task kind; pairs of non-binary scores get
+    the sign-flip test, exact here, checked against enumerating every sign pattern."""
+    import itertools
+
+    from promptops.experiments.pairwise import SIGN_FLIP_MEAN, compare_pair, sign_flip_mean
+    from promptops.experiments.scores import SCORE_READERS, CaseRow, per_case_scores
+
+    def scoring(record: dict[str, object]) -> CaseRow:
+        err = abs(float(record["predicted"]) - float(record["expected"]))  # type: ignore[arg-type]
+        return CaseRow(str(record["id"]), 1 - err / 4, record["expected"], record["predicted"],
+                       False, False, 0.0, 0.0)  # fmt: skip
+
+    if "test-scoring" not in SCORE_READERS:
+        SCORE_READERS.register("test-scoring", scoring)
+    runs = []
+    for name, preds in (("a", [1, 2, 3, 4, 0, 2]), ("b", [1, 3, 3, 2, 0, 1])):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "prompt.json").write_text(json.dumps({"task": "test-scoring"}))
+        rows = [
+            {"id": f"c{i}", "sample": 0, "expected": 2, "predicted": p} for i, p in enumerate(preds)
+        ]
+        (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        runs.append(per_case_scores(folder))
+    a, b = runs
+    assert a.kind == "test-scoring" and not a.binary
+    test = compare_pair("a", a, "b", b, alpha=0.05)
+    assert test.test == SIGN_FLIP_MEAN
+    d = np.array([b.rows[i].score - a.rows[i].score for i in sorted(a.rows)])
+    means = [np.mean(np.array(s) * d) for s in itertools.product([-1, 1], repeat=len(d))]
+    direct = np.mean(np.abs(means) >= abs(d.mean()) - 1e-12)
+    assert test.diff == pytest.approx(d.mean())
+    assert test.p_value == pytest.approx(direct)
+    assert sign_flip_mean(np.zeros(4))[1] == 1.0
