@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from scipy.optimize import minimize_scalar
 
-from _eval_util import SUITE, make_project
+from _eval_util import SUITE, cases, make_project
 from _regress_util import cli, degraded_prompt
 from promptops.experiments.noninferiority import (
     tango_interval,
@@ -138,3 +138,25 @@ def test_macro_f1_uses_the_paired_interval_with_the_size_rule(
     assert "PASS non-inferior: macro_f1 difference" in out
     assert "paired bootstrap interval, with the sign-flip size rule" in out
     assert "FAIL: B is significantly worse" in out  # shown, but the margin decides
+
+
+def test_too_few_differing_cases_never_grant_non_inferiority(
+    project: Path,
+    server: FakeOpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two differing cases: no sign-flip outcome could be significant, so even a margin of
+    0.9 is "not demonstrated" (the size rule), whatever the bootstrap interval says."""
+    keep = {"test-password-1", "test-password-2", "test-refund-1", "test-delivery-1"}
+    rows = [r for r in cases() if r["split"] == "train" or r["id"] in keep]
+    suite = SUITE.replace("macro_f1: {min: 0.5}", "macro_f1: {min: 0.0}")
+    make_project(project, rows, suite=suite + "non_inferiority_margin: 0.9\n")
+    base = ["eval", "router", "--base-url", server.base_url, "--out", "runs/base"]
+    assert cli(base, monkeypatch, capsys)[0] == 0
+    assert cli(["baseline", "save", "runs/base"], monkeypatch, capsys)[0] == 0
+    worse = str(degraded_prompt(project))
+    args = ["eval", "router", "--base-url", server.base_url, "--prompt", worse]
+    code, out, _ = cli([*args, "--out", "runs/w", "--against-baseline"], monkeypatch, capsys)
+    assert code == 1
+    assert "FAIL non-inferiority not demonstrated (too few differing cases to decide)" in out
