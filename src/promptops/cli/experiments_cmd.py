@@ -91,12 +91,15 @@ def after_run(suite_ref: str, run_folder: Path, mlflow: str | None) -> int:
 
     suite, _ = resolve_suite(suite_ref)
     if suite.costs is not None:
-        from promptops.experiments.costing import run_business_cost
+        from promptops.experiments.costing import profile_prices, run_business_cost
         from promptops.runs.folder import SUMMARY
         from promptops.runs.summary import ClassificationSummary
 
         summary = ClassificationSummary.model_validate_json((run_folder / SUMMARY).read_text())
-        cost = run_business_cost(run_folder, suite, Path(summary.evalset.path), summary.labels)
+        prices = profile_prices(summary.model.profile)
+        cost = run_business_cost(
+            run_folder, suite, Path(summary.evalset.path), summary.labels, prices
+        )
         for row in cost.rows:
             e = row.estimate
             typer.echo(

@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from promptops.business import CostEstimate, ErrorCosts, label_costs, per_1000
-from promptops.errors import ConfigError
+from promptops.errors import ConfigError, UserInputError
 from promptops.evals.baselines import fit_baselines
 from promptops.evals.evalset import EvalsetFile
 from promptops.evals.suite import Suite
 from promptops.experiments.scores import CaseScores, per_case_scores
-from promptops.llm.profile import Prices
+from promptops.llm.profile import Prices, resolve_profile
 from promptops.runs.folder import write_json
 
 BUSINESS_COST_JSON = "business_cost.json"
@@ -39,6 +39,14 @@ class BusinessCost:
 
     def to_json(self) -> dict[str, object]:
         return {"currency": self.currency, "rows": [asdict(r) for r in self.rows]}
+
+
+def profile_prices(profile: str) -> Prices | None:
+    """The profile's prices from profiles.yaml, to price answers replayed from the cache."""
+    try:
+        return resolve_profile(profile).prices
+    except UserInputError:
+        return None
 
 
 def scores_cost(
@@ -67,17 +75,17 @@ def scores_cost(
 
 
 def run_business_cost(
-    run_folder: Path, suite: Suite, evalset: Path, labels: list[str]
+    run_folder: Path, suite: Suite, evalset: Path, labels: list[str], prices: Prices | None = None
 ) -> BusinessCost:
-    """The prompt's and every baseline's expected cost per 1,000 decisions; written beside
-    the run's other files."""
+    """The prompt's and every baseline's expected cost per 1,000 decisions (answers replayed
+    from the cache priced at `prices`); written beside the run's other files."""
     costs = suite.costs
     if costs is None:
         raise ConfigError("the suite declares no costs", where=f"{suite.name}: costs")
     costs.check_labels(labels, where=f"suite {suite.name}: costs.matrix")
     n_boot, seed = suite.bootstrap_samples, suite.seed
     scores = per_case_scores(run_folder)
-    rows = [scores_cost(scores, costs, n_boot=n_boot, seed=seed)]
+    rows = [scores_cost(scores, costs, n_boot=n_boot, seed=seed, prices=prices)]
     file = EvalsetFile(evalset)
     train = [c for c in file if c.split == "train"]
     test = file.of_split("test")

@@ -16,7 +16,6 @@ from promptops.reports.document import (
     Num,
     Paragraph,
     Section,
-    Status,
     Table,
     span,
 )
@@ -24,7 +23,7 @@ from promptops.reports.document import Code as CodeText
 
 
 def _num(value: float | None, digits: int = 3) -> Num:
-    return Num("n/a" if value is None else f"{value:.{digits}f}")
+    return Num("n/a" if value is None else f"{value:,.{digits}f}")
 
 
 def _pct(value: float) -> Num:
@@ -67,7 +66,7 @@ def cells_section(g: GridSummary) -> Section:
             _money(c.call_cost_per_1000),
         ]
         if business:
-            row += [_money(c.business_per_1000), _ci(c.business_low, c.business_high, 2)]
+            row += [_num(c.business_per_1000, 2), _ci(c.business_low, c.business_high, 2)]
         row += [
             _num(c.latency_p50_s),
             _num(c.latency_p95_s),
@@ -98,7 +97,7 @@ def ranking_section(g: GridSummary) -> Section:
         (
             Num(str(rank)),
             span(cell_id),
-            _money(by_id[cell_id].ranking_cost),
+            _num(by_id[cell_id].ranking_cost, 2 if by_id[cell_id].business_per_1000 else 6),
             _ci(by_id[cell_id].business_low, by_id[cell_id].business_high, 2),
             _num(by_id[cell_id].quality),
         )
@@ -161,7 +160,7 @@ def pairs_section(g: GridSummary) -> Section:
             span(p.test),
             Num(f"{p.p_value:.3g}"),
             Num(f"{p.p_holm:.3g}"),
-            Status(not p.significant, p.outcome.replace("_", " ").replace("holm", "Holm")),
+            span(p.outcome.replace("_", " ").replace("holm", "Holm")),
         )
         for p in g.pairs
     )

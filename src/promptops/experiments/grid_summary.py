@@ -18,13 +18,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from promptops.business import ErrorCosts
-from promptops.errors import UserInputError
-from promptops.experiments.costing import scores_cost
+from promptops.experiments.costing import profile_prices, scores_cost
 from promptops.experiments.frontier import Point, pareto_frontier
 from promptops.experiments.grid import GridRun
 from promptops.experiments.pairwise import PairTest, all_pairs
 from promptops.experiments.scores import CaseScores, per_case_scores
-from promptops.llm.profile import Prices, resolve_profile
 from promptops.runs.folder import SUMMARY
 
 
@@ -91,14 +89,6 @@ class _Loaded:
     scores: CaseScores
 
 
-def _prices(profile: str) -> Prices | None:
-    """The profile's prices from profiles.yaml, to price answers replayed from the cache."""
-    try:
-        return resolve_profile(profile).prices
-    except UserInputError:
-        return None
-
-
 def _quantile(values: list[float], q: float) -> float | None:
     return round(float(np.quantile(values, q)), 6) if values else None
 
@@ -117,7 +107,7 @@ def _load(
     rows = list(scores.rows.values())
     n = max(len(rows), 1)
     latencies = [r.latency_s for r in rows if not r.error and not r.cached]
-    prices = _prices(str(s["model"]["profile"]))
+    prices = profile_prices(str(s["model"]["profile"]))
     business = (
         scores_cost(scores, costs, n_boot=n_boot, seed=seed, prices=prices) if costs else None
     )
