@@ -42,6 +42,7 @@ def grid_command(
     """Run the grid, write its report; exit 0 (a grid ranks, it does not pass or fail)."""
     from promptops.experiments.grid import GridSpec, endpoints_from, run_grid
     from promptops.experiments.grid_report import finish_grid
+    from promptops.experiments.grid_summary import money
 
     spec = GridSpec(
         suite=suite,
@@ -57,7 +58,7 @@ def grid_command(
         c = by_id[cell_id]
         typer.echo(
             f"  {c.id}: {c.primary_metric} {c.quality:.3f} [{c.quality_low:.3f}, "
-            f"{c.quality_high:.3f}]  cost/1k {c.ranking_cost:.4g}  invalid {c.invalid_rate:.1%}"
+            f"{c.quality_high:.3f}]  cost/1k {money(c.ranking_cost)}  invalid {c.invalid_rate:.1%}"
         )
     typer.echo(summary.recommendation)
     typer.echo(f"reports: {run.folder / 'report.md'}  {run.folder / 'report.html'}")

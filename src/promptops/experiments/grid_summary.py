@@ -206,6 +206,11 @@ def _pair(pairs: list[PairTest], x: str, y: str) -> PairTest | None:
     return next((p for p in pairs if {p.a, p.b} == {x, y}), None)
 
 
+def money(value: float) -> str:
+    """A cost per 1,000: to the cent from 1 up, else 4 significant digits (call prices)."""
+    return f"{value:,.2f}" if value >= 1 else f"{value:.4g}"
+
+
 def _caveat(pair: PairTest, alpha: float) -> str:
     """Why "not significantly worse" is weaker than it sounds, where it is."""
     if pair.outcome == "significant" and not pair.significant(alpha):
@@ -234,7 +239,7 @@ def recommend(
         sentence = (
             f"{name(best)} is the best cell (mean score {best.mean_score:.3f}) and also the "
             f"cheapest of those not significantly worse than it "
-            f"({best.ranking_cost:.4g} per 1,000)."
+            f"({money(best.ranking_cost)} per 1,000)."
         )
         return best.id, pick.id, sentence
     pair = _pair(pairs, best.id, pick.id)
@@ -247,6 +252,6 @@ def recommend(
     sentence = (
         f"{name(pick)} is the cheapest cell not significantly worse than the best "
         f"({name(best)}): mean score {pick.mean_score:.3f} vs {best.mean_score:.3f}, "
-        f"{pick.ranking_cost:.4g} vs {by_id[best.id].ranking_cost:.4g} per 1,000{detail}."
+        f"{money(pick.ranking_cost)} vs {money(by_id[best.id].ranking_cost)} per 1,000{detail}."
     )
     return best.id, pick.id, sentence

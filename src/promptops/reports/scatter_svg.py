@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from promptops.reports import fmt
 from promptops.reports.svg import BLUE, FONT, GRID, INK, MUTED, short, text
 
 Point = tuple[str, float, float, bool]
@@ -52,10 +51,10 @@ def scatter(rows: Sequence[Row], *, title: str, axes: Sequence[str] = ("x", "y")
         body.append(
             f'<line x1="{_n(gx)}" y1="{_n(top)}" x2="{_n(gx)}" y2="{_n(top + plot_h)}"'
             f' stroke="{GRID}"/><text x="{_n(gx)}" y="{_n(top + plot_h + 16)}"'
-            f' text-anchor="middle" fill="{MUTED}" font-size="11">{fmt.num(tx, 4)}</text>'
+            f' text-anchor="middle" fill="{MUTED}" font-size="11">{tx:.4g}</text>'
             f'<line x1="{_n(left)}" y1="{_n(gy)}" x2="{_n(left + plot_w)}" y2="{_n(gy)}"'
             f' stroke="{GRID}"/><text x="{_n(left - 6)}" y="{_n(gy + 4)}" text-anchor="end"'
-            f' fill="{MUTED}" font-size="11">{fmt.num(ty, 3)}</text>'
+            f' fill="{MUTED}" font-size="11">{ty:.3g}</text>'
         )
     body.append(
         f'<text x="{_n(left + plot_w / 2)}" y="{_n(height - 6)}" text-anchor="middle"'
