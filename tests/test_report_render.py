@@ -159,3 +159,34 @@ def test_html_clips_only_limited_text_at_its_own_longer_limit(limit: int | None)
     )
     assert (long in page) is (limit is None)
     assert ("y" * 599 + "…" in page) is (limit is not None)
+
+
+def test_every_chart_kind_draws_well_formed_svg_with_escaped_labels() -> None:
+    hostile = "</svg><script>x</script>"
+    charts = (
+        Chart("bars", "b", ((hostile, 0.5, 0.2),), series=("one", "two")),
+        Chart("heatmap", "h", ((hostile, 3, 1), ("b", 0, 4)), series=(hostile, "b")),
+        Chart("reliability", "r", ((0.0, 0.5, 4, 0.3, 0.25), (0.5, 1.0, 0, None, None))),
+        Chart("whiskers", "w", ((hostile, 0.5, 0.4, 0.6),)),
+        Chart(
+            "series", "s", (("t0", 1.0), ("t1", None), ("t2", 3.0)), series=(hostile,), marks=(2,)
+        ),
+        Chart("scatter", "c", ((hostile, 0.01, 0.8), ("cheap", 0.001, 0.6)), series=("cost", "F1")),
+    )
+    page = render_html(Document("t", sections=(Section("s", "S", charts),)))
+    pieces = page.split('<div class="chart">')[1:]
+    assert len(pieces) == len(charts)
+    for piece in pieces:
+        root = ET.fromstring(piece.split("</div>")[0])
+        labels = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}title"))
+        assert "<script>" not in piece and root.tag.endswith("svg"), labels
+    dots = ET.fromstring(pieces[-1].split("</div>")[0]).findall(
+        ".//{http://www.w3.org/2000/svg}g[@class='point']"
+    )
+    assert len(dots) == 2
+    (x1, y1), (x2, y2) = (
+        (float(c.get("cx", "nan")), float(c.get("cy", "nan")))
+        for dot in dots
+        for c in dot.iter("{http://www.w3.org/2000/svg}circle")
+    )
+    assert x1 > x2 and y1 < y2  # more cost lies right, more F1 lies higher

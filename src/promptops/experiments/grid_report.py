@@ -9,6 +9,7 @@ from promptops.experiments.grid import GridRun
 from promptops.experiments.grid_summary import CellFigures, GridSummary
 from promptops.reports.document import (
     Banner,
+    Block,
     BulletList,
     Cell,
     Chart,
@@ -113,19 +114,19 @@ def ranking_section(g: GridSummary) -> Section:
     )
 
 
-def _scatter(g: GridSummary, title: str, front: list[str], x_of: str) -> Chart:
+def _frontier(g: GridSummary, title: str, front: list[str], x_of: str) -> tuple[Block, ...]:
+    """The named frontier's chart (HTML) and its cells listed (both backends)."""
+
     def x(c: CellFigures) -> float | None:
         return c.ranking_cost if x_of == "cost" else c.latency_p50_s
 
-    data = tuple((c.id, x(c), c.quality, "frontier" if c.id in front else "") for c in g.cells)
-    listing = BulletList(tuple(span(f"{i}. ", CodeText(name)) for i, name in enumerate(front, 1)))
+    data = tuple((c.id, x(c), c.quality) for c in g.cells if x(c) is not None)
     axis = f"{g.cost_basis} per 1,000" if x_of == "cost" else "p50 latency (s)"
-    return Chart(
-        "scatter",
-        title,
-        data,
-        fallback=(Paragraph(span(f"{title}:")), listing),
-        series=(axis, g.primary_metric),
+    listing = tuple(span(f"{i}. ", CodeText(name)) for i, name in enumerate(front, 1))
+    return (
+        Chart("scatter", title, data, series=(axis, g.primary_metric)),
+        Paragraph(span(f"Frontier, {title}:")),
+        BulletList(listing),
     )
 
 
@@ -140,12 +141,8 @@ def frontier_section(g: GridSummary) -> Section:
                     "(or latency), cheapest first."
                 )
             ),
-            _scatter(
-                g, f"{g.primary_metric} against {g.cost_basis} per 1,000", g.cost_frontier, "cost"
-            ),
-            _scatter(
-                g, f"{g.primary_metric} against p50 latency (s)", g.latency_frontier, "latency"
-            ),
+            *_frontier(g, f"{g.primary_metric} against cost", g.cost_frontier, "cost"),
+            *_frontier(g, f"{g.primary_metric} against latency", g.latency_frontier, "latency"),
         ),
     )
 

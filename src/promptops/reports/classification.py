@@ -10,28 +10,28 @@ from collections.abc import Sequence
 
 from promptops.reports import fmt
 from promptops.reports.common import (
+    columns,
     cut,
     findings_section,
     footer,
     run_details,
-    threshold_status,
+    threshold_banner,
     threshold_table,
     usage_list,
 )
 from promptops.reports.document import (
-    Banner,
     Block,
-    BulletList,
     Cell,
     Chart,
     Document,
     Heading,
     Num,
-    Paragraph,
     Section,
     Span,
     Strong,
     Table,
+    bullets,
+    para,
     span,
 )
 from promptops.reports.fmt import metric_name
@@ -50,20 +50,10 @@ from promptops.reports.words import (
 )
 from promptops.runs.summary import CaseView, ClassificationSummary
 
-BASELINE_HEADERS = (
-    "Baseline",
-    "Status",
-    "Accuracy",
-    "Macro-F1",
-    "Prompt minus baseline",
-    "Deciding test",
-    "p (decides)",
-    "MDE (80% power)",
-    "Outcome",
-    "Bootstrap 95% CI",
-    "Bootstrap p",
-    "McNemar p (exact / mid-p)",
-    "Description",
+BASELINE_HEADERS = columns(
+    "Baseline | Status | Accuracy | Macro-F1 | Prompt minus baseline | Deciding test"
+    " | p (decides) | MDE (80% power) | Outcome | Bootstrap 95% CI | Bootstrap p"
+    " | McNemar p (exact / mid-p) | Description"
 )
 
 
@@ -114,20 +104,15 @@ def _meta(s: ClassificationSummary) -> tuple[tuple[str, Span], ...]:
 
 
 def _verdict(s: ClassificationSummary) -> Section:
-    blocks: list[Block] = [
-        Banner(
-            s.passed,
-            span(Strong("PASS" if s.passed else "FAIL"), f": {threshold_status(s.thresholds)}"),
-        )
-    ]
+    blocks: list[Block] = [threshold_banner(s.passed, s.thresholds)]
     if s.thresholds:
         blocks.append(threshold_table(s.thresholds))
         notes = [span(f"{metric_name(t.metric)}: {t.note}") for t in s.thresholds if t.note]
         if notes:
-            blocks.append(BulletList(tuple(notes)))
-    blocks.append(Paragraph(span(baseline_sentence(s))))
+            blocks.append(bullets(*notes))
+    blocks.append(para(baseline_sentence(s)))
     if s.verdict.best_baseline is None and s.verdict.explanation:
-        blocks.append(Paragraph(span(s.verdict.explanation)))
+        blocks.append(para(s.verdict.explanation))
     return Section("verdict", "Verdict", tuple(blocks))
 
 
@@ -145,16 +130,14 @@ def _headline(s: ClassificationSummary) -> Section:
         blocks.append(Chart("whiskers", "Headline metrics with CI", tuple(whiskers)))
     note = bootstrap_note(s)
     if note:
-        blocks.append(Paragraph(span(note), tone="note"))
+        blocks.append(para(note, tone="note"))
     power = sensitivity_sentence(s)
     if power:
-        blocks.append(Paragraph(span(power), tone="note"))
+        blocks.append(para(power, tone="note"))
     blocks.append(
-        Paragraph(
-            span(
-                f"Cases: {fmt.count(s.n_cases)}; errors: {fmt.count(s.n_errors)}; "
-                f"invalid outputs: {fmt.count(s.n_invalid)} ({fmt.pct(s.metrics.invalid_rate)})."
-            )
+        para(
+            f"Cases: {fmt.count(s.n_cases)}; errors: {fmt.count(s.n_errors)}; "
+            f"invalid outputs: {fmt.count(s.n_invalid)} ({fmt.pct(s.metrics.invalid_rate)})."
         )
     )
     return Section("metrics", "Headline metrics", tuple(blocks))
@@ -221,7 +204,7 @@ def _confusion(s: ClassificationSummary) -> Section:
         for label, counts in zip(cm.labels, cm.matrix, strict=True)
     ]
     table = Table(("Expected ↓ / predicted →", *cm.columns), tuple(rows))
-    note = Paragraph(span("Rows are expected labels, columns are predictions (bold: correct)."))
+    note = para("Rows are expected labels, columns are predictions (bold: correct).")
     data: tuple[tuple[float | str | None, ...], ...] = tuple(
         (label, *counts) for label, counts in zip(cm.labels, cm.matrix, strict=True)
     )
@@ -242,7 +225,7 @@ def _calibration(s: ClassificationSummary) -> Section | None:
     effect = calibration_sentence(s)
     if effect is not None:
         facts.append(span(effect))
-    blocks: list[Block] = [BulletList(tuple(facts))]
+    blocks: list[Block] = [bullets(*facts)]
     if m.reliability:
         rows: list[tuple[Cell, ...]] = [
             (
@@ -293,11 +276,9 @@ def _slices(s: ClassificationSummary) -> Section | None:
     ]
     if gap:
         blocks.append(
-            Paragraph(
-                span(
-                    f"Largest gap: {metric_name(gap.metric)} differs by {fmt.num(gap.gap)} "
-                    f"between {gap.tag_a} and {gap.tag_b}."
-                )
+            para(
+                f"Largest gap: {metric_name(gap.metric)} differs by {fmt.num(gap.gap)} "
+                f"between {gap.tag_a} and {gap.tag_b}."
             )
         )
     return Section("slices", "Slices", tuple(blocks))
@@ -337,11 +318,9 @@ def _worst_cases(s: ClassificationSummary) -> Section | None:
         blocks.append(Heading("Lowest-recall classes", 3))
         for cr in w.lowest_recall:
             blocks.append(
-                Paragraph(
-                    span(
-                        Strong(cr.label),
-                        f": recall {fmt.num(cr.recall)} (support {fmt.count(cr.support)})",
-                    )
+                para(
+                    Strong(cr.label),
+                    f": recall {fmt.num(cr.recall)} (support {fmt.count(cr.support)})",
                 )
             )
             if cr.examples:
@@ -354,25 +333,19 @@ def _repeats(s: ClassificationSummary) -> Section | None:
     if r is None:
         return None
     flaky = ", ".join(sorted(r.flaky_cases)) or "none"
-    facts = BulletList(
-        (
-            span(f"Mean agreement: {fmt.num(r.mean_agreement)}"),
-            span(f"pass^{r.k} (right on every repeat): {fmt.num(r.pass_hat_k)}"),
-            span(f"Flaky cases ({fmt.count(len(r.flaky_cases))}): {flaky}"),
-        )
+    facts = bullets(
+        f"Mean agreement: {fmt.num(r.mean_agreement)}",
+        f"pass^{r.k} (right on every repeat): {fmt.num(r.pass_hat_k)}",
+        f"Flaky cases ({fmt.count(len(r.flaky_cases))}): {flaky}",
     )
-    return Section("repeats", "Repeats", (Paragraph(span(f"Each case ran {r.k} times.")), facts))
+    return Section("repeats", "Repeats", (para(f"Each case ran {r.k} times."), facts))
 
 
 def _errors(s: ClassificationSummary) -> Section:
-    facts = BulletList(
-        (
-            span(
-                f"Errors: {fmt.count(s.n_errors)} of {fmt.count(s.n_cases)} cases "
-                f"({error_share(s)}){resent_note(s)}"
-            ),
-            span(f"Invalid outputs: {fmt.count(s.n_invalid)} ({fmt.pct(s.metrics.invalid_rate)})"),
-        )
+    facts = bullets(
+        f"Errors: {fmt.count(s.n_errors)} of {fmt.count(s.n_cases)} cases "
+        f"({error_share(s)}){resent_note(s)}",
+        f"Invalid outputs: {fmt.count(s.n_invalid)} ({fmt.pct(s.metrics.invalid_rate)})",
     )
     blocks: list[Block] = [facts]
     if s.worst_cases.errors:
@@ -390,23 +363,6 @@ def _errors(s: ClassificationSummary) -> Section:
 
 
 def _run(s: ClassificationSummary) -> Section:
-    v, u = s.volatile, s.usage
-    latency = " / ".join(
-        fmt.seconds(x) for x in (v.latency_p50_s, v.latency_p95_s, v.latency_p99_s)
-    )
-    return run_details(
-        [
-            ("Run id", v.run_id),
-            ("Started", v.started_at),
-            ("Finished", v.finished_at),
-            ("Duration", fmt.seconds(v.duration_s)),
-            ("Latency p50 / p95 / p99", latency),
-            ("Cache hits / misses", f"{fmt.count(v.cache_hits)} / {fmt.count(v.cache_misses)}"),
-            ("Retries", fmt.count(v.retries)),
-            (
-                "Prompt / completion tokens",
-                f"{fmt.count(u.prompt_tokens)} / {fmt.count(u.completion_tokens)}",
-            ),
-            ("Cost", fmt.money(u.cost_usd)),
-        ]
-    )
+    v = s.volatile
+    latency = {"p50": v.latency_p50_s, "p95": v.latency_p95_s, "p99": v.latency_p99_s}
+    return run_details(v, s.usage, latency)

@@ -4,24 +4,32 @@ details. Each is written once, so the same fact reads the same in every report."
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from promptops.reports import fmt
 from promptops.reports.document import (
-    Block,
+    Banner,
     BulletList,
     Cell,
     Num,
-    Paragraph,
     Section,
     Span,
     Status,
+    Strong,
     Table,
     Text,
+    bullets,
+    para,
     span,
 )
 from promptops.runs.summary import Finding, ThresholdResult, Usage
 
 CELL_LIMIT = 200  # Markdown table cells; the HTML page clips at its own, longer limit
+
+
+def columns(headers: str) -> tuple[str, ...]:
+    """Table headers written as one line: `columns("Case | Input | Output")`."""
+    return tuple(h.strip() for h in headers.split("|"))
 
 
 def cut(text: str) -> Span:
@@ -36,6 +44,13 @@ def threshold_status(thresholds: Sequence[ThresholdResult]) -> str:
     if failed:
         return f"{failed} of {len(thresholds)} thresholds failed."
     return f"all {len(thresholds)} thresholds passed."
+
+
+def threshold_banner(passed: bool, thresholds: Sequence[ThresholdResult]) -> Banner:
+    """ "PASS: all 2 thresholds passed." or "FAIL: 1 of 2 thresholds failed."."""
+    return Banner(
+        passed, span(Strong("PASS" if passed else "FAIL"), f": {threshold_status(thresholds)}")
+    )
 
 
 def threshold_table(
@@ -60,7 +75,7 @@ def threshold_table(
 
 def findings_section(title: str, findings: Sequence[Finding]) -> Section:
     if not findings:
-        return Section("findings", title, (Paragraph(span("No findings.")),))
+        return Section("findings", title, (para("No findings."),))
     rows: list[tuple[Cell, ...]] = []
     for f in findings:
         details: list[Text] = []
@@ -73,12 +88,10 @@ def findings_section(title: str, findings: Sequence[Finding]) -> Section:
 
 
 def usage_list(u: Usage) -> BulletList:
-    return BulletList(
-        (
-            span(f"Prompt tokens: {fmt.count(u.prompt_tokens)}"),
-            span(f"Completion tokens: {fmt.count(u.completion_tokens)}"),
-            span("Cost: ", Num(fmt.money(u.cost_usd))),
-        )
+    return bullets(
+        f"Prompt tokens: {fmt.count(u.prompt_tokens)}",
+        f"Completion tokens: {fmt.count(u.completion_tokens)}",
+        span("Cost: ", Num(fmt.money(u.cost_usd))),
     )
 
 
@@ -86,10 +99,40 @@ def usage_section(u: Usage) -> Section:
     return Section("usage", "Usage", (usage_list(u),))
 
 
-def run_details(rows: Sequence[tuple[str, str]], *extra: Block) -> Section:
+class RunFacts(Protocol):
+    """The volatile facts every run records (`Volatile`, `RagVolatile`)."""
+
+    run_id: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    cache_hits: int
+    cache_misses: int
+    retries: int
+
+
+def run_details(
+    v: RunFacts,
+    usage: Usage | None,
+    latency: dict[str, float | None],
+    steps: Sequence[tuple[str, float | None]] = (),
+) -> Section:
     """The run's volatile facts (ids, times, latencies, cache counts): HTML only."""
-    table = Table(("Detail", "Value"), tuple((span(k), Num(v)) for k, v in rows))
-    return Section("run", "Run details", (table, *extra), volatile=True)
+    rows = [
+        ("Run id", v.run_id),
+        ("Started", v.started_at),
+        ("Finished", v.finished_at),
+        ("Duration", fmt.seconds(v.duration_s)),
+        *((name, fmt.seconds(seconds)) for name, seconds in steps),
+        ("Latency " + " / ".join(latency), " / ".join(map(fmt.seconds, latency.values()))),
+        ("Cache hits / misses", f"{fmt.count(v.cache_hits)} / {fmt.count(v.cache_misses)}"),
+        ("Retries", fmt.count(v.retries)),
+    ]
+    if usage is not None:
+        tokens = f"{fmt.count(usage.prompt_tokens)} / {fmt.count(usage.completion_tokens)}"
+        rows += [("Prompt / completion tokens", tokens), ("Cost", fmt.money(usage.cost_usd))]
+    table = Table(("Detail", "Value"), tuple((span(k), Num(x)) for k, x in rows))
+    return Section("run", "Run details", (table,), volatile=True)
 
 
 def footer(source: str, schema_version: int) -> str:

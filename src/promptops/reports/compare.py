@@ -12,7 +12,6 @@ from promptops.reports.common import cut, footer, threshold_table
 from promptops.reports.document import (
     Banner,
     Block,
-    BulletList,
     Cell,
     Chart,
     CodeBlock,
@@ -23,10 +22,12 @@ from promptops.reports.document import (
     Section,
     Strong,
     Table,
+    bullets,
+    para,
     span,
 )
 from promptops.reports.fmt import metric_name
-from promptops.reports.words import format_input, p_words, test_reason
+from promptops.reports.words import disagreement, format_input, p_words, test_reason
 from promptops.runs.comparison import ComparisonSummary, FlippedCase, Side
 
 LISTED_CASES = 25
@@ -73,7 +74,7 @@ def comparison_document(s: ComparisonSummary) -> Document:
 
 def _verdict(s: ComparisonSummary) -> Section:
     v = s.verdict
-    body: list[Block] = [Paragraph(span(v.explanation))]
+    body: list[Block] = [para(v.explanation)]
     if s.evalset.changed:
         warning = span(Strong("Warning: the evalset changed."), " ", s.evalset.message)
         body.append(Paragraph(warning, tone="warning"))
@@ -83,7 +84,7 @@ def _verdict(s: ComparisonSummary) -> Section:
         failed = sum(not t.passed for t in s.b.thresholds)
         word = f"{failed} failed" if failed else "all passed"
         blocks += [
-            Paragraph(span(f"B's own thresholds ({word}):")),
+            para(f"B's own thresholds ({word}):"),
             threshold_table(s.b.thresholds, actual="B"),
         ]
     return Section("verdict", "Verdict", tuple(blocks))
@@ -112,7 +113,7 @@ def _metrics(s: ComparisonSummary) -> Section:
         (
             Table(("Metric", "A", "B", "B minus A", "CI of the difference"), tuple(rows)),
             whiskers,
-            Paragraph(span(tests_sentence(s)), tone="note"),
+            para(tests_sentence(s), tone="note"),
         ),
     )
 
@@ -145,13 +146,11 @@ def tests_sentence(s: ComparisonSummary) -> str:
     )
     head = "Other figures, shown only (they do not decide)" if d is not None else "Tests"
     words.append(f"{head}: " + "; ".join(others) + ".")
-    same_metric = d is not None and d.metric == pb.metric
-    if d is not None and same_metric and (pb.p_value < s.alpha) != (d.outcome == "significant"):
-        verb = "call" if pb.p_value < s.alpha else "not call"
-        words.append(
-            f"The two disagree: the bootstrap alone would {verb} this significant; the "
-            f"{d.test} test is the one valid at {fmt.count(d.n)} cases."
-        )
+    clash = (
+        disagreement(pb.p_value, d, s.alpha) if d is not None and d.metric == pb.metric else None
+    )
+    if clash:
+        words.append(clash)
     return " ".join(words)
 
 
@@ -191,19 +190,17 @@ def _case_blocks(cases: list[FlippedCase]) -> list[Block]:
     blocks: list[Block] = [Table(CASE_HEADERS, tuple(rows))]
     if len(cases) > LISTED_CASES:
         more = f"… and {len(cases) - LISTED_CASES} more (all in comparison.json)."
-        blocks.append(Paragraph(span(more), tone="note"))
+        blocks.append(para(more, tone="note"))
     return blocks
 
 
 def _flips(s: ComparisonSummary) -> Section:
     f = s.flips
     blocks: list[Block] = [
-        Paragraph(
-            span(
-                f"{fmt.count(len(f.broken))} broken (right in A, wrong in B), "
-                f"{fmt.count(len(f.fixed))} fixed (wrong in A, right in B), "
-                f"{fmt.count(f.changed_still_wrong)} wrong in both with a different answer."
-            )
+        para(
+            f"{fmt.count(len(f.broken))} broken (right in A, wrong in B), "
+            f"{fmt.count(len(f.fixed))} fixed (wrong in A, right in B), "
+            f"{fmt.count(f.changed_still_wrong)} wrong in both with a different answer."
         )
     ]
     for title, cases in (("Broken", f.broken), ("Fixed", f.fixed)):
@@ -216,9 +213,9 @@ def _prompt(s: ComparisonSummary) -> Section:
     p = s.prompt
     body: Block
     if not p.changed:
-        body = Paragraph(span(f"Same prompt content (hash {s.b.prompt.content_hash[:12]})."))
+        body = para(f"Same prompt content (hash {s.b.prompt.content_hash[:12]}).")
     elif not p.diff:
-        body = Paragraph(span(p.note or "The prompts differ, but no diff is available."))
+        body = para(p.note or "The prompts differ, but no diff is available.")
     else:
         body = CodeBlock(p.diff, "diff")
     return Section("prompt", "Prompt diff", (body,))
@@ -242,7 +239,5 @@ def _evalset(s: ComparisonSummary) -> Section:
     e = s.evalset
     message = span(Strong("Changed."), " ", e.message) if e.changed else span(e.message)
     items = (("Only in A", e.only_in_a), ("Only in B", e.only_in_b), ("Relabelled", e.relabelled))
-    listed = BulletList(
-        tuple(span(f"{name} ({fmt.count(len(ids))}): {_ids(ids)}") for name, ids in items)
-    )
+    listed = bullets(*(f"{name} ({fmt.count(len(ids))}): {_ids(ids)}" for name, ids in items))
     return Section("evalset", "Evalset", (Paragraph(message), listed))

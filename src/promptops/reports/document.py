@@ -104,6 +104,7 @@ class Chart:
       dashed line and a symmetric axis around it.
     - "series": (x label, value or None per series); `reference` is the alert threshold and
       `marks` the indices of alerted points.
+    - "scatter": (label, x, y), one dot each; `series` names the two axes (x, then y).
     """
 
     kind: Literal["reliability", "bars", "series", "scatter", "heatmap", "whiskers"]
@@ -139,6 +140,16 @@ class CodeBlock:
 
     text: str
     language: str = ""
+
+
+def para(*parts: str | Inline, tone: Literal["plain", "note", "warning"] = "plain") -> Paragraph:
+    """A paragraph from plain strings and inline parts: `para("Cost: ", Num("$0.01"))`."""
+    return Paragraph(span(*parts), tone)
+
+
+def bullets(*items: str | Span) -> BulletList:
+    """A list whose items are plain strings or spans."""
+    return BulletList(tuple(span(item) if isinstance(item, str) else item for item in items))
 
 
 Block = Heading | Paragraph | BulletList | Table | Chart | Banner | Details | CodeBlock

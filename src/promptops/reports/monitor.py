@@ -11,19 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from promptops.reports import fmt
-from promptops.reports.common import footer
+from promptops.reports.common import columns, footer
 from promptops.reports.document import (
     Banner,
     Block,
-    BulletList,
     Cell,
     Chart,
     Document,
     Num,
-    Paragraph,
     Section,
     Strong,
     Table,
+    bullets,
+    para,
     span,
 )
 from promptops.runs.monitor_summary import MonitorSummary, Signal, WindowResult, iso
@@ -122,14 +122,8 @@ def _worst(sigs: Sequence[Signal]) -> Signal | None:
     return pick(valued, key=lambda sig: sig.value or 0.0)
 
 
-SIGNAL_HEADERS = (
-    "Signal",
-    "Alert when",
-    "Windows measured",
-    "Alerts",
-    "Too few",
-    "Unavailable",
-    "Worst value",
+SIGNAL_HEADERS = columns(
+    "Signal | Alert when | Windows measured | Alerts | Too few | Unavailable | Worst value"
 )
 WINDOW_SIGNALS = (
     "predictions",
@@ -164,17 +158,8 @@ def window_cells(w: WindowResult) -> tuple[Cell, ...]:
     return tuple(cells)
 
 
-WINDOW_HEADERS = (
-    "#",
-    "Start (UTC)",
-    "Requests",
-    "L∞",
-    "PSI length",
-    "Embeddings p",
-    "p99 ms",
-    "5xx",
-    "Invalid",
-    "F1",
+WINDOW_HEADERS = columns(
+    "# | Start (UTC) | Requests | L∞ | PSI length | Embeddings p | p99 ms | 5xx | Invalid | F1"
 )
 
 
@@ -199,14 +184,14 @@ def monitor_document(s: MonitorSummary) -> Document:
     verdict = Banner(
         not s.alerts,
         span(Strong(verdict_line(s))),
-        (BulletList(tuple(span(x) for x in reference_lines(s))),),
+        (bullets(*reference_lines(s)),),
     )
-    alerts: list[Block] = [Paragraph(span("None."))] if not s.alerts else []
-    listed = [span(f"window {a.window} ({a.start}): {a.message}") for a in s.alerts[:ALERT_ROWS]]
+    alerts: list[Block] = [para("None.")] if not s.alerts else []
+    listed = [f"window {a.window} ({a.start}): {a.message}" for a in s.alerts[:ALERT_ROWS]]
     if len(s.alerts) > ALERT_ROWS:
-        listed.append(span(f"… and {fmt.count(len(s.alerts) - ALERT_ROWS)} more in alerts.json"))
+        listed.append(f"… and {fmt.count(len(s.alerts) - ALERT_ROWS)} more in alerts.json")
     if listed:
-        alerts.append(BulletList(tuple(listed)))
+        alerts.append(bullets(*listed))
     shown = shown_windows(s)
     windows: list[Block] = [
         Table(
@@ -218,7 +203,7 @@ def monitor_document(s: MonitorSummary) -> Document:
     if len(shown) < len(s.windows):
         hidden = fmt.count(len(s.windows) - len(shown))
         more = f"{hidden} more windows without alerts are in monitor.json."
-        windows.append(Paragraph(span(more)))
+        windows.append(para(more))
     return Document(
         title=f"Monitor report: {', '.join(s.logs)}",
         intro=(verdict,),
@@ -226,9 +211,7 @@ def monitor_document(s: MonitorSummary) -> Document:
             Section("signals", "Signals", (Table(SIGNAL_HEADERS, tuple(signal_rows(s))),)),
             Section("alerts", "Alerts", tuple(alerts)),
             Section("series", "Signals over time", tuple(_charts(s))),
-            Section(
-                "notes", "Notes", (BulletList(tuple(span(n) for n in s.notes)),) if s.notes else ()
-            ),
+            Section("notes", "Notes", (bullets(*s.notes),) if s.notes else ()),
             Section("windows", "Windows", tuple(windows)),
         ),
         footer=footer("monitor.json", s.schema_version),

@@ -6,27 +6,26 @@ from __future__ import annotations
 
 from promptops.reports import fmt
 from promptops.reports.common import (
+    columns,
     cut,
     findings_section,
     footer,
     run_details,
-    threshold_status,
+    threshold_banner,
     threshold_table,
     usage_section,
 )
 from promptops.reports.document import (
-    Banner,
     Block,
-    BulletList,
     Cell,
     Chart,
     Document,
     Heading,
     Num,
-    Paragraph,
     Section,
-    Strong,
     Table,
+    bullets,
+    para,
     span,
 )
 from promptops.reports.svg import SERIES_COLORS
@@ -62,35 +61,15 @@ GROUNDING_ROWS = (
 LISTED = 50
 CHART_MEASURES = ("recall", "ndcg", "mrr", "hit")
 MAX_SERIES = len(SERIES_COLORS)
-ANSWER_HEADERS = (
-    "Question",
-    "Text",
-    "Gold",
-    "Answer",
-    "Relevant delivered",
-    "Token F1",
-    "Support",
-    "Unsupported claims",
+ANSWER_HEADERS = columns(
+    "Question | Text | Gold | Answer | Relevant delivered | Token F1 | Support | Unsupported claims"
 )
-OVERFLOW_HEADERS = (
-    "Question",
-    "Context tokens needed",
-    "Budget",
-    "Delivered",
-    "Dropped",
-    "Truncated",
+OVERFLOW_HEADERS = columns(
+    "Question | Context tokens needed | Budget | Delivered | Dropped | Truncated"
 )
-RERANK_TEST_HEADERS = (
-    "Retriever",
-    "Questions",
-    "Before",
-    "After",
-    "Difference",
-    "Better / worse",
-    "p (permutation)",
-    "p (Wilcoxon)",
-    "MDE (80% power)",
-    "Verdict",
+RERANK_TEST_HEADERS = columns(
+    "Retriever | Questions | Before | After | Difference | Better / worse | p (permutation)"
+    " | p (Wilcoxon) | MDE (80% power) | Verdict"
 )
 
 
@@ -203,7 +182,7 @@ def rag_document(s: RagSummary) -> Document:
     ]
     return Document(
         title=f"RAG report: {s.suite}",
-        intro=(Paragraph(span(s.description)),) if s.description else (),
+        intro=(para(s.description),) if s.description else (),
         meta=tuple((label, span(text)) for label, text in setup_lines(s)),
         sections=tuple(x for x in sections if x is not None),
         footer=footer("summary.json", s.schema_version),
@@ -211,8 +190,7 @@ def rag_document(s: RagSummary) -> Document:
 
 
 def _verdict(s: RagSummary) -> Section:
-    status = span(Strong("PASS" if s.passed else "FAIL"), f": {threshold_status(s.thresholds)}")
-    blocks: list[Block] = [Banner(s.passed, status)]
+    blocks: list[Block] = [threshold_banner(s.passed, s.thresholds)]
     if s.thresholds:
         blocks.append(threshold_table(s.thresholds, first="Threshold", name=str))
     return Section("verdict", "Verdict", tuple(blocks))
@@ -261,7 +239,7 @@ def _retrieval(s: RagSummary) -> Section:
         "pipeline answered: its columns count questions and chunks over all questions."
     )
     blocks: list[Block] = [
-        Paragraph(span(intro), tone="note"),
+        para(intro, tone="note"),
         Heading("As retrieved", 3),
         _pipeline_table(s, delivered=False),
         bars,
@@ -285,7 +263,7 @@ def _retrieval(s: RagSummary) -> Section:
         ]
         blocks += [
             Heading(f"Did reranking help? ({metric}, paired over questions)", 3),
-            Paragraph(span(sentence), tone="note"),
+            para(sentence, tone="note"),
             Table(RERANK_TEST_HEADERS, tuple(rows)),
         ]
     return Section("retrieval", "Retrieval", tuple(blocks))
@@ -299,7 +277,7 @@ def _grounding_value(g: GenerationSection, key: str) -> float | None:
 def _generation(s: RagSummary) -> Section:
     g = s.generation
     if g is None:
-        nothing = Paragraph(span("Nothing was generated in this run (retrieval only)."))
+        nothing = para("Nothing was generated in this run (retrieval only).")
         return Section("generation", "Generation", (nothing,))
     quality = quality_items(g.metrics)
     grounding = [(label, _grounding_value(g, key)) for key, label in GROUNDING_ROWS]
@@ -310,11 +288,9 @@ def _generation(s: RagSummary) -> Section:
         "generation",
         "Generation",
         (
-            Paragraph(
-                span(
-                    f"{fmt.count(g.n_questions)} questions answered with {g.pipeline}; "
-                    f"{fmt.count(g.n_errors)} failed calls (scored 0, not grounded)."
-                )
+            para(
+                f"{fmt.count(g.n_questions)} questions answered with {g.pipeline}; "
+                f"{fmt.count(g.n_errors)} failed calls (scored 0, not grounded)."
             ),
             Heading("Answer quality against the gold answers", 3),
             Table(
@@ -326,13 +302,11 @@ def _generation(s: RagSummary) -> Section:
                 ("Measure", "Value"),
                 tuple((span(label), Num(fmt.num(v))) for label, v in grounding),
             ),
-            Paragraph(
-                span(
-                    f"{fmt.count(gr.answers_citing)} of {fmt.count(gr.answers)} answers cite a "
-                    f"passage; {fmt.count(gr.sentences)} sentences, "
-                    f"{fmt.count(gr.invalid_citations)} invalid citations; a sentence is "
-                    f"supported at support ≥ {fmt.num(gr.threshold)}."
-                ),
+            para(
+                f"{fmt.count(gr.answers_citing)} of {fmt.count(gr.answers)} answers cite a "
+                f"passage; {fmt.count(gr.sentences)} sentences, "
+                f"{fmt.count(gr.invalid_citations)} invalid citations; a sentence is "
+                f"supported at support ≥ {fmt.num(gr.threshold)}.",
                 tone="note",
             ),
             Chart("bars", "Answer quality and grounding", tuple(drawn), series=("score",)),
@@ -345,7 +319,7 @@ def _answers(g: GenerationSection | None, policy: str) -> list[Section]:
     generation section in report.md, each with its own card in HTML."""
     if g is None:
         return []
-    overflow: list[Block] = [Paragraph(span(guard_sentence(g.guard, policy)))]
+    overflow: list[Block] = [para(guard_sentence(g.guard, policy))]
     if g.overflows:
         refusals = any(o.refused for o in g.overflows)
         rows: list[tuple[Cell, ...]] = [
@@ -363,7 +337,7 @@ def _answers(g: GenerationSection | None, policy: str) -> list[Section]:
         overflow.append(Table((*OVERFLOW_HEADERS, *(["Refused"] if refusals else [])), tuple(rows)))
         if len(g.overflows) > LISTED:
             more = f"{fmt.count(len(g.overflows) - LISTED)} more in results.jsonl."
-            overflow.append(Paragraph(span(more)))
+            overflow.append(para(more))
     sections = [Section("overflows", "Context overflows", tuple(overflow), level=3)]
     if g.worst:
         table = _answer_table(g.worst)
@@ -440,23 +414,18 @@ def _sweep(sw: SweepSection | None) -> Section | None:
             _sweep_chart(sw, [label for label in labels if stages[label] == stage][:MAX_SERIES])
             for stage in ("first_stage", "reranked")
         ]
-    best = BulletList(
-        tuple(
-            span(f"{b.label}: {fmt.num(b.value)} at size {b.size}, overlap {b.overlap}")
-            for b in sw.best
-        )
+    best = bullets(
+        *(f"{b.label}: {fmt.num(b.value)} at size {b.size}, overlap {b.overlap}" for b in sw.best)
     )
     blocks: list[Block] = [
-        Paragraph(
-            span(
-                f"{primary} per chunk size and overlap (tokens), k = {sw.k}; relevance is "
-                "re-derived from the answer spans for each setting."
-            ),
+        para(
+            f"{primary} per chunk size and overlap (tokens), k = {sw.k}; relevance is "
+            "re-derived from the answer spans for each setting.",
             tone="note",
         ),
         Table(("Size", "Overlap", "Chunks", *labels), tuple(rows)),
         *charts,
-        Paragraph(span(f"Best setting per pipeline by {primary}:")),
+        para(f"Best setting per pipeline by {primary}:"),
         best,
         Heading("All measures", 3),
         Table(("Size/overlap", "Pipeline", *(measure_name(m) for m in sw.metrics)), tuple(full)),
@@ -466,27 +435,9 @@ def _sweep(sw: SweepSection | None) -> Section | None:
 
 def _run(s: RagSummary) -> Section:
     v = s.volatile
-    rows = [
-        ("Run id", v.run_id),
-        ("Started", v.started_at),
-        ("Finished", v.finished_at),
-        ("Duration", fmt.seconds(v.duration_s)),
-        ("Retrieval and context fitting", fmt.seconds(v.retrieval_s)),
-        ("Generation and scoring", fmt.seconds(v.generation_s)),
-        (
-            "Latency p50 / p95",
-            " / ".join(fmt.seconds(x) for x in (v.latency_p50_s, v.latency_p95_s)),
-        ),
-        ("Cache hits / misses", f"{fmt.count(v.cache_hits)} / {fmt.count(v.cache_misses)}"),
-        ("Retries", fmt.count(v.retries)),
+    steps = [
+        ("Retrieval and context fitting", v.retrieval_s),
+        ("Generation and scoring", v.generation_s),
     ]
-    if s.generation is not None:
-        u = s.generation.usage
-        rows += [
-            (
-                "Prompt / completion tokens",
-                f"{fmt.count(u.prompt_tokens)} / {fmt.count(u.completion_tokens)}",
-            ),
-            ("Cost", fmt.money(u.cost_usd)),
-        ]
-    return run_details(rows)
+    usage = s.generation.usage if s.generation is not None else None
+    return run_details(v, usage, {"p50": v.latency_p50_s, "p95": v.latency_p95_s}, steps)

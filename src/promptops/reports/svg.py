@@ -20,6 +20,7 @@ MUTED = "#6b7280"
 GRID = "#e5e7eb"
 BLUE = "#2563eb"
 ORANGE = "#ea580c"
+RED = "#dc2626"
 SERIES_COLORS = ("#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2")
 LABEL_CHARS = 22
 
@@ -289,5 +290,122 @@ def ci_whiskers(
             f'<circle cx="{_n(xe)}" cy="{_n(y)}" r="4.5" fill="{BLUE}"/>'
             f'<text x="{_n(left + plot_w + 12)}" y="{_n(y + 4)}">'
             f"{show(estimate)} {fmt.interval(low, high, sign=signed)}</text>"
+        )
+    return _svg(width, height, title, body)
+
+
+def _ticks(low: float, high: float) -> list[float]:
+    if high <= low:
+        high = low + 1.0
+    return [low + (high - low) * i / 4 for i in range(5)]
+
+
+def time_series(
+    x_labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    *,
+    title: str,
+    threshold: float | None = None,
+    alerts: Sequence[int] = (),
+) -> str:
+    """Windows on the x axis (labels under the first, middle and last), values on y; a None
+    value (too few requests, nothing logged) leaves a gap."""
+    left, top, plot_w, plot_h = 64.0, 34.0, 640.0, 180.0
+    width, height = left + plot_w + 20, top + plot_h + 44
+    values = [v for _, vs in series for v in vs if v is not None]
+    low = min([0.0, *values])
+    high = max([*values, *([threshold * 1.1] if threshold is not None else []), 1e-9])
+    n = max(len(x_labels), 1)
+
+    def x_of(i: int) -> float:
+        return left + (plot_w * (i + 0.5) / n)
+
+    def y_of(v: float) -> float:
+        return top + plot_h * (1 - (v - low) / (high - low))
+
+    body = _y_axis(left, left + plot_w, y_of, _ticks(low, high))
+    for k, (name, _) in enumerate(series):
+        lx = left + k * 130
+        body.append(
+            f'<rect x="{_n(lx)}" y="8" width="12" height="12" rx="2"'
+            f' fill="{SERIES_COLORS[k % len(SERIES_COLORS)]}"/>'
+            f'<text x="{_n(lx + 17)}" y="18">{text(name)}</text>'
+        )
+    if threshold is not None:
+        y = y_of(threshold)
+        body.append(
+            f'<line class="threshold" x1="{_n(left)}" y1="{_n(y)}" x2="{_n(left + plot_w)}"'
+            f' y2="{_n(y)}" stroke="{RED}" stroke-dasharray="6 4"/>'
+        )
+    for k, (_, vs) in enumerate(series):
+        color = SERIES_COLORS[k % len(SERIES_COLORS)]
+        runs: list[list[str]] = [[]]
+        for i, v in enumerate(vs):
+            if v is None:
+                runs.append([])
+            else:
+                runs[-1].append(f"{_n(x_of(i))},{_n(y_of(v))}")
+        for run in runs:
+            if len(run) > 1:
+                body.append(
+                    f'<polyline class="series" fill="none" stroke="{color}"'
+                    f' stroke-width="1.5" points="{" ".join(run)}"/>'
+                )
+            elif run:
+                cx, cy = run[0].split(",")
+                body.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{color}"/>')
+    first = series[0][1] if series else []
+    for i in alerts:
+        v = first[i] if i < len(first) else None
+        if v is not None:
+            body.append(
+                f'<circle class="alert" cx="{_n(x_of(i))}" cy="{_n(y_of(v))}" r="4" fill="{RED}">'
+                f"<title>{text(f'alert in window {i}: {x_labels[i]}')}</title></circle>"
+            )
+    for i in sorted({0, (n - 1) // 2, n - 1}):
+        if i < len(x_labels):
+            body.append(
+                f'<text x="{_n(x_of(i))}" y="{_n(top + plot_h + 18)}" text-anchor="middle"'
+                f' fill="{MUTED}" font-size="11">{text(x_labels[i])}</text>'
+            )
+    return _svg(width, height, title, body)
+
+
+def scatter(
+    points: Sequence[tuple[str, float, float]], *, title: str, x_name: str, y_name: str
+) -> str:
+    """One labelled dot per (label, x, y), e.g. cost against quality per prompt and model;
+    both axes start at zero when every value is positive."""
+    left, top, plot_w, plot_h = 64.0, 16.0, 480.0, 260.0
+    width, height = left + plot_w + 150, top + plot_h + 48
+    xs, ys = [p[1] for p in points], [p[2] for p in points]
+    x_low, y_low = min([0.0, *xs]), min([0.0, *ys])
+    x_high, y_high = max([*xs, 1e-9]) * 1.05, max([*ys, 1e-9]) * 1.05
+
+    def x_of(v: float) -> float:
+        return left + plot_w * (v - x_low) / (x_high - x_low)
+
+    def y_of(v: float) -> float:
+        return top + plot_h * (1 - (v - y_low) / (y_high - y_low))
+
+    body = _y_axis(left, left + plot_w, y_of, _ticks(y_low, y_high))
+    for t in _ticks(x_low, x_high):
+        body.append(
+            f'<text x="{_n(x_of(t))}" y="{_n(top + plot_h + 16)}" text-anchor="middle"'
+            f' fill="{MUTED}" font-size="11">{fmt.num(t, 2)}</text>'
+        )
+    body.append(
+        f'<text x="{_n(left + plot_w / 2)}" y="{_n(height - 6)}" text-anchor="middle"'
+        f' fill="{MUTED}">{text(x_name)}</text>'
+        f'<text x="12" y="{_n(top + plot_h / 2)}" text-anchor="middle" fill="{MUTED}"'
+        f' transform="rotate(-90 12 {_n(top + plot_h / 2)})">{text(y_name)}</text>'
+    )
+    for k, (label, x, y) in enumerate(points):
+        color = SERIES_COLORS[k % len(SERIES_COLORS)]
+        body.append(
+            f'<g class="point"><circle cx="{_n(x_of(x))}" cy="{_n(y_of(y))}" r="5"'
+            f' fill="{color}"><title>{text(f"{label}: {fmt.num(x)}, {fmt.num(y)}")}</title>'
+            f'</circle><text x="{_n(x_of(x) + 8)}" y="{_n(y_of(y) + 4)}">{text(short(label))}'
+            "</text></g>"
         )
     return _svg(width, height, title, body)

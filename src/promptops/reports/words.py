@@ -21,15 +21,6 @@ from promptops.runs.summary import (
 _KNOWN_METRICS = ("accuracy", "macro_f1", "pr_auc_macro", "ece", "invalid_rate")
 
 
-def threshold_status(s: ClassificationSummary) -> str:
-    failed = sum(not t.passed for t in s.thresholds)
-    if not s.thresholds:
-        return "no thresholds were set."
-    if failed:
-        return f"{failed} of {len(s.thresholds)} thresholds failed."
-    return f"all {len(s.thresholds)} thresholds passed."
-
-
 def best_baseline(s: ClassificationSummary) -> BaselineResult | None:
     return next((b for b in s.baselines if b.name == s.verdict.best_baseline), None)
 
@@ -144,12 +135,9 @@ def baseline_sentence(s: ClassificationSummary) -> str:
             f"to {fmt.signed(pb.high)} ({fmt.count(pb.n_boot)} resamples, "
             f"{p_words(pb.p_value)})" + ("." if decides else ", shown only: it does not decide.")
         )
-        if d is not None and not decides and (pb.p_value < d.alpha) != (d.outcome == "significant"):
-            words.append(
-                f"The two disagree: the bootstrap alone would "
-                f"{'call' if pb.p_value < d.alpha else 'not call'} this significant; the "
-                f"{d.test} test is the one valid at {fmt.count(d.n)} cases."
-            )
+        clash = disagreement(pb.p_value, d, d.alpha) if d is not None and not decides else None
+        if clash:
+            words.append(clash)
     if best.mcnemar is not None:
         m = best.mcnemar
         mid = f", mid-{p_words(m.mid_p)}" if m.mid_p is not None else ""
@@ -158,6 +146,18 @@ def baseline_sentence(s: ClassificationSummary) -> str:
             f"baseline on {fmt.count(m.c)} (exact {p_words(m.p_value)}{mid})."
         )
     return " ".join(words)
+
+
+def disagreement(bootstrap_p: float, d: PairedDecision, alpha: float) -> str | None:
+    """When the paired bootstrap alone would decide otherwise than the deciding test: say so,
+    and which of the two is valid at this size."""
+    if (bootstrap_p < alpha) == (d.outcome == "significant"):
+        return None
+    verb = "call" if bootstrap_p < alpha else "not call"
+    return (
+        f"The two disagree: the bootstrap alone would {verb} this significant; the "
+        f"{d.test} test is the one valid at {fmt.count(d.n)} cases."
+    )
 
 
 def decision_cells(b: BaselineResult) -> list[str]:

@@ -13,7 +13,7 @@ import html
 import math
 from collections.abc import Iterable, Sequence
 
-from promptops.reports import scatter_svg, series_svg, svg
+from promptops.reports import svg
 from promptops.reports.document import (
     Banner,
     Block,
@@ -64,17 +64,11 @@ th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #e5e7eb;
 th { background: #f3f4f6; font-weight: 600; }
 tbody tr:nth-child(even) { background: #f9fafb; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.id { white-space: nowrap; }
 td.text { white-space: pre-wrap; overflow-wrap: anywhere; min-width: 16ch; max-width: 420px;
   font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
 tr.flag td { background: #fff7ed; }
 .ok { color: #15803d; font-weight: 600; }
 .bad { color: #b91c1c; font-weight: 600; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px;
-  font-weight: 600; }
-.badge.info { background: #e0f2fe; color: #075985; }
-.badge.warning { background: #fef3c7; color: #92400e; }
-.badge.error { background: #fee2e2; color: #991b1b; }
 .chart { overflow-x: auto; margin: 10px 0; }
 .scroll { overflow-x: auto; max-width: 100%; }
 .chart svg { max-width: 100%; height: auto; }
@@ -96,6 +90,7 @@ footer { color: #9ca3af; font-size: 12px; text-align: center; margin-top: 24px; 
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 TEXT_LIMIT = 600
+SIDE_BY_SIDE = 6  # a table of at most this many columns sits beside its chart
 DIFF_CLASSES = {"+": "add", "-": "del", "@": "hunk"}
 
 
@@ -202,8 +197,6 @@ def drawing(c: Chart) -> str:
             for lo, hi, n, conf, acc in c.data
         ]
         return svg.reliability_diagram(bins)
-    if c.kind == "scatter":  # (label, x, y, on frontier); `series` names the x and y axes
-        return scatter_svg.scatter(c.data, title=c.title, axes=c.series)
     if c.kind == "whiskers":
         numbers = [_floats(r[1:4]) for r in c.data]
         whiskers = [(label, n[0], n[1], n[2]) for label, n in zip(labels, numbers, strict=True)]
@@ -213,10 +206,13 @@ def drawing(c: Chart) -> str:
         return svg.ci_whiskers(
             whiskers, title=c.title, domain=(-reach, reach), reference=c.reference, signed=True
         )
+    if c.kind == "scatter":
+        xy = [_floats(row[1:3]) for row in c.data]
+        points = [(label, x, y) for label, (x, y) in zip(labels, xy, strict=True)]
+        x_name, y_name = (*c.series, "x", "y")[:2]
+        return svg.scatter(points, title=c.title, x_name=x_name, y_name=y_name)
     series = [(n, [_optional(v) for v in vs]) for n, vs in zip(c.series, columns, strict=True)]
-    return series_svg.time_series(
-        labels, series, title=c.title, threshold=c.reference, alerts=c.marks
-    )
+    return svg.time_series(labels, series, title=c.title, threshold=c.reference, alerts=c.marks)
 
 
 def code_block(b: CodeBlock) -> Safe:
@@ -249,8 +245,26 @@ def block(b: Block) -> Safe:
     return code_block(b)
 
 
+def body(blocks: Sequence[Block]) -> Safe:
+    """Blocks in order; a narrow table and the chart next to it share a row, which wraps to a
+    column on small screens."""
+    out: list[Safe] = []
+    i = 0
+    while i < len(blocks):
+        pair = blocks[i : i + 2]
+        kinds = {type(b) for b in pair}
+        narrow = all(len(b.headers) <= SIDE_BY_SIDE for b in pair if isinstance(b, Table))
+        if kinds == {Table, Chart} and narrow:
+            out.append(tag("div", join(tag("div", block(b)) for b in pair), cls="row"))
+            i += 2
+        else:
+            out.append(block(blocks[i]))
+            i += 1
+    return join(out)
+
+
 def section(s: Section) -> Safe:
-    return tag("section", join([tag("h2", s.title), *(block(b) for b in s.blocks)]), id=s.anchor)
+    return tag("section", join([tag("h2", s.title), body(s.blocks)]), id=s.anchor)
 
 
 def header(doc: Document) -> Safe:
