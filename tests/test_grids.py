@@ -224,3 +224,27 @@ def test_a_task_kind_adds_its_own_score_reader(tmp_path: Path) -> None:
     assert test.diff == pytest.approx(d.mean())
     assert test.p_value == pytest.approx(direct)
     assert sign_flip_mean(np.zeros(4))[1] == 1.0
+
+
+def test_one_profile_is_an_ordinary_run_and_a_grid_takes_no_baseline(
+    project: Path,
+    server: FakeOpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    degraded = grid_project(project, server)
+    code, out, _ = cli(["eval", "router", "--profile", "dear", "--out", "one"], monkeypatch, capsys)
+    assert code == 0 and "router@1.0.0 on router: 30 cases" in out
+    assert json.loads((project / "one" / "manifest.json").read_text())["model"] == "big"
+    assert not (project / "one" / "grid.json").exists()
+    code, _, err = cli(
+        grid_args(degraded, project / "g", "--against-baseline"), monkeypatch, capsys
+    )
+    assert code == 2 and "no baseline record" in err  # checked before anything is sent
+    (project / "baselines").mkdir()
+    (project / "baselines" / "router.json").write_text("{}")
+    code, _, err = cli(
+        grid_args(degraded, project / "g", "--against-baseline"), monkeypatch, capsys
+    )
+    assert code == 2 and "--against-baseline: compares one run with the baseline" in err
+    assert not (project / "g").exists()

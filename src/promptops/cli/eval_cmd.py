@@ -54,6 +54,7 @@ def eval_command(
     input.
     """
     from promptops.distributed.cluster import RaySettings
+    from promptops.errors import ConfigError
     from promptops.evals.runner import EvalOptions, run_eval
     from promptops.experiments.grid import is_grid
 
@@ -80,8 +81,12 @@ def eval_command(
         out=out,
         executor="ray" if ray is not None else "local",
         ray=ray or RaySettings(),
+        endpoint_profile=profile[0] if profile else None,
     )
     if is_grid(prompt or [], profile or [], model or []):
+        if reference is not None:
+            reason = "compares one run with the baseline; run the chosen cell alone"
+            raise ConfigError(reason, where="--against-baseline")
         from promptops.cli.experiments_cmd import grid_command
 
         tracking = mlflow_uri if mlflow else None

@@ -95,8 +95,8 @@ def endpoints_from(profiles: Sequence[str], models: Sequence[str]) -> tuple[Endp
 
 
 def is_grid(prompts: Sequence[str], profiles: Sequence[str], models: Sequence[str]) -> bool:
-    """More than one cell, or an explicit endpoint profile (which only grids take)."""
-    return len(prompts) > 1 or len(endpoints_from(profiles, models)) > 1 or bool(profiles)
+    """More than one cell: one prompt on one endpoint is an ordinary run."""
+    return len(prompts) > 1 or len(endpoints_from(profiles, models)) > 1
 
 
 def _slug(text: str) -> str:
