@@ -68,6 +68,7 @@ class RunFlags:
     retry_errors: bool = True  # on resume, send again the cases that ended in a transient error
     out: Path | None = None
     profiles_path: Path = Path("profiles.yaml")
+    endpoint_profile: str | None = None  # a profile other than the suite's (grid cells)
 
     def profile(self, name: str, suite_endpoint: EndpointOverrides) -> EndpointProfile:
         """The suite's profile with its own overrides, then the command line's."""
@@ -79,6 +80,9 @@ class RunFlags:
             max_wait=self.max_wait,
             concurrency=self.concurrency,
         )
+        if self.endpoint_profile is not None and self.endpoint_profile != name:
+            suite_endpoint = EndpointOverrides()  # the suite's overrides are for its own profile
+            name = self.endpoint_profile
         return resolve_profile(name, suite_endpoint, cli, path=self.profiles_path)
 
 

@@ -43,6 +43,7 @@ def _register_commands() -> None:
         baseline_cmd,
         compare_cmd,
         eval_cmd,
+        experiments_cmd,
         grounding_cmd,
         metrics_cmd,
         monitor_cmd,
@@ -69,6 +70,7 @@ def _register_commands() -> None:
         power_cmd,
         metrics_cmd,
         monitor_cmd,
+        experiments_cmd,
     ):
         module.register(app)
 

@@ -7,14 +7,22 @@ from pathlib import Path
 import typer
 
 from promptops.cli.common import endpoint_options, executor_options, ray_settings, settle_imports
+from promptops.cli.experiments_cmd import experiment_options
 
 
 def eval_command(
     name: str = typer.Argument(..., help="Suite name (evalsets/NAME.yaml) or a suite file."),
-    prompt: str | None = typer.Option(None, "--prompt", help="Prompt NAME[@VERSION] or file."),
+    prompt: list[str] | None = typer.Option(
+        None, "--prompt", help="Prompt NAME[@VERSION] or file; repeat for a grid of cells."
+    ),
     evalset: Path | None = typer.Option(None, "--evalset", help="Evalset file (JSONL/CSV/YAML)."),
     base_url: str | None = endpoint_options.BASE_URL,
-    model: str | None = endpoint_options.MODEL,
+    model: list[str] | None = typer.Option(
+        None, "--model", help="Model name sent to the endpoint; repeat for a grid of cells."
+    ),
+    profile: list[str] | None = experiment_options.PROFILE,
+    mlflow: bool = experiment_options.MLFLOW,
+    mlflow_uri: str = experiment_options.MLFLOW_URI,
     concurrency: int | None = endpoint_options.CONCURRENCY,
     timeout: float | None = endpoint_options.TIMEOUT,
     max_retries: int | None = endpoint_options.MAX_RETRIES,
@@ -46,7 +54,9 @@ def eval_command(
     input.
     """
     from promptops.distributed.cluster import RaySettings
+    from promptops.errors import ConfigError
     from promptops.evals.runner import EvalOptions, run_eval
+    from promptops.experiments.grid import is_grid
 
     ray = ray_settings(executor, ray_address, workers)
     settle_imports()
@@ -57,10 +67,10 @@ def eval_command(
         reference = baseline_for(name, baseline)
 
     options = EvalOptions(
-        prompt=prompt,
+        prompt=prompt[0] if prompt else None,
         evalset=evalset,
         base_url=base_url,
-        model=model,
+        model=model[0] if model else None,
         concurrency=concurrency,
         timeout=timeout,
         max_retries=max_retries,
@@ -71,7 +81,17 @@ def eval_command(
         out=out,
         executor="ray" if ray is not None else "local",
         ray=ray or RaySettings(),
+        endpoint_profile=profile[0] if profile else None,
     )
+    if is_grid(prompt or [], profile or [], model or []):
+        if reference is not None:
+            reason = "compares one run with the baseline; run the chosen cell alone"
+            raise ConfigError(reason, where="--against-baseline")
+        from promptops.cli.experiments_cmd import grid_command
+
+        tracking = mlflow_uri if mlflow else None
+        grid = grid_command(name, prompt or [], profile or [], model or [], options, tracking)
+        raise typer.Exit(grid)
     outcome = run_eval(name, options)
     summary = outcome.summary
     metrics = summary.metrics
@@ -101,8 +121,13 @@ def eval_command(
         comparison, files = compare_with_baseline(path, outcome.out_dir, alpha=alpha)
         typer.echo(f"against baseline {path}:")
         print_verdict(comparison, files)
-        exit_code = max(exit_code, comparison.exit_code)
-    raise typer.Exit(exit_code)
+        from promptops.cli.experiments_cmd import against_baseline_code
+
+        exit_code = max(exit_code, against_baseline_code(name, comparison))
+    from promptops.cli.experiments_cmd import after_run
+
+    tracking_uri = mlflow_uri if mlflow else None
+    raise typer.Exit(max(exit_code, after_run(name, outcome.out_dir, tracking_uri)))
 
 
 def register(app: typer.Typer) -> None:

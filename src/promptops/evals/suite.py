@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from promptops.errors import ConfigError
+from promptops.business import ErrorCosts
 from promptops.llm.profile import EndpointOverrides
 from promptops.runs.monitor_config import MonitorConfig
 from promptops.suites import Bound, SuiteFile, load_suite
@@ -58,6 +59,9 @@ class Suite(SuiteFile):
     alpha: float = Field(0.05, gt=0, lt=1)
     worst_cases: int = Field(10, ge=0)
     monitor: MonitorConfig | None = None  # `promptops monitor` thresholds (None: defaults)
+    costs: ErrorCosts | None = None  # what errors cost the business (`business.py`)
+    # `--against-baseline`: pass when the CI of (run - baseline) lies above -margin
+    non_inferiority_margin: float | None = Field(None, gt=0, lt=1)
 
     @field_validator("baselines")
     @classmethod
