@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from promptops.errors import ConfigError
 from promptops.business import ErrorCosts
+from promptops.errors import ConfigError
 from promptops.llm.profile import EndpointOverrides
 from promptops.runs.monitor_config import MonitorConfig
 from promptops.suites import Bound, SuiteFile, load_suite
