@@ -1,0 +1,1 @@
+"""Task types beyond classification: binary, scoring, extraction and generation prompts."""
