@@ -36,10 +36,10 @@ from typing import Any
 
 SEED_SLOTS = 2017
 SEED_E2E = 2019
-TEST_PER_INTENT = 15
-DEV_PER_INTENT = 15
-TEST_E2E = 60
-DEV_E2E = 60
+TEST_PER_INTENT = 8
+DEV_PER_INTENT = 8
+TEST_E2E = 40
+DEV_E2E = 40
 _ATTRIBUTE = re.compile(r"[^,\[]+\[[^\]]*\]")
 
 

@@ -1,8 +1,9 @@
 """The rubric judge: a prompt file that grades an answer, read with three outcomes.
 
 The judge is a versioned prompt like any other (`prompts/<name>.yaml`, its hash in the run),
-rendered with the case's variables plus `output` (the answer graded) and `reference` (the
-first reference, "" when none). The suite says how to read its answer:
+rendered with the case's input variables it declares, `output` (the answer graded) and, if
+it declares it, `reference` (the case's first reference, "" when none). The suite says how
+to read its answer:
 
     judge:
       prompt: judge_e2e
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -110,6 +111,17 @@ def read_grade(raw: str | None, spec: JudgeSpec) -> Grade:
     if not lo <= score <= hi:
         return Grade("error", score, f"score {score:g} outside [{lo:g}, {hi:g}]")
     return Grade("pass" if score >= spec.pass_at else "fail", score)
+
+
+def judge_variables(
+    declared: Sequence[str], inputs: Mapping[str, str], output: str, references: Sequence[str]
+) -> dict[str, str]:
+    """The judge prompt's variables for one case (see the module docstring)."""
+    values = {name: value for name, value in inputs.items() if name in declared}
+    values["output"] = output
+    if "reference" in declared:
+        values["reference"] = references[0] if references else ""
+    return values
 
 
 def human_label(tags: Sequence[str]) -> bool | None:
