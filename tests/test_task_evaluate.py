@@ -169,3 +169,44 @@ def test_generation_regression_against_saved_answers_is_caught(primary: str) -> 
         rows, [r["expected"][-1] for r in E2E_TEST], gen.GenerationSettings(), primary=primary
     )
     assert result.b_worse and result.metric == primary
+
+
+def test_reports_render_from_the_payload_alone_and_stably() -> None:
+    from promptops.reports.document import Document
+    from promptops.reports.render import render_html, render_markdown
+    from promptops.tasks.extraction.sections import extraction_sections
+    from promptops.tasks.generation.sections import generation_sections
+
+    rows = _task_rows(SLOT_TEST, _slot_outputs(0.9, 1))
+    train = _task_rows(SLOT_TRAIN, [None] * len(SLOT_TRAIN))
+    ex_payload = ex.evaluate_extraction(
+        rows, train, SCHEMA, SETTINGS, n_resamples=N_RESAMPLES
+    ).payload()
+    rows = _task_rows(E2E_TEST, _e2e_outputs(good=True))
+    train = _task_rows(E2E_TRAIN, [None] * len(E2E_TRAIN))
+    spec = JudgeSpec(prompt="judge")
+    raw = ["PASS" if i % 4 else "maybe" for i in range(len(rows))]
+    gen_payload = gen.evaluate_generation(
+        rows,
+        train,
+        gen.GenerationSettings(assertions=ASSERTIONS, judge=spec),
+        similarity=_similarity,
+        similarity_method="word overlap",
+        grades=[read_grade(r, spec) for r in raw],
+        judge_raw=raw,
+        n_resamples=N_RESAMPLES,
+    ).payload()
+    for payload, build, must in (
+        (ex_payload, extraction_sections, ["Field F1 (micro)", "gazetteer", "not JSON"]),
+        (gen_payload, generation_sections, ["ROUGE-L F", "nearest_reference", "Rubric judge"]),
+    ):
+        # through JSON, as a report is rendered from summary.json
+        loaded = json.loads(json.dumps(payload))
+        doc = Document("run", sections=tuple(build(loaded)))
+        markdown = render_markdown(doc)
+        assert markdown == render_markdown(Document("run", sections=tuple(build(loaded))))
+        assert all(text in markdown for text in must), markdown[:2000]
+        assert "<table" in render_html(doc)
+    assert "did not parse" in render_markdown(
+        Document("g", sections=tuple(generation_sections(json.loads(json.dumps(gen_payload)))))
+    )

@@ -35,6 +35,9 @@ from promptops.tasks.resample import SumStatistic, sums_ci
 GAZETTEER = "gazetteer"
 _COLUMN = {"exact_match": 3, "schema_valid_rate": 4, "parse_error_rate": 5}
 PRIMARY_METRICS = ("field_f1", "exact_match", "schema_valid_rate")
+BASELINE_DESCRIPTIONS = {
+    GAZETTEER: "train-split values found again in the input text (longest match first)"
+}
 
 
 class ExtractionSettings(BaseModel):
@@ -127,6 +130,26 @@ class ExtractionRun:
 
     def flat_metrics(self) -> dict[str, Any]:
         return self.metrics.flat()
+
+    def payload(self) -> dict[str, Any]:
+        """The task's part of summary.json: everything its report sections read."""
+        return {
+            "primary_metric": self.primary,
+            "metrics": self.metrics.flat(),
+            "intervals": self.intervals,
+            "normalization": self.normalization,
+            "baselines": [
+                {
+                    "name": name,
+                    "description": BASELINE_DESCRIPTIONS[name],
+                    "metrics": metrics,
+                    "paired": next((c.to_dict() for c in self.comparisons if c.a == name), None),
+                }
+                for name, metrics in self.baselines.items()
+            ],
+            "slices": self.slices,
+            "worst_cases": self.worst,
+        }
 
 
 def evaluate_extraction(

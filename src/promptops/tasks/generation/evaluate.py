@@ -12,7 +12,7 @@ runner): this module reads and counts them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,9 @@ from promptops.tasks.resample import SumStatistic, mean_statistic, sums_ci
 
 NEAREST = "nearest_reference"
 SIMILARITY = "semantic_similarity"
+BASELINE_DESCRIPTIONS = {
+    NEAREST: "the first reference of the most similar train input (word TF-IDF cosine)"
+}
 BatchSimilarity = Callable[[Sequence[str], Sequence[Sequence[str]]], list[float]]
 """Best similarity of each text to its targets (the bundled embedder, or a test double)."""
 
@@ -93,7 +96,29 @@ class GenerationRun:
     worst: list[dict[str, Any]]
     records: list[dict[str, Any]]
     similarity_method: str | None = None
-    notes: list[str] = field(default_factory=list)
+
+    def payload(self) -> dict[str, Any]:
+        """The task's part of summary.json: everything its report sections read."""
+        return {
+            "primary_metric": self.primary,
+            "metrics": self.metrics,
+            "intervals": self.intervals,
+            "no_reference": self.no_reference,
+            "similarity_method": self.similarity_method,
+            "assertions": self.assertions,
+            "judge": self.judge,
+            "baselines": [
+                {
+                    "name": name,
+                    "description": BASELINE_DESCRIPTIONS[name],
+                    "metrics": metrics,
+                    "paired": next((c.to_dict() for c in self.comparisons if c.a == name), None),
+                }
+                for name, metrics in self.baselines.items()
+            ],
+            "slices": self.slices,
+            "worst_cases": self.worst,
+        }
 
 
 def _reference_metrics(
