@@ -2,8 +2,8 @@
 generation) from the derived copies in ../shared/data.
 
 Usage: python scripts/make_task_evalsets.py [SOURCE_DIR] [OUT_DIR]
-(defaults: ../shared/data and evalsets/ next to this script). Stdlib only; rerunning it
-rewrites the same bytes.
+(defaults: ../shared/data and evalsets/ next to this script). Rerunning it rewrites the
+same bytes.
 
 slots (from snips_slots/validate.jsonl, 700 utterances, 7 intents):
 1. Rows are grouped by normalised text (case-folded, whitespace collapsed): 5 texts occur
@@ -19,6 +19,12 @@ e2e (from e2e/test_sample.jsonl, 300 meaning representations with all their refe
    DEV_E2E `dev`, the rest `train`. MRs are distinct, so no input repeats across splits.
 2. Row: `{"id", "input": {"mr": mr}, "expected": [references], "split", "tags"}`, tags
    `attributes:<n>` (slots in the MR) and `references:single|multi`; rows in source order.
+
+Both: train rows that `promptops.evals.checks.find_leakage` (the check `promptops eval`
+runs, at the suites' near-duplicate threshold 0.9) pairs with a test row are dropped, and
+the check is repeated until it finds nothing (its idf is fitted on the train side, so a
+drop can change other scores). On E2E these are MRs that differ from a test MR in one
+attribute value; on SNIPS near-identical requests. The dropped ids go to the MANIFEST.
 
 The source files' sha256 and the counts go to each folder's MANIFEST.json.
 """
@@ -40,6 +46,7 @@ TEST_PER_INTENT = 8
 DEV_PER_INTENT = 8
 TEST_E2E = 40
 DEV_E2E = 40
+NEAR_DUPLICATE = 0.9
 _ATTRIBUTE = re.compile(r"[^,\[]+\[[^\]]*\]")
 
 
@@ -61,6 +68,22 @@ def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
     for row in rows:
         out[row["split"]] += 1
     return dict(sorted(out.items()))
+
+
+def drop_leaks(rows: list[dict[str, Any]], field: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """`rows` without the train rows the eval's leakage check pairs with a test row."""
+    from promptops.evals.checks import find_leakage
+
+    dropped: list[str] = []
+    while True:
+        train = [(r["id"], r["input"][field]) for r in rows if r["split"] == "train"]
+        test = [(r["id"], r["input"][field]) for r in rows if r["split"] == "test"]
+        report = find_leakage(train, test, threshold=NEAR_DUPLICATE)
+        ids = {p.source_id for p in report.pairs if p.source == "train"}
+        if not ids:
+            return rows, dropped
+        dropped += sorted(ids)
+        rows = [r for r in rows if r["id"] not in ids]
 
 
 def slot_rows(source: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -119,7 +142,7 @@ def e2e_rows(source: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def build(source_dir: Path, out_dir: Path) -> None:
     snips = source_dir / "snips_slots" / "validate.jsonl"
-    rows = slot_rows(_read_jsonl(snips))
+    rows, dropped = drop_leaks(slot_rows(_read_jsonl(snips)), "utterance")
     _write_jsonl(out_dir / "slots" / "slots.jsonl", rows)
     manifest = {
         "source": "sonos/nlu-benchmark @ b86ac7f1, via ../shared/data/snips_slots/validate.jsonl",
@@ -127,10 +150,11 @@ def build(source_dir: Path, out_dir: Path) -> None:
         "seed": SEED_SLOTS,
         "per_intent": {"test": TEST_PER_INTENT, "dev": DEV_PER_INTENT},
         "counts": _counts(rows),
+        "train_dropped_near_duplicate_of_test": dropped,
     }
     (out_dir / "slots" / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
     e2e = source_dir / "e2e" / "test_sample.jsonl"
-    rows = e2e_rows(_read_jsonl(e2e))
+    rows, dropped = drop_leaks(e2e_rows(_read_jsonl(e2e)), "mr")
     _write_jsonl(out_dir / "e2e" / "e2e.jsonl", rows)
     manifest = {
         "source": "tuetschek/e2e-cleaning @ 164acdf9, via ../shared/data/e2e/test_sample.jsonl",
@@ -138,6 +162,7 @@ def build(source_dir: Path, out_dir: Path) -> None:
         "seed": SEED_E2E,
         "counts": _counts(rows),
         "references": sum(len(r["expected"]) for r in rows),
+        "train_dropped_near_duplicate_of_test": dropped,
     }
     (out_dir / "e2e" / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
 

@@ -48,9 +48,19 @@ def test_script_rebuilds_both_sets_byte_for_byte(tmp_path: Path) -> None:
             ).read_bytes(), f"{name}/{file}"
 
 
+@pytest.mark.parametrize(("name", "field"), [("slots", "utterance"), ("e2e", "mr")])
+def test_no_test_row_nearly_copies_a_train_row(name: str, field: str) -> None:
+    from promptops.evals.checks import find_leakage
+
+    rows = _rows(name)
+    train = [(r["id"], r["input"][field]) for r in rows if r["split"] == "train"]
+    test = [(r["id"], r["input"][field]) for r in rows if r["split"] == "test"]
+    assert find_leakage(train, test, threshold=0.9).pairs == ()
+
+
 def test_slots_splits_share_no_text_and_cover_every_intent() -> None:
     rows = _rows("slots")
-    assert len(rows) == 700
+    assert len(rows) == 698
     split_of: dict[str, set[str]] = {}
     for row in rows:
         key = " ".join(row["input"]["utterance"].casefold().split())
@@ -85,9 +95,9 @@ def test_few_shot_examples_are_train_rows(prompt_name: str, evalset: str, field:
 
 def test_e2e_splits_and_references() -> None:
     rows = _rows("e2e")
-    assert Counter(row["split"] for row in rows) == {"test": 40, "dev": 40, "train": 220}
-    assert len({row["input"]["mr"] for row in rows}) == 300
-    assert sum(len(row["expected"]) for row in rows) == 683
+    assert Counter(row["split"] for row in rows) == {"test": 40, "dev": 40, "train": 207}
+    assert len({row["input"]["mr"] for row in rows}) == 287
+    assert sum(len(row["expected"]) for row in rows) == 628
 
 
 def test_embedding_cosine_ranks_a_paraphrase_above_an_unrelated_text() -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from promptops.errors import EvalsetError
 from promptops.yamlio import read_yaml
@@ -54,9 +54,18 @@ class Case:
 class _CaseModel(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _json_text(cls, value: object) -> object:
+        """An extraction object or a list of generation references, as JSON text: a case
+        stays flat (`Case.expected` is text) and the task's kind reads it back."""
+        if isinstance(value, dict | list):
+            return json.dumps(value, ensure_ascii=False)
+        return value
+
     id: str | None = Field(None, min_length=1)
     input: dict[str, str]
-    expected: str | None = None
+    expected: str | None = None  # a JSON object or list is kept as its JSON text
     split: str = Field(DEFAULT_SPLIT, min_length=1)
     tags: list[str] = Field(default_factory=list)
 

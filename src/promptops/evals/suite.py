@@ -4,7 +4,7 @@ thresholds and the baselines. Command-line options override it field by field.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -33,6 +33,44 @@ class PiiPolicy(_Strict):
         return self
 
 
+PrimaryMetric = Literal[
+    "macro_f1",
+    "accuracy",
+    # extraction (promptops.tasks.extraction)
+    "field_f1",
+    "exact_match",
+    "schema_valid_rate",
+    # generation (promptops.tasks.generation)
+    "rouge1",
+    "rouge2",
+    "rouge_l",
+    "bleu",
+    "chrf",
+]
+ThresholdMetric = Literal[
+    "macro_f1",
+    "accuracy",
+    "invalid_rate",
+    "error_rate",
+    "field_f1",
+    "field_precision",
+    "field_recall",
+    "field_f1_macro",
+    "exact_match",
+    "schema_valid_rate",
+    "parse_error_rate",
+    "rouge1",
+    "rouge2",
+    "rouge_l",
+    "bleu",
+    "chrf",
+    "semantic_similarity",
+    "judge.pass_rate",
+    "judge.error_rate",
+    "judge.kappa",
+]
+
+
 class Suite(SuiteFile):
     name: str
     description: str = ""
@@ -40,10 +78,8 @@ class Suite(SuiteFile):
     evalset: str
     profile: str = "embedded"
     endpoint: EndpointOverrides = Field(default_factory=EndpointOverrides)
-    primary_metric: Literal["macro_f1", "accuracy"] = "macro_f1"
-    thresholds: dict[Literal["macro_f1", "accuracy", "invalid_rate", "error_rate"], Bound] = Field(
-        default_factory=dict
-    )
+    primary_metric: PrimaryMetric = "macro_f1"
+    thresholds: dict[ThresholdMetric, Bound] = Field(default_factory=dict)
     must_beat: Literal["none", "majority", "best"] = Field(
         "majority",
         description="which baseline the prompt must beat significantly for the run to pass",
@@ -56,7 +92,11 @@ class Suite(SuiteFile):
     bootstrap_samples: int = Field(2000, ge=100)
     alpha: float = Field(0.05, gt=0, lt=1)
     worst_cases: int = Field(10, ge=0)
-    monitor: MonitorConfig | None = None  # `promptops monitor` thresholds (None: defaults)
+    monitor: MonitorConfig | None = None
+    # task settings, validated by their run kind (promptops.tasks): a lower layer cannot
+    # import the models, so they stay mappings here
+    extraction: dict[str, Any] | None = None
+    generation: dict[str, Any] | None = None  # `promptops monitor` thresholds (None: defaults)
 
 
 def resolve_suite(ref: str) -> tuple[Suite, Path]:

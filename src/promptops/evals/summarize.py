@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -113,7 +114,7 @@ def compare_baselines(
         result = paired.compare_cells(
             cells,
             k,
-            metric=suite.primary_metric,
+            metric=cast(paired.Metric, suite.primary_metric),
             alpha=suite.alpha,
             n_resamples=suite.bootstrap_samples,
             seed=suite.seed,

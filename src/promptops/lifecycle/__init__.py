@@ -48,7 +48,7 @@ def run_eval(
     outcome = _run_eval(
         suite_ref, options, run_kinds(), http_client=http_client, stream=stream or sys.stderr
     )
-    write_reports(outcome.summary, outcome.out_dir)  # type: ignore[arg-type]
+    write_reports(outcome.summary, outcome.out_dir)
     return outcome
 
 
@@ -60,10 +60,8 @@ def run_rag_eval(
     stream: TextIO | None = None,
 ) -> RagOutcome:
     """`promptops rag-eval`: retrieval, generation and grounding; summary.json and reports."""
-    from promptops.reports import rag_html, rag_markdown  # noqa: F401  (registers the writers)
-
     outcome = _run_rag_eval(suite_ref, options, http_client=http_client, stream=stream)
-    write_reports(outcome.summary, outcome.out_dir)  # type: ignore[arg-type]
+    write_reports(outcome.summary, outcome.out_dir)
     return outcome
 
 

@@ -46,7 +46,6 @@ class ExtractionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     normalize: FieldNormalization = Field(default_factory=FieldNormalization)
-    allow_code_fence: bool = Field(True, description="accept one ```json fence around the object")
 
 
 def statistic(metric: str, n: int) -> SumStatistic:
@@ -87,11 +86,7 @@ def score_outputs(
     settings: ExtractionSettings,
 ) -> list[CaseScore]:
     return [
-        score_case(
-            parse_answer(out, schema, allow_fence=settings.allow_code_fence),
-            gold_of(row),
-            settings.normalize,
-        )
+        score_case(parse_answer(out, schema), gold_of(row), settings.normalize)
         for row, out in zip(rows, outputs, strict=True)
     ]
 

@@ -1,8 +1,8 @@
 """Extraction answers scored field by field, with the conlleval counting convention.
 
 An answer is first parsed: the whole output must be one JSON object (a single ```json code
-fence around it is accepted when the suite allows it, and recorded). It is then checked
-against the prompt's `output_schema` with jsonschema. The two failures are counted apart:
+fence around the whole of it is accepted and recorded as `fenced`; nothing else is
+repaired). It is then checked against the prompt's `output_schema` with jsonschema. The two failures are counted apart:
 `parse_error_rate` (not a JSON object at all) and `schema_valid_rate` (parsed and valid).
 
 Fields: an answer is flattened to (field, value) items: nested objects give dotted names
