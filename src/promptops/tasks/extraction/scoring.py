@@ -2,8 +2,9 @@
 
 An answer is first parsed: the whole output must be one JSON object (a single ```json code
 fence around the whole of it is accepted and recorded as `fenced`; nothing else is
-repaired). It is then checked against the prompt's `output_schema` with jsonschema. The two failures are counted apart:
-`parse_error_rate` (not a JSON object at all) and `schema_valid_rate` (parsed and valid).
+repaired). It is then checked against the prompt's `output_schema` with jsonschema. The
+two failures are counted apart: `parse_error_rate` (not a JSON object at all) and
+`schema_valid_rate` (parsed and valid).
 
 Fields: an answer is flattened to (field, value) items: nested objects give dotted names
 (`address.city`), a list gives one item per element (a slot that occurs twice), null and ""
