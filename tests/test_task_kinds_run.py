@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from _regress_util import cli
 from promptops.lifecycle import EvalOptions, run_eval
 from promptops.testing.openai_server import FakeOpenAIServer, last_user_message
 
@@ -28,6 +29,7 @@ E2E = [r for r in _rows("e2e") if r["split"] == "test"][:10] + [
     r for r in _rows("e2e") if r["split"] == "train"
 ][:80]
 GOLD = {r["input"]["utterance"]: r["expected"] for r in SLOTS}
+DEGRADED = {"on": False}  # a worse model: drops fields and truncates descriptions
 REFS = {r["input"]["mr"]: r["expected"] for r in E2E}
 
 
@@ -42,10 +44,14 @@ def _answer(body: dict[str, Any]) -> str:
         if index == 3:
             return "I cannot do that"
         gold = dict(GOLD[text])
+        if DEGRADED["on"]:
+            gold = dict(list(gold.items())[:1])
         if index == 5:
             gold = {k: "wrong" for k in gold}
         return json.dumps(gold)
     if text in REFS:
+        if DEGRADED["on"]:
+            return " ".join(REFS[text][-1].split()[:4])
         return REFS[text][-1] if list(REFS).index(text) != 2 else ""
     return "?"
 
@@ -113,3 +119,40 @@ def test_generation_suite_runs_with_judge_and_assertions(project: Path) -> None:
     report = (project / "run" / "report.md").read_text()
     assert "Rubric judge" in report and "nearest_reference" in report
     assert "embedding cosine" in report
+
+
+@pytest.mark.parametrize("suite", ["slots", "e2e"])
+def test_regression_against_a_saved_baseline_exits_1(
+    suite: str,
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PROMPTOPS_CACHE_DIR", str(project / "cache"))
+    if suite == "e2e":  # no judge here: the regression is on the reference metric
+        path = project / "evalsets" / "e2e.yaml"
+        text = path.read_text("utf-8")
+        path.write_text(text[: text.index("  judge:")], "utf-8")
+    with FakeOpenAIServer(answer=_answer) as server:
+
+        def args(out: str, *extra: str) -> list[str]:
+            flags = ["--base-url", server.base_url, "--model", "fake-model", "--out", out]
+            return ["eval", suite, *flags, *extra]
+
+        assert cli(args("base"), monkeypatch, capsys)[0] == 0
+        code, out, _ = cli(["baseline", "save", "base"], monkeypatch, capsys)
+        assert code == 0 and f"baselines/{suite}.json" in out
+        record = json.loads((project / "baselines" / f"{suite}.json").read_text())
+        assert record["kind"] == "task_baseline" and len(record["cases"]) == len(
+            [r for r in (SLOTS if suite == "slots" else E2E) if r["split"] == "test"]
+        )
+        code, out, _ = cli(args("same", "--against-baseline"), monkeypatch, capsys)
+        assert code == 0 and "no significant change" in out
+        DEGRADED["on"] = True
+        try:
+            code, out, _ = cli(
+                args("worse", "--against-baseline", "--no-cache"), monkeypatch, capsys
+            )
+        finally:
+            DEGRADED["on"] = False
+    assert code == 1 and "REGRESSION" in out, out

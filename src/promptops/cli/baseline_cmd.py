@@ -24,7 +24,17 @@ def save_command(
     `compare` read it."""
     from promptops.regress.baseline import save_baseline
     from promptops.reports import fmt
+    from promptops.tasks.textregress import KINDS, run_kind, save_task_baseline
 
+    if run_kind(run) in KINDS:
+        written, saved = save_task_baseline(run, path)
+        typer.echo(
+            f"baseline for {saved['suite']}: {saved['prompt']['identity']}, "
+            f"{fmt.count(len(saved['cases']))} cases, {saved['primary_metric']} "
+            f"{fmt.num(saved['metrics'].get(saved['primary_metric']))}"
+        )
+        typer.echo(f"written: {written}")
+        return
     target, record = save_baseline(run, path)
     metrics = ", ".join(
         f"{fmt.metric_name(name)} {fmt.num(value)}" for name, value in record.metrics.items()

@@ -91,6 +91,12 @@ def eval_command(
 
             typer.echo(sensitivity_sentence(summary) or "")
     else:
+        primary = getattr(summary, "primary_metric", None)
+        shown = getattr(summary, "intervals", {}).get(primary) if primary else None
+        if isinstance(shown, dict):
+            typer.echo(
+                f"{primary} {shown['estimate']:.3f} [{shown['low']:.3f}, {shown['high']:.3f}]"
+            )
         typer.echo(f"errors {summary.n_errors}  invalid {summary.n_invalid}")
     for check in summary.thresholds:
         mark = "PASS" if check.passed else "FAIL"
@@ -103,10 +109,18 @@ def eval_command(
         from promptops.regress.compare import compare_with_baseline
 
         path, alpha = reference
-        comparison, files = compare_with_baseline(path, outcome.folder, alpha=alpha)
         typer.echo(f"against baseline {path}:")
-        print_verdict(comparison, files)
-        exit_code = max(exit_code, comparison.exit_code)
+        if summary.kind in ("extraction", "generation"):
+            from promptops.tasks.textregress import against_task_baseline
+
+            regression = against_task_baseline(path, outcome.folder, alpha)
+            for line in regression.lines():
+                typer.echo(f"  {line}")
+            exit_code = max(exit_code, regression.exit_code)
+        else:
+            comparison, files = compare_with_baseline(path, outcome.folder, alpha=alpha)
+            print_verdict(comparison, files)
+            exit_code = max(exit_code, comparison.exit_code)
     raise typer.Exit(exit_code)
 
 

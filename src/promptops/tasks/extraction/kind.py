@@ -90,7 +90,10 @@ class Extraction:
             slices=payload["slices"],
             worst_cases=payload["worst_cases"],
             normalization=payload["normalization"],
-            settings=settings.model_dump(mode="json"),
+            settings={
+                **settings.model_dump(mode="json"),
+                "output_schema": run.prompt.output_schema,
+            },
             thresholds=checks,
             passed=all(t.passed for t in checks),
         )
