@@ -68,6 +68,8 @@ def test_extraction_run_has_metrics_baseline_slices_and_worst_cases() -> None:
     assert m.parse_error_rate == pytest.approx(unparseable / n)
     assert m.schema_valid_rate == pytest.approx(1 - (unparseable + len(range(1, n, 10))) / n)
     assert run.intervals["field_f1"]["low"] < m.field_f1 < run.intervals["field_f1"]["high"]
+    assert run.intervals["field_precision"]["estimate"] == pytest.approx(m.field_precision)
+    assert run.intervals["field_recall"]["estimate"] == pytest.approx(m.field_recall)
     gaz = run.baselines["gazetteer"]
     assert 0 < gaz["field_f1"] < m.field_f1
     [cmp] = run.comparisons

@@ -48,7 +48,7 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
     return {
         k: round(float(v), DIGITS)
         for k, v in sorted(metrics.items())
-        if isinstance(v, int | float) and not isinstance(v, bool)
+        if k != "n" and isinstance(v, int | float) and not isinstance(v, bool)
     }
 
 
@@ -71,7 +71,9 @@ def save_task_baseline(run_dir: Path, path: Path | None = None) -> tuple[Path, d
     }
     target = path or Path("baselines") / f"{summary['suite']}.json"
     head = json.dumps({k: v for k, v in record.items() if k != "cases"}, indent=2, sort_keys=True)
-    cases = ",\n".join(json.dumps(c, ensure_ascii=False, sort_keys=True) for c in record["cases"])
+    cases = ",\n".join(
+        "    " + json.dumps(c, ensure_ascii=False, sort_keys=True) for c in record["cases"]
+    )
     text = head[:-2] + ',\n  "cases": [\n' + cases + "\n  ]\n}\n"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, text)

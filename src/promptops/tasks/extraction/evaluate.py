@@ -52,6 +52,15 @@ def statistic(metric: str, n: int) -> SumStatistic:
     """The sum statistic of `metric` over n cases' count columns."""
     if metric == "field_f1":
         return micro_f1_of_sums
+    if metric in ("field_precision", "field_recall"):
+        other = 1 if metric == "field_precision" else 2
+
+        def ratio(sums: NDArray[np.float64]) -> NDArray[np.float64]:
+            tp, denom = sums[:, 0], sums[:, 0] + sums[:, other]
+            out: NDArray[np.float64] = np.divide(tp, denom, out=np.zeros_like(tp), where=denom > 0)
+            return out
+
+        return ratio
     if metric in _COLUMN:
         column = _COLUMN[metric]
 
@@ -168,7 +177,7 @@ def evaluate_extraction(
         name: interval_dict(
             sums_ci(columns, statistic(name, n), n_resamples=n_resamples, seed=seed)
         )
-        for name in ("field_f1", *_COLUMN)
+        for name in ("field_f1", "field_precision", "field_recall", *_COLUMN)
     }
     baselines: dict[str, dict[str, Any]] = {}
     comparisons = []
