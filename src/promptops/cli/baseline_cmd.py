@@ -24,6 +24,13 @@ def save_command(
     `compare` read it."""
     from promptops.regress.baseline import save_baseline
     from promptops.reports import fmt
+    from promptops.tasks.regression import is_task_run, save_task_baseline
+
+    if is_task_run(run):  # binary and scoring runs keep their answers per case
+        target, task_record = save_task_baseline(run, path)
+        typer.echo(f"baseline for {task_record['suite']} ({task_record['task']}): {task_record['metrics']}")
+        typer.echo(f"written: {target}")
+        return
 
     target, record = save_baseline(run, path)
     metrics = ", ".join(

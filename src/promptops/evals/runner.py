@@ -38,6 +38,7 @@ from promptops.evals.metrics import classification_metrics_codes
 from promptops.evals.results import Outcomes, read_results
 from promptops.evals.sending import Progress, finished, jobs, send_all
 from promptops.evals.suite import Suite, resolve_suite
+from promptops.evals.temporal import split_evalset, temporal_findings
 from promptops.llm.cache import ResponseCache
 from promptops.llm.client import ClientStats, LLMClient
 from promptops.llm.profile import EndpointProfile
@@ -110,7 +111,7 @@ def prepare(suite_ref: str, options: EvalOptions) -> Prepared:
             where=prompt.source,
         )
     path = options.evalset or suite.path_of(suite.evalset)
-    evalset = EvalsetFile(path)
+    evalset = split_evalset(suite, path)
     scan = _scan(evalset, prompt)
     if not scan.columns:
         raise EvalsetError("no cases in the test split: nothing to score", where=str(path))
@@ -118,6 +119,7 @@ def prepare(suite_ref: str, options: EvalOptions) -> Prepared:
     findings += leakage_findings(suite, prompt, evalset, scan.train, len(scan.columns), path)
     findings += pii_findings(suite, scan.pii, path)
     findings += balance_findings(scan.balance)
+    findings += temporal_findings(evalset, fail=suite.temporal_leakage == "fail", path=path)
     return Prepared(
         suite=suite,
         prompt=prompt,
