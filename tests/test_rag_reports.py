@@ -14,10 +14,11 @@ import pytest
 from markdown_it import MarkdownIt
 
 from _report_util import HOSTILE
-from promptops.reports import rag_html, rag_markdown
-from promptops.reports.rag_html import render_rag_html
-from promptops.reports.rag_markdown import guard_sentence, measure_name, render_rag_markdown
-from promptops.reports.registry import write_all, writers_for
+from promptops.reports import rag
+from promptops.reports import render_html as render_rag_html
+from promptops.reports import render_markdown as render_rag_markdown
+from promptops.reports.rag import guard_sentence, measure_name
+from promptops.reports.registry import REPORT_KINDS, write_all
 from promptops.runs import rag_summary as rs
 from promptops.runs.summary import Finding, PromptInfo, ThresholdResult, Usage
 
@@ -370,14 +371,14 @@ def test_html_charts_are_well_formed_svg(summary: rs.RagSummary) -> None:
         "nDCG@4 per chunk size/overlap",
     ]
     bars = svgs[0].findall(".//{http://www.w3.org/2000/svg}rect[@class='bar']")
-    assert len(bars) == 6 * len(rag_html.chart_metrics(METRICS))
+    assert len(bars) == 6 * len(rag.chart_metrics(METRICS))
     assert render_rag_html(summary) == page
 
 
 def test_long_overflow_lists_point_to_results_and_retrieval_only_runs(
     summary: rs.RagSummary,
 ) -> None:
-    many = make_summary(n_overflows=rag_markdown.LISTED + 5, sweep=False)
+    many = make_summary(n_overflows=rag.LISTED + 5, sweep=False)
     markdown = render_rag_markdown(many)
     assert "5 more in results.jsonl." in markdown and "5 more in results.jsonl." in render_rag_html(
         many
@@ -398,7 +399,8 @@ def test_words_shared_by_both_reports() -> None:
 
 
 def test_writers_are_registered_for_rag(tmp_path: Path, summary: rs.RagSummary) -> None:
-    assert {w.filename for w in writers_for("rag")} == {"report.md", "report.html"}
+    kind = REPORT_KINDS.get("rag")
+    assert (kind.markdown, kind.html) == ("report.md", "report.html")
     paths = write_all(summary, tmp_path)
     assert sorted(p.name for p in paths) == ["report.html", "report.md"]
     assert (tmp_path / "report.md").read_text() == render_rag_markdown(summary)

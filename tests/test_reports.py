@@ -13,21 +13,20 @@ import pytest
 from markdown_it import MarkdownIt
 
 from _report_util import HOSTILE, HOSTILE_LABEL, make_summary, volatile
+from promptops.errors import ConfigError
+from promptops.registry import Registry
 from promptops.reports import (
-    DuplicateWriterError,
-    ReportWriter,
-    UnknownWriterError,
+    REPORT_KINDS,
+    ReportKind,
     fmt,
-    get_writer,
-    register,
     registry,
     render_html,
     render_markdown,
     svg,
     write_reports,
-    writers_for,
 )
-from promptops.reports.markdown import LINE_BREAK, escape
+from promptops.reports.backends.markdown import LINE_BREAK, escape
+from promptops.reports.classification import classification_document
 from promptops.runs.summary import ClassificationSummary, ReliabilityBin
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -507,29 +506,25 @@ def test_svg_text_drops_xml_illegal_characters() -> None:
 # --- registry and files ------------------------------------------------------------------
 
 
-def test_registry_lists_classification_writers() -> None:
-    assert [w.filename for w in writers_for("classification")] == ["report.md", "report.html"]
-    assert get_writer("classification-markdown").render is render_markdown
-    with pytest.raises(UnknownWriterError, match="no report writer named 'nope'"):
-        get_writer("nope")
+def test_report_kinds_are_registered_explicitly() -> None:
+    assert REPORT_KINDS.names() == ["classification", "comparison", "monitor", "rag"]
+    assert REPORT_KINDS.get("classification").build is classification_document
+    with pytest.raises(ConfigError, match=r"unknown report kind 'nope'.*known: classification"):
+        REPORT_KINDS.get("nope")
 
 
-def test_registry_refuses_duplicate_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_WRITERS", dict(registry._WRITERS))
-    twin = ReportWriter[ClassificationSummary](
-        name="classification-markdown",
-        kind="classification",
-        filename="x.md",
-        render=render_markdown,
-    )
-    with pytest.raises(DuplicateWriterError, match="already registered"):
-        register(twin)
-    extra = register(
-        ReportWriter[ClassificationSummary](
-            name="other-markdown", kind="other", filename="report.md", render=render_markdown
-        )
-    )
-    assert writers_for("other") == [extra]
+def test_a_new_kind_is_one_builder_and_one_registration(
+    tmp_path: Path, summary: ClassificationSummary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kinds: Registry[ReportKind[object]] = Registry("report kind")
+    registry.register_builtins(kinds)
+    with pytest.raises(ConfigError, match="already registered"):
+        kinds.register("classification", ReportKind(classification_document))
+    kinds.register("renamed", ReportKind(classification_document, "r.md", "r.html"))
+    monkeypatch.setattr(registry, "REPORT_KINDS", kinds)
+    paths = write_reports(summary.model_copy(update={"kind": "renamed"}), tmp_path)
+    assert [p.name for p in paths] == ["r.md", "r.html"]
+    assert paths[0].read_text() == render_markdown(summary)
 
 
 def test_write_reports_writes_both_files(tmp_path: Path, summary: ClassificationSummary) -> None:
@@ -561,5 +556,5 @@ def test_write_all_refuses_unknown_kind(tmp_path: Path, summary: ClassificationS
     class Other:
         kind = "nothing"
 
-    with pytest.raises(UnknownWriterError, match="kind 'nothing'"):
+    with pytest.raises(ConfigError, match="unknown report kind 'nothing'"):
         registry.write_all(Other(), tmp_path)

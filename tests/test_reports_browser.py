@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from _report_util import PWNED, make_summary
-from promptops.reports import render_html
-from promptops.reports.html import page_title
+from promptops.reports import document, render_html
 
 TIMEOUT_S = 90
 FLAGS = [
@@ -100,7 +99,7 @@ def test_detector_sees_a_script_that_runs(chromium: str, tmp_path: Path) -> None
 def test_report_renders_and_hostile_strings_stay_text(chromium: str, tmp_path: Path) -> None:
     summary = make_summary(passed=False)
     dom = dump_dom(chromium, tmp_path, render_html(summary))
-    assert dom.title == page_title(summary)  # nothing rewrote document.title
+    assert dom.title == document(summary).title  # nothing rewrote document.title
     assert PWNED not in dom.title
     assert "script" not in dom.tags and "img" not in dom.tags
     assert dom.handlers == []

@@ -13,7 +13,7 @@ from scipy.stats import binomtest
 from _eval_util import make_project
 from promptops.evals.runner import EvalOptions, run_eval
 from promptops.regress.compare import compare_paths
-from promptops.reports.compare_markdown import render_comparison_markdown
+from promptops.reports import render_markdown
 from promptops.runs.summary import ClassificationSummary
 from promptops.testing.openai_server import FakeOpenAIServer
 
@@ -148,7 +148,7 @@ def test_compare_on_a_small_suite_says_it_is_too_small(
     assert s.verdict.status == "no_significant_change" and s.exit_code == 0
     assert s.verdict.decision is not None and s.verdict.decision.outcome == "too_small"
     assert s.paired_bootstrap.p_value < 0.05  # the old rule would have failed this change
-    text = render_comparison_markdown(s)
+    text = render_markdown(s)
     assert "Too small to decide" in s.verdict.explanation and "Too small to decide" in text
     if metric == "accuracy":
         assert s.verdict.test == "McNemar mid-p" and s.verdict.p_value == pytest.approx(0.0625)

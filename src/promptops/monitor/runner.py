@@ -177,7 +177,6 @@ def _notes(s: MonitorSummary, c: MonitorConfig) -> list[str]:
 
 def write_outputs(summary: MonitorSummary, out_dir: Path) -> list[Path]:
     """monitor.json, alerts.json, report.md and report.html in `out_dir`."""
-    from promptops.reports import monitor_html, monitor_markdown  # noqa: F401  (registers)
     from promptops.reports.registry import write_all
 
     write_json(out_dir / "monitor.json", summary.to_json())

@@ -310,7 +310,6 @@ def run_rag_eval(
     summary.volatile.retrieval_s = round(retrieval_s, 3)
     summary.volatile.generation_s = round(generation_s, 3)
     write_json(out_dir / SUMMARY, summary.model_dump(mode="json"))
-    from promptops.reports import rag_html, rag_markdown  # noqa: F401  (registers the writers)
     from promptops.reports.registry import write_all
 
     write_all(summary, out_dir)

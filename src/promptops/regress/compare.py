@@ -331,7 +331,6 @@ def _verdict(
 
 def write_comparison(summary: c.ComparisonSummary, out_dir: Path) -> list[Path]:
     """comparison.json plus every report writer of kind "comparison" (Markdown, HTML)."""
-    from promptops.reports import compare_html, compare_markdown  # noqa: F401  (registers)
     from promptops.reports.registry import write_all
 
     write_json(out_dir / COMPARISON_JSON, summary.model_dump(mode="json"))

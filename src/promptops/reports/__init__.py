@@ -1,61 +1,43 @@
-"""Report writers: render a run's summary to report files, never re-running anything.
+"""Reports: a run's summary becomes one `Document` (section builders), rendered twice.
 
-    write_reports(summary, out_dir)   every registered writer of the summary's kind
-    render_markdown(summary)          report.md: stable, diff-friendly, no volatile data
+    write_reports(summary, out_dir)   report.md and report.html (comparison.* for `compare`)
+    render_markdown(summary)          report.md of any summary: stable, no volatile data
     render_html(summary)              report.html: one self-contained page with SVG charts
+    document(summary)                 the document itself, for other renderers
 
-New formats (RAG runs, `compare`) register a `ReportWriter` under a unique name.
+The backends that turn any document into Markdown or HTML are `promptops.reports.render`.
+A new kind of run registers its document builder in `registry.register_builtins`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from promptops.reports.html import render_html
-from promptops.reports.markdown import render_markdown
 from promptops.reports.registry import (
-    DuplicateWriterError,
-    ReportWriter,
-    UnknownWriterError,
-    get_writer,
-    register,
+    REPORT_KINDS,
+    ReportKind,
+    Summary,
+    document,
+    report_html,
+    report_markdown,
     write_all,
-    writer_names,
-    writers_for,
 )
-from promptops.runs.summary import ClassificationSummary
+
+render_markdown = report_markdown  # the names callers used before the document existed
+render_html = report_html
 
 __all__ = [
-    "DuplicateWriterError",
-    "ReportWriter",
-    "UnknownWriterError",
-    "get_writer",
-    "register",
+    "REPORT_KINDS",
+    "ReportKind",
+    "document",
     "render_html",
     "render_markdown",
+    "report_html",
+    "report_markdown",
     "write_reports",
-    "writer_names",
-    "writers_for",
 ]
 
-register(
-    ReportWriter[ClassificationSummary](
-        name="classification-markdown",
-        kind="classification",
-        filename="report.md",
-        render=render_markdown,
-    )
-)
-register(
-    ReportWriter[ClassificationSummary](
-        name="classification-html",
-        kind="classification",
-        filename="report.html",
-        render=render_html,
-    )
-)
 
-
-def write_reports(summary: ClassificationSummary, out_dir: Path) -> list[Path]:
-    """Write every report of the summary's kind (report.md, report.html) atomically."""
+def write_reports(summary: Summary, out_dir: Path) -> list[Path]:
+    """Write the summary's report files (Markdown, HTML) atomically; returns their paths."""
     return write_all(summary, out_dir)

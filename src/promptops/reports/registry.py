@@ -1,8 +1,8 @@
-"""The one registry of report writers: a name maps to a renderer for one kind of summary.
+"""Report kinds: a summary's `kind` names the builder of its document and the files it goes to.
 
-`write_reports` asks the registry for every writer of a summary's `kind` ("classification"
-today; RAG runs and `compare` later), so adding a report format is one `register` call and
-no caller changes. Files are written atomically: a reader never sees half a report.
+`write_reports` looks the kind up and renders the one document twice (Markdown and HTML), so
+a new kind of run adds one builder and one `register` line in `register_builtins`; no caller
+changes. Files are written atomically: a reader never sees half a report.
 """
 
 from __future__ import annotations
@@ -12,18 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from promptops.errors import PromptopsError
+from promptops.registry import Registry
+from promptops.reports.classification import classification_document
+from promptops.reports.compare import comparison_document
+from promptops.reports.document import Document
+from promptops.reports.monitor import monitor_document
+from promptops.reports.rag import rag_document
+from promptops.reports.render import render_html, render_markdown
 from promptops.runs.folder import write_atomic
 
 S = TypeVar("S")
-
-
-class DuplicateWriterError(PromptopsError):
-    """Two writers were registered under one name: a programming error, caught at import."""
-
-
-class UnknownWriterError(PromptopsError):
-    """No writer is registered under a name, or none renders a summary's kind."""
 
 
 class Summary(Protocol):
@@ -34,51 +32,48 @@ class Summary(Protocol):
 
 
 @dataclass(frozen=True)
-class ReportWriter(Generic[S]):
-    """Renders one kind of summary to the text of one file in the run folder."""
+class ReportKind(Generic[S]):
+    """Builds the document of one kind of summary; names the two files it is written to."""
 
-    name: str
-    kind: str
-    filename: str
-    render: Callable[[S], str]
-
-
-_WRITERS: dict[str, ReportWriter[Any]] = {}
+    build: Callable[[S], Document]
+    markdown: str = "report.md"
+    html: str = "report.html"
 
 
-def register(writer: ReportWriter[S]) -> ReportWriter[S]:
-    """Add a writer; a second writer with the same name raises."""
-    if writer.name in _WRITERS:
-        raise DuplicateWriterError(f"a report writer named {writer.name!r} is already registered")
-    _WRITERS[writer.name] = writer
-    return writer
+REPORT_KINDS: Registry[ReportKind[Any]] = Registry("report kind")
 
 
-def get_writer(name: str) -> ReportWriter[Any]:
-    try:
-        return _WRITERS[name]
-    except KeyError:
-        known = ", ".join(sorted(_WRITERS)) or "none"
-        raise UnknownWriterError(f"no report writer named {name!r} (known: {known})") from None
+def register_builtins(registry: Registry[ReportKind[Any]]) -> None:
+    """The report kinds promptops ships, in one place."""
+    registry.register("classification", ReportKind(classification_document))
+    registry.register("rag", ReportKind(rag_document))
+    registry.register(
+        "comparison", ReportKind(comparison_document, "comparison.md", "comparison.html")
+    )
+    registry.register("monitor", ReportKind(monitor_document))
 
 
-def writer_names() -> list[str]:
-    return sorted(_WRITERS)
+register_builtins(REPORT_KINDS)
 
 
-def writers_for(kind: str) -> list[ReportWriter[Any]]:
-    """Every writer of one summary kind, in registration order."""
-    return [writer for writer in _WRITERS.values() if writer.kind == kind]
+def document(summary: Summary) -> Document:
+    """The report document of any summary; an unknown kind is a ConfigError naming the known."""
+    return REPORT_KINDS.get(summary.kind, where="summary kind").build(summary)
+
+
+def report_markdown(summary: Summary) -> str:
+    return render_markdown(document(summary))
+
+
+def report_html(summary: Summary) -> str:
+    return render_html(document(summary))
 
 
 def write_all(summary: Summary, out_dir: Path) -> list[Path]:
-    """Render `summary` with every writer of its kind into `out_dir`; returns the paths."""
-    writers = writers_for(summary.kind)
-    if not writers:
-        raise UnknownWriterError(f"no report writers for summaries of kind {summary.kind!r}")
-    paths: list[Path] = []
-    for writer in writers:
-        path = out_dir / writer.filename
-        write_atomic(path, writer.render(summary))
-        paths.append(path)
+    """Render `summary`'s document to its Markdown and HTML files in `out_dir`."""
+    kind = REPORT_KINDS.get(summary.kind, where="summary kind")
+    doc = kind.build(summary)
+    paths = [out_dir / kind.markdown, out_dir / kind.html]
+    for path, text in zip(paths, (render_markdown(doc), render_html(doc)), strict=True):
+        write_atomic(path, text)
     return paths

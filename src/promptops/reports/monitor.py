@@ -1,8 +1,9 @@
-"""The Markdown report of a monitor run: `report.md` in the monitor's output folder.
+"""The report of a monitor run (`report.md`, `report.html` in the monitor's output folder).
 
 A verdict, the reference and settings, one row per signal (windows evaluated, alerts, too
 few), the alerts, notes on what the windows can detect, and the windows themselves (the
-first `WINDOW_ROWS`, then every alerted one). Every string from a log goes through `escape`.
+first `WINDOW_ROWS`, then every alerted one); HTML adds a time series per signal with its
+threshold and alerted windows in red.
 """
 
 from __future__ import annotations
@@ -10,8 +11,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from promptops.reports import fmt
-from promptops.reports.markdown import escape
-from promptops.reports.registry import ReportWriter, register
+from promptops.reports.common import footer
+from promptops.reports.document import (
+    Banner,
+    Block,
+    BulletList,
+    Cell,
+    Chart,
+    Document,
+    Num,
+    Paragraph,
+    Section,
+    Strong,
+    Table,
+    span,
+)
 from promptops.runs.monitor_summary import MonitorSummary, Signal, WindowResult, iso
 
 ALERT_ROWS = 50
@@ -75,24 +89,27 @@ def verdict_line(s: MonitorSummary) -> str:
     )
 
 
-def signal_rows(s: MonitorSummary) -> list[list[str]]:
+def signal_rows(s: MonitorSummary) -> list[tuple[Cell, ...]]:
     """Per signal: rule, windows evaluated, alerts, too few, unavailable, worst value."""
-    rows = []
+    rows: list[tuple[Cell, ...]] = []
     for name in s.signal_names():
         sigs = [sig for w in s.windows for sig in w.signals if sig.name == name]
         measured = [sig for sig in sigs if sig.status in ("ok", "alert")]
         rule = next((threshold_text(sig) for sig in measured if sig.threshold is not None), "none")
         worst = _worst(measured)
+        counts = (
+            len(measured),
+            sum(sig.status == "alert" for sig in sigs),
+            sum(sig.status == "too_few" for sig in sigs),
+            sum(sig.status == "unavailable" for sig in sigs),
+        )
         rows.append(
-            [
-                signal_name(name),
-                rule,
-                fmt.count(len(measured)),
-                fmt.count(sum(sig.status == "alert" for sig in sigs)),
-                fmt.count(sum(sig.status == "too_few" for sig in sigs)),
-                fmt.count(sum(sig.status == "unavailable" for sig in sigs)),
-                value_text(worst) if worst is not None else fmt.MISSING,
-            ]
+            (
+                span(signal_name(name)),
+                span(rule),
+                *(Num(fmt.count(n)) for n in counts),
+                span(value_text(worst) if worst is not None else fmt.MISSING),
+            )
         )
     return rows
 
@@ -105,7 +122,7 @@ def _worst(sigs: Sequence[Signal]) -> Signal | None:
     return pick(valued, key=lambda sig: sig.value or 0.0)
 
 
-SIGNAL_HEADERS = [
+SIGNAL_HEADERS = (
     "Signal",
     "Alert when",
     "Windows measured",
@@ -113,7 +130,7 @@ SIGNAL_HEADERS = [
     "Too few",
     "Unavailable",
     "Worst value",
-]
+)
 WINDOW_SIGNALS = (
     "predictions",
     "psi:input_chars",
@@ -134,20 +151,20 @@ def shown_windows(s: MonitorSummary) -> list[WindowResult]:
     return [w for w in s.windows if w.index < WINDOW_ROWS or w.index in alerted]
 
 
-def window_cells(w: WindowResult) -> list[str]:
-    cells = [str(w.index), window_label(w), fmt.count(w.n_served)]
+def window_cells(w: WindowResult) -> tuple[Cell, ...]:
+    cells: list[Cell] = [Num(str(w.index)), span(window_label(w)), Num(fmt.count(w.n_served))]
     for name in WINDOW_SIGNALS:
         sig = w.signal(name)
         if sig is None or sig.status == "unavailable":
-            cells.append("–")
+            cells.append(span("–"))
         elif sig.status == "too_few":
-            cells.append("too few")
+            cells.append(span("too few"))
         else:
-            cells.append(value_text(sig) + (" ⚠" if sig.status == "alert" else ""))
-    return cells
+            cells.append(span(value_text(sig) + (" ⚠" if sig.status == "alert" else "")))
+    return tuple(cells)
 
 
-WINDOW_HEADERS = [
+WINDOW_HEADERS = (
     "#",
     "Start (UTC)",
     "Requests",
@@ -158,7 +175,7 @@ WINDOW_HEADERS = [
     "5xx",
     "Invalid",
     "F1",
-]
+)
 
 
 def reference_lines(s: MonitorSummary) -> list[str]:
@@ -175,41 +192,86 @@ def reference_lines(s: MonitorSummary) -> list[str]:
     ]
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
-    return out
+PERCENT_SIGNALS = ("error_rate", "invalid_rate", "agreement", "rag_overflow")
 
 
-def render_monitor_markdown(s: MonitorSummary) -> str:
-    lines = [f"# Monitor report: {escape(', '.join(s.logs))}", "", f"**{verdict_line(s)}**", ""]
-    lines += [f"- {escape(x)}" for x in reference_lines(s)]
-    lines += ["", "## Signals", "", *_table(SIGNAL_HEADERS, signal_rows(s)), ""]
-    lines += ["## Alerts", ""]
-    if not s.alerts:
-        lines.append("None.")
-    for a in s.alerts[:ALERT_ROWS]:
-        lines.append(f"- window {a.window} ({escape(a.start)}): {escape(a.message)}")
-    if len(s.alerts) > ALERT_ROWS:
-        lines.append(f"- … and {fmt.count(len(s.alerts) - ALERT_ROWS)} more in alerts.json")
-    lines += ["", "## Notes", "", *[f"- {escape(n)}" for n in s.notes]]
-    lines += ["", "## Windows", ""]
-    shown = shown_windows(s)
-    lines += _table(WINDOW_HEADERS, [window_cells(w) for w in shown])
-    if len(shown) < len(s.windows):
-        lines += [
-            "",
-            f"{fmt.count(len(s.windows) - len(shown))} more windows without alerts "
-            "are in monitor.json.",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-register(
-    ReportWriter[MonitorSummary](
-        name="monitor-markdown",
-        kind="monitor",
-        filename="report.md",
-        render=render_monitor_markdown,
+def monitor_document(s: MonitorSummary) -> Document:
+    verdict = Banner(
+        not s.alerts,
+        span(Strong(verdict_line(s))),
+        (BulletList(tuple(span(x) for x in reference_lines(s))),),
     )
-)
+    alerts: list[Block] = [Paragraph(span("None."))] if not s.alerts else []
+    listed = [span(f"window {a.window} ({a.start}): {a.message}") for a in s.alerts[:ALERT_ROWS]]
+    if len(s.alerts) > ALERT_ROWS:
+        listed.append(span(f"… and {fmt.count(len(s.alerts) - ALERT_ROWS)} more in alerts.json"))
+    if listed:
+        alerts.append(BulletList(tuple(listed)))
+    shown = shown_windows(s)
+    windows: list[Block] = [
+        Table(
+            WINDOW_HEADERS,
+            tuple(window_cells(w) for w in shown),
+            tuple(any(sig.status == "alert" for sig in w.signals) for w in shown),
+        )
+    ]
+    if len(shown) < len(s.windows):
+        hidden = fmt.count(len(s.windows) - len(shown))
+        more = f"{hidden} more windows without alerts are in monitor.json."
+        windows.append(Paragraph(span(more)))
+    return Document(
+        title=f"Monitor report: {', '.join(s.logs)}",
+        intro=(verdict,),
+        sections=(
+            Section("signals", "Signals", (Table(SIGNAL_HEADERS, tuple(signal_rows(s))),)),
+            Section("alerts", "Alerts", tuple(alerts)),
+            Section("series", "Signals over time", tuple(_charts(s))),
+            Section(
+                "notes", "Notes", (BulletList(tuple(span(n) for n in s.notes)),) if s.notes else ()
+            ),
+            Section("windows", "Windows", tuple(windows)),
+        ),
+        footer=footer("monitor.json", s.schema_version),
+    )
+
+
+def _charts(s: MonitorSummary) -> list[Chart]:
+    """One time series per signal that has a value somewhere: HTML only."""
+    labels = [window_label(w) for w in s.windows]
+    out = []
+    for name in s.signal_names():
+        sigs = [w.signal(name) for w in s.windows]
+        if all(sig is None or sig.value is None for sig in sigs):
+            continue
+        scale = 100.0 if name.startswith(PERCENT_SIGNALS) else 1.0
+        columns: list[tuple[str, list[float | None]]] = [
+            (
+                signal_name(name) + (" (%)" if scale != 1.0 else ""),
+                [
+                    sig.value * scale if sig is not None and sig.value is not None else None
+                    for sig in sigs
+                ],
+            )
+        ]
+        if name == "latency_p99_ms":
+            for q in ("p50", "p95"):
+                columns.append((q, [sig.extra.get(q) if sig is not None else None for sig in sigs]))
+        bar = next(
+            (sig.threshold for sig in sigs if sig is not None and sig.threshold is not None), None
+        )
+        data: tuple[tuple[float | str | None, ...], ...] = tuple(
+            (label, *(values[i] for _, values in columns)) for i, label in enumerate(labels)
+        )
+        out.append(
+            Chart(
+                "series",
+                signal_name(name),
+                data,
+                series=tuple(n for n, _ in columns),
+                reference=bar * scale if bar is not None else None,
+                marks=tuple(
+                    i for i, sig in enumerate(sigs) if sig is not None and sig.status == "alert"
+                ),
+            )
+        )
+    return out

@@ -1,0 +1,76 @@
+"""Golden reports: each fixed summary under `tests/golden/<case>/summary.json` renders to the
+committed Markdown exactly, byte for byte, so a change to any report's wording, numbers or
+layout shows up here and is made on purpose.
+
+To update the goldens after an intended change, run
+
+    PROMPTOPS_UPDATE_GOLDEN=1 pytest tests/test_golden_reports.py
+
+and review `git diff tests/golden` before committing. The HTML file is written next to the
+Markdown for reviewers; only its structure is checked (every section, no external loads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptops.reports import write_reports
+from promptops.runs.comparison import ComparisonSummary
+from promptops.runs.monitor_summary import Alert, MonitorSummary, Signal, WindowResult
+from promptops.runs.rag_summary import RagSummary
+from promptops.runs.summary import ClassificationSummary
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("PROMPTOPS_UPDATE_GOLDEN") == "1"
+CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "summary.json").is_file())
+
+
+def monitor_summary(data: dict[str, Any]) -> MonitorSummary:
+    """monitor.json back into its dataclasses (the monitor writes it with `asdict`)."""
+    windows = [
+        WindowResult(**{**w, "signals": tuple(Signal(**sig) for sig in w["signals"])})
+        for w in data.pop("windows")
+    ]
+    alerts = [Alert(**a) for a in data.pop("alerts")]
+    return MonitorSummary(**data, windows=windows, alerts=alerts)
+
+
+def load(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    kind = json.loads(text)["kind"]
+    if kind == "monitor":
+        return monitor_summary(json.loads(text))
+    model = {
+        "classification": ClassificationSummary,
+        "rag": RagSummary,
+        "comparison": ComparisonSummary,
+    }[kind]
+    return model.model_validate_json(text)
+
+
+def test_every_kind_has_a_golden() -> None:
+    kinds = {json.loads((GOLDEN / c / "summary.json").read_text())["kind"] for c in CASES}
+    assert kinds == {"classification", "rag", "comparison", "monitor"}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_summary_renders_to_the_committed_markdown(case: str, tmp_path: Path) -> None:
+    folder = GOLDEN / case
+    written = write_reports(load(folder / "summary.json"), tmp_path)
+    names = sorted(p.name for p in written)
+    assert len(names) == 2 and {Path(n).suffix for n in names} == {".md", ".html"}
+    for path in written:
+        golden = folder / path.name
+        if UPDATE:
+            golden.write_bytes(path.read_bytes())
+    md = next(p for p in written if p.suffix == ".md")
+    assert md.read_bytes() == (folder / md.name).read_bytes(), (
+        f"{case}/{md.name} changed; if on purpose, rerun with PROMPTOPS_UPDATE_GOLDEN=1"
+    )
+    page = next(p for p in written if p.suffix == ".html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in page
