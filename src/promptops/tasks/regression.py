@@ -24,6 +24,7 @@ from promptops.tasks.stats import MetricFn, PairedTest, paired_test
 from promptops.tasks.summary import TaskSummary
 
 RESULTS = "results.jsonl"
+DIGITS = 6
 BASELINES_DIR = Path("baselines")
 
 
@@ -67,7 +68,7 @@ def save_task_baseline(run_dir: Path, path: Path | None = None) -> tuple[Path, d
     }
     cases = sorted(_answers(run_dir).items())
     head = json.dumps(record, sort_keys=True, indent=1)[:-2]
-    lines = [json.dumps({"id": i, "expected": e, "answer": None if a is None else round(a, 6)}, sort_keys=True) for i, (e, a) in cases]
+    lines = [json.dumps({"id": i, "expected": e, "answer": None if a is None else round(a, DIGITS)}, sort_keys=True) for i, (e, a) in cases]
     text = head + ',\n "cases": [\n  ' + ",\n  ".join(lines) + "\n ]\n}\n"
     target = path or default_path(summary.suite)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +120,6 @@ def check_against(record_path: Path, run_dir: Path, *, alpha: float, seed: int =
         truth = np.array([float(new[i][0] or "nan") for i in shared])
         metric = sc.METRICS[primary]
     a = np.array([float(old[i]) for i in shared])
-    bb = np.array([float(new[i][1] or 0.0) for i in shared])
+    bb = np.round(np.array([float(new[i][1] or 0.0) for i in shared]), DIGITS)  # as saved
     test = paired_test(primary, metric, truth, a, bb, higher_is_better=bool(record["higher_is_better"]), alpha=alpha, seed=seed)
     return Regression(test, len(shared), record["metrics"].get(primary), test.b)

@@ -103,8 +103,16 @@ def calibration_section(summary: ts.TaskSummary) -> Section | None:
         for i, p in enumerate(summary.calibration)
     )
     table = Table(("expected in", "cases", "mean expected", "mean predicted"), rows)
-    data = tuple((p.mean_expected, p.mean_predicted, float(p.n)) for p in summary.calibration if p.n)
-    chart = Chart("scatter", "Predicted against expected (mean per bin; on the diagonal when calibrated)", data, (table,))
+    data = tuple(
+        (f"{p.low:g}-{p.high:g}", p.mean_expected, p.mean_predicted) for p in summary.calibration if p.n
+    )
+    chart = Chart(
+        "bars",
+        "Mean predicted against mean expected per bin of the expected value (equal when calibrated)",
+        data,
+        (table,),
+        series=("mean expected", "mean predicted"),
+    )
     return Section("calibration", "Calibration", (chart,))
 
 
