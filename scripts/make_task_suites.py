@@ -23,11 +23,17 @@ SEED = 13
 
 def _write(path: Path, rows: list[dict[str, object]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
 
 
 def halueval(src: Path, out: Path) -> None:
-    rows = [json.loads(line) for line in (src / "qa_one-turn_data.json").read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line)
+        for line in (src / "qa_one-turn_data.json").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     rng = random.Random(SEED)
     order = list(range(len(rows)))
     rng.shuffle(order)
@@ -39,13 +45,20 @@ def halueval(src: Path, out: Path) -> None:
         for i in order[start : start + size]:
             row = rows[i]
             hallucinated = i in bad
-            cases.append({
-                "id": f"halueval-qa-{i:03d}",
-                "input": {"passage": row["knowledge"], "question": row["question"], "answer": row["hallucinated_answer"] if hallucinated else row["right_answer"]},
-                "expected": "unsupported" if hallucinated else "supported",
-                "split": split,
-                "tags": ["hallucinated_answer" if hallucinated else "right_answer", "short_answer" if len((row["right_answer"])) < 25 else "long_answer"],
-            })
+            answer = row["hallucinated_answer"] if hallucinated else row["right_answer"]
+            cases.append(
+                {
+                    "id": f"halueval-qa-{i:03d}",
+                    "input": {
+                        "passage": row["knowledge"],
+                        "question": row["question"],
+                        "answer": answer,
+                    },
+                    "expected": "unsupported" if hallucinated else "supported",
+                    "split": split,
+                    "tags": ["answer:short" if len(answer) < 25 else "answer:long"],
+                }
+            )
         start += size
     _write(out / "halueval" / "halueval.jsonl", cases)
     shutil.copy(src / "LICENSE", out / "halueval" / "LICENSE")
@@ -56,13 +69,15 @@ def sts(src: Path, out: Path) -> None:
     for line in (src / "sample.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         _, split, genre, *_ = row["id"].split("-")
-        cases.append({
-            "id": row["id"],
-            "input": {"sentence1": row["sentence1"], "sentence2": row["sentence2"]},
-            "expected": row["score"],
-            "split": split,
-            "tags": [genre],
-        })
+        cases.append(
+            {
+                "id": row["id"],
+                "input": {"sentence1": row["sentence1"], "sentence2": row["sentence2"]},
+                "expected": row["score"],
+                "split": split,
+                "tags": [genre],
+            }
+        )
     _write(out / "sts" / "sts.jsonl", cases)
     shutil.copy(src / "LICENSE.txt", out / "sts" / "LICENSE")
 

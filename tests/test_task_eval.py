@@ -59,7 +59,15 @@ def _binary_project(root: Path, n: int = 30) -> None:
         for i in range(count):
             bad = i % 4 == 0
             words = "complaint about the late order" if bad else "question about opening hours"
-            rows.append({"id": f"{split}-{i}", "input": {"message": f"{words} {split} {i}"}, "expected": "yes" if bad else "no", "split": split, "tags": ["odd" if i % 2 else "even"]})
+            rows.append(
+                {
+                    "id": f"{split}-{i}",
+                    "input": {"message": f"{words} {split} {i}"},
+                    "expected": "yes" if bad else "no",
+                    "split": split,
+                    "tags": ["odd" if i % 2 else "even"],
+                }
+            )
     (root / "evalsets" / "flag.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (root / "evalsets" / "flag.yaml").write_text(
         "name: flag\nprompt: flag\nevalset: flag.jsonl\nthresholds:\n  pr_auc: '>= 0.6'\n"
@@ -74,7 +82,9 @@ def _results(out: Path) -> list[dict[str, Any]]:
 def test_binary_run_scores_from_label_probabilities(project: Path) -> None:
     _binary_project(project)
     with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
-        outcome = run_task("flag", TaskOptions(base_url=srv.base_url, model="m", out=project / "run"))
+        outcome = run_task(
+            "flag", TaskOptions(base_url=srv.base_url, model="m", out=project / "run")
+        )
     summary = outcome.summary
     assert summary.kind == "binary" and summary.n_cases == 30
     rows = [r for r in _results(project / "run") if r["split"] == "test"]
@@ -83,7 +93,9 @@ def test_binary_run_scores_from_label_probabilities(project: Path) -> None:
     scores = np.array([r["answer"] for r in rows])
     assert summary.metrics["pr_auc"] == pytest.approx(average_precision_score(truth, scores))
     assert summary.metrics["roc_auc"] == pytest.approx(roc_auc_score(truth, scores))
-    assert summary.threshold_source is not None and "dev split (15 cases)" in summary.threshold_source
+    assert (
+        summary.threshold_source is not None and "dev split (15 cases)" in summary.threshold_source
+    )
     assert {b.name for b in summary.baselines} == {"majority", "tfidf_lr"}
     majority = next(b for b in summary.baselines if b.name == "majority")
     assert majority.comparison is not None and majority.comparison.prompt_better
@@ -101,7 +113,9 @@ def test_without_dev_split_threshold_is_half_and_said(project: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows if r["split"] != "dev"))
     with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
-        summary = run_task("flag", TaskOptions(base_url=srv.base_url, model="m", out=project / "run")).summary
+        summary = run_task(
+            "flag", TaskOptions(base_url=srv.base_url, model="m", out=project / "run")
+        ).summary
     assert summary.threshold == 0.5
     assert summary.threshold_source == "default 0.5: no dev split"
     assert "default 0.5: no dev split" in (project / "run" / "report.md").read_text()
@@ -117,7 +131,14 @@ def test_scoring_counts_invalid_answers_and_never_clips(project: Path) -> None:
     rows = []
     for split, count in (("train", 12), ("dev", 4), ("test", 12)):
         for i in range(count):
-            rows.append({"id": f"{split}-{i}", "input": {"text": f"item {i % 6} of {split}"}, "expected": i % 6 * 0.9, "split": split})
+            rows.append(
+                {
+                    "id": f"{split}-{i}",
+                    "input": {"text": f"item {i % 6} of {split}"},
+                    "expected": i % 6 * 0.9,
+                    "split": split,
+                }
+            )
     (project / "evalsets" / "rate.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (project / "evalsets" / "rate.yaml").write_text(
         "name: rate\nprompt: rate\nevalset: rate.jsonl\nthresholds: {invalid_rate: '<= 0.5'}\n"
@@ -129,15 +150,21 @@ def test_scoring_counts_invalid_answers_and_never_clips(project: Path) -> None:
         return {0: "7", 1: "about 1"}.get(i, str(i - 0.5))
 
     with FakeOpenAIServer(answer=answer) as srv:
-        outcome = run_task("rate", TaskOptions(base_url=srv.base_url, model="m", out=project / "run"))
+        outcome = run_task(
+            "rate", TaskOptions(base_url=srv.base_url, model="m", out=project / "run")
+        )
     summary = outcome.summary
     assert summary.kind == "scoring" and summary.n_invalid == 4
     reasons = {c.reason for c in summary.invalid_cases}
     assert any("outside the range" in (r or "") for r in reasons)
-    valid = [r for r in _results(project / "run") if r["split"] == "test" and r["answer"] is not None]
+    valid = [
+        r for r in _results(project / "run") if r["split"] == "test" and r["answer"] is not None
+    ]
     assert all(r["answer"] <= 5 for r in valid)
     truth = [float(r["expected"]) for r in valid]
-    assert summary.metrics["mae"] == pytest.approx(mean_absolute_error(truth, [r["answer"] for r in valid]))
+    assert summary.metrics["mae"] == pytest.approx(
+        mean_absolute_error(truth, [r["answer"] for r in valid])
+    )
     assert summary.metrics["invalid_rate"] == pytest.approx(4 / 12)
     assert sum(p.n for p in summary.calibration) == 8
 
@@ -147,15 +174,49 @@ def test_a_regression_against_the_saved_baseline_exits_1(
 ) -> None:
     _binary_project(project, n=60)
     with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
-        code, out, err = cli(["eval", "flag", "--base-url", srv.base_url, "--model", "m", "--out", "good"], monkeypatch, capsys)
+        code, out, err = cli(
+            ["eval", "flag", "--base-url", srv.base_url, "--model", "m", "--out", "good"],
+            monkeypatch,
+            capsys,
+        )
     assert code == 0, err
     code, out, err = cli(["baseline", "save", "good"], monkeypatch, capsys)
     assert code == 0 and (project / "baselines" / "flag.json").is_file(), err
     with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
-        code, out, _ = cli(["eval", "flag", "--base-url", srv.base_url, "--model", "m", "--out", "same", "--against-baseline", "--no-cache"], monkeypatch, capsys)
+        code, out, _ = cli(
+            [
+                "eval",
+                "flag",
+                "--base-url",
+                srv.base_url,
+                "--model",
+                "m",
+                "--out",
+                "same",
+                "--against-baseline",
+                "--no-cache",
+            ],
+            monkeypatch,
+            capsys,
+        )
     assert code == 0 and "identical" in out
     with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.0)) as srv:
-        code, out, _ = cli(["eval", "flag", "--base-url", srv.base_url, "--model", "m", "--out", "worse", "--against-baseline", "--no-cache"], monkeypatch, capsys)
+        code, out, _ = cli(
+            [
+                "eval",
+                "flag",
+                "--base-url",
+                srv.base_url,
+                "--model",
+                "m",
+                "--out",
+                "worse",
+                "--against-baseline",
+                "--no-cache",
+            ],
+            monkeypatch,
+            capsys,
+        )
     assert code == 1 and "REGRESSION" in out
 
 
@@ -170,26 +231,39 @@ def test_classification_refuses_temporal_leakage(project: Path) -> None:
         r["time"] = f"2026-0{1 + (i % 2)}-01" if r["split"] == "train" else "2026-01-15"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(EvalsetError, match="temporal leakage"):
-        run_eval("router", EvalOptions(base_url="http://127.0.0.1:9/v1", model="m", out=project / "run"))
+        run_eval(
+            "router", EvalOptions(base_url="http://127.0.0.1:9/v1", model="m", out=project / "run")
+        )
 
 
 @pytest.mark.parametrize("task", TASK_NAMES)
-def test_init_writes_a_starter_that_loads(task: str, project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cli(["init", "--task", task], monkeypatch, capsys)
+def test_init_writes_a_starter_that_loads(
+    task: str, project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = cli(["init", "--task", task], monkeypatch, capsys)
     assert code == 0
     files = starter_files(task)
     assert all((project / rel).is_file() for rel in files)
     assert load_prompt(project / "prompts" / f"{NAMES[task]}.yaml").task == task
-    splits = {json.loads(line)["split"] for line in (project / "evalsets" / NAMES[task] / "cases.jsonl").read_text().splitlines()}
+    splits = {
+        json.loads(line)["split"]
+        for line in (project / "evalsets" / NAMES[task] / "cases.jsonl").read_text().splitlines()
+    }
     assert splits == {"train", "dev", "test"}
     assert any(str(rel).startswith(".github/workflows/") for rel in files)
     code, _, err = cli(["init", "--task", task], monkeypatch, capsys)
     assert code == 2 and f"prompts/{NAMES[task]}.yaml" in err
 
 
-def test_init_binary_project_runs_as_it_is(project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_binary_project_runs_as_it_is(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli(["init", "--task", "binary"], monkeypatch, capsys)[0] == 0
     with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
-        code, out, err = cli(["eval", NAMES["binary"], "--base-url", srv.base_url, "--model", "m", "--out", "run"], monkeypatch, capsys)
+        code, out, err = cli(
+            ["eval", NAMES["binary"], "--base-url", srv.base_url, "--model", "m", "--out", "run"],
+            monkeypatch,
+            capsys,
+        )
     assert code == 0, out + err
     assert (project / "run" / "report.md").is_file()

@@ -92,25 +92,46 @@ def test_expected_is_checked_per_task_naming_file_and_line(tmp_path: Path) -> No
 
 def test_thresholds_read_as_bounds() -> None:
     suite = TaskSuite.model_validate(
-        {"name": "s", "prompt": "p", "evalset": "e.jsonl", "thresholds": {"pr_auc": ">= 0.6", "mae": "<= 0.8", "f1": {"min": 0.5}}}
+        {
+            "name": "s",
+            "prompt": "p",
+            "evalset": "e.jsonl",
+            "thresholds": {"pr_auc": ">= 0.6", "mae": "<= 0.8", "f1": {"min": 0.5}},
+        }
     )
     assert suite.thresholds["pr_auc"].min == 0.6
     assert suite.thresholds["mae"].max == 0.8
     with pytest.raises(ValidationError, match="write a bound"):
-        TaskSuite.model_validate({"name": "s", "prompt": "p", "evalset": "e", "thresholds": {"f1": "> 1"}})
+        TaskSuite.model_validate(
+            {"name": "s", "prompt": "p", "evalset": "e", "thresholds": {"f1": "> 1"}}
+        )
 
 
 def _timed(tmp_path: Path) -> Path:
     rows = []
     for i in range(10):
-        rows.append({"id": f"c{i}", "input": {"text": f"t{i}"}, "expected": "a", "split": "auto", "time": f"2026-01-{i + 1:02d}T00:00:00Z"})
+        rows.append(
+            {
+                "id": f"c{i}",
+                "input": {"text": f"t{i}"},
+                "expected": "a",
+                "split": "auto",
+                "time": f"2026-01-{i + 1:02d}T00:00:00Z",
+            }
+        )
     return _write(tmp_path, rows)
 
 
 def test_time_is_iso_8601_and_a_bad_one_names_the_line(tmp_path: Path) -> None:
     cases = load_evalset(_timed(tmp_path))
     assert cases[0].time is not None and cases[0].time.year == 2026
-    bad = _write(tmp_path, [{"input": {"text": "x"}, "time": "yesterday"}, {"input": {"text": "y"}, "time": 1700000000}])
+    bad = _write(
+        tmp_path,
+        [
+            {"input": {"text": "x"}, "time": "yesterday"},
+            {"input": {"text": "y"}, "time": 1700000000},
+        ],
+    )
     with pytest.raises(EvalsetError) as err:
         load_evalset(bad)
     assert f"{bad}:1" in str(err.value) and "ISO 8601" in str(err.value)
@@ -121,10 +142,14 @@ def test_split_auto_splits_by_time_earliest_train_latest_test(tmp_path: Path) ->
     cases = load_evalset(_timed(tmp_path))
     assignment = assign_splits(cases, all_rows=False)
     assert assignment.by == "time"
-    assert [assignment.splits[f"c{i}"] for i in range(10)] == ["train"] * 6 + ["dev"] * 2 + ["test"] * 2
+    assert [assignment.splits[f"c{i}"] for i in range(10)] == ["train"] * 6 + ["dev"] * 2 + [
+        "test"
+    ] * 2
     again = assign_splits(cases, all_rows=False)
     assert again.splits == assignment.splits
-    untimed = load_evalset(_write(tmp_path, [{"id": f"u{i}", "input": {"text": "x"}} for i in range(200)]))
+    untimed = load_evalset(
+        _write(tmp_path, [{"id": f"u{i}", "input": {"text": "x"}} for i in range(200)])
+    )
     hashed = assign_splits(untimed, all_rows=True)
     assert hashed.by == "hash"
     shares = {s: list(hashed.splits.values()).count(s) / 200 for s in ("train", "dev", "test")}

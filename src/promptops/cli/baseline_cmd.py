@@ -28,7 +28,9 @@ def save_command(
 
     if is_task_run(run):  # binary and scoring runs keep their answers per case
         target, task_record = save_task_baseline(run, path)
-        typer.echo(f"baseline for {task_record['suite']} ({task_record['task']}): {task_record['metrics']}")
+        typer.echo(
+            f"baseline for {task_record['suite']} ({task_record['task']}): {task_record['metrics']}"
+        )
         typer.echo(f"written: {target}")
         return
 

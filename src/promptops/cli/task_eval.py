@@ -30,7 +30,10 @@ def run_task_suite(name: str, options: TaskOptions, *, against: Path | None, com
             )
     outcome = run_task(name, options)
     summary = outcome.summary
-    typer.echo(f"{summary.prompt.identity} on {summary.suite} ({summary.kind}): {summary.n_cases} test cases")
+    typer.echo(
+        f"{summary.prompt.identity} on {summary.suite} ({summary.kind}): "
+        f"{summary.n_cases} test cases"
+    )
     shown = []
     for metric, iv in summary.intervals.items():
         value = summary.metrics.get(metric)
@@ -49,7 +52,8 @@ def run_task_suite(name: str, options: TaskOptions, *, against: Path | None, com
         c = b.comparison
         typer.echo(
             f"  baseline {b.name}: {summary.primary_metric} {c.baseline:.3f}; prompt - baseline "
-            f"{c.diff:+.3f} [{c.low:+.3f}, {c.high:+.3f}], p {c.decision.p_value:.3g} ({c.decision.outcome})"
+            f"{c.diff:+.3f} [{c.low:+.3f}, {c.high:+.3f}], "
+            f"p {c.decision.p_value:.3g} ({c.decision.outcome})"
             if c.baseline is not None
             else f"  baseline {b.name}: {summary.primary_metric} undefined"
         )

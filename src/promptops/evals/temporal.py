@@ -63,7 +63,7 @@ def assign_splits(
     cases: Iterable[Case],
     *,
     all_rows: bool,
-    fractions: SplitFractions = SplitFractions(),  # noqa: B008  (frozen)
+    fractions: SplitFractions = SplitFractions(),
     seed: int = 13,
 ) -> Assignment:
     """Splits for the rows marked `auto` (every row with `all_rows`)."""
@@ -83,14 +83,16 @@ def assign_splits(
     for case_id, _ in picked:
         u = _hash_unit(case_id, seed)
         splits[case_id] = (
-            "train" if u < fractions.train else "dev" if u < fractions.train + fractions.dev else "test"
+            "train"
+            if u < fractions.train
+            else "dev"
+            if u < fractions.train + fractions.dev
+            else "test"
         )
     return Assignment(splits, "hash")
 
 
-def temporal_findings(
-    cases: Iterable[Case], *, fail: bool, path: Path | str
-) -> list[s.Finding]:
+def temporal_findings(cases: Iterable[Case], *, fail: bool, path: Path | str) -> list[s.Finding]:
     """Train or dev rows later than the earliest test row (rows without a time are not
     compared). Raises an `EvalsetError` when the suite fails on it."""
     test_times: list[datetime] = []

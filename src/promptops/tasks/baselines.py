@@ -65,27 +65,31 @@ def _constant(value: float, *splits: Sequence[Case]) -> tuple[NDArray[np.float64
     return tuple(np.full(len(cases), value, dtype=np.float64) for cases in splits)
 
 
-def majority(t: Training, dev: Sequence[Case], test: Sequence[Case]) -> tuple[NDArray[np.float64], ...]:
+def majority(
+    t: Training, dev: Sequence[Case], test: Sequence[Case]
+) -> tuple[NDArray[np.float64], ...]:
     return _constant(float(t.targets.mean()), dev, test)
 
 
-def tfidf_lr(t: Training, dev: Sequence[Case], test: Sequence[Case]) -> tuple[NDArray[np.float64], ...]:
+def tfidf_lr(
+    t: Training, dev: Sequence[Case], test: Sequence[Case]
+) -> tuple[NDArray[np.float64], ...]:
     if len(set(t.targets.tolist())) < 2:
         raise CannotFit("the train split has one class only")
     labels = ["0", "1"]
-    predict = fit_tfidf_lr(
-        _texts(t.train), [str(int(v)) for v in t.targets], labels, 0
-    )
-    return tuple(
-        predict(_texts(cases))[:, 1] if cases else np.zeros(0) for cases in (dev, test)
-    )
+    predict = fit_tfidf_lr(_texts(t.train), [str(int(v)) for v in t.targets], labels, 0)
+    return tuple(predict(_texts(cases))[:, 1] if cases else np.zeros(0) for cases in (dev, test))
 
 
-def train_mean(t: Training, dev: Sequence[Case], test: Sequence[Case]) -> tuple[NDArray[np.float64], ...]:
+def train_mean(
+    t: Training, dev: Sequence[Case], test: Sequence[Case]
+) -> tuple[NDArray[np.float64], ...]:
     return _constant(float(t.targets.mean()), dev, test)
 
 
-def tfidf_ridge(t: Training, dev: Sequence[Case], test: Sequence[Case]) -> tuple[NDArray[np.float64], ...]:
+def tfidf_ridge(
+    t: Training, dev: Sequence[Case], test: Sequence[Case]
+) -> tuple[NDArray[np.float64], ...]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline, make_union
@@ -107,13 +111,16 @@ def _pair_cosines(cases: Sequence[Case]) -> NDArray[np.float64]:
         return np.zeros(0)
     if any(len(c.input) != 2 for c in cases):
         raise CannotFit("needs pair inputs: exactly two input variables per case")
-    first = embed_texts([list(c.input.values())[0] for c in cases])
-    second = embed_texts([list(c.input.values())[1] for c in cases])
+    pairs = [tuple(c.input.values()) for c in cases]
+    first = embed_texts([a for a, _ in pairs])
+    second = embed_texts([b for _, b in pairs])
     norms = np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1)
     return np.asarray(np.sum(first * second, axis=1) / np.maximum(norms, 1e-12))
 
 
-def minilm_cosine(t: Training, dev: Sequence[Case], test: Sequence[Case]) -> tuple[NDArray[np.float64], ...]:
+def minilm_cosine(
+    t: Training, dev: Sequence[Case], test: Sequence[Case]
+) -> tuple[NDArray[np.float64], ...]:
     cos = _pair_cosines(t.train)
     slope, intercept = np.polyfit(cos, t.targets, 1)
     return tuple(slope * _pair_cosines(cases) + intercept for cases in (dev, test))

@@ -163,9 +163,7 @@ def metric_of(name: str, threshold: float, target_precision: float) -> MetricFn:
             return roc_auc(positive, scores)
         if name == "recall_at_precision":
             return recall_at_precision(positive, scores, target_precision)
-        m = binary_metrics(
-            positive, scores, threshold=threshold, target_precision=target_precision
-        )
+        m = binary_metrics(positive, scores, threshold=threshold, target_precision=target_precision)
         return m.as_dict()[name]
 
     return value

@@ -82,7 +82,11 @@ class Scored:
         )
 
     def subset(self, mask: NDArray[np.bool_]) -> Scored:
-        return Scored([c for c, m in zip(self.cases, mask, strict=True) if m], self.truth[mask], self.pred[mask])
+        return Scored(
+            [c for c, m in zip(self.cases, mask, strict=True) if m],
+            self.truth[mask],
+            self.pred[mask],
+        )
 
 
 class Metrics:
@@ -100,10 +104,14 @@ class Metrics:
             return b.metric_of(name, t, self.target)
         return sc.METRICS[name]
 
-    def all(self, truth: NDArray[Any], pred: NDArray[np.float64], threshold: float | None = None) -> dict[str, float | None]:
+    def all(
+        self, truth: NDArray[Any], pred: NDArray[np.float64], threshold: float | None = None
+    ) -> dict[str, float | None]:
         if self.task == "binary":
             t = self.threshold if threshold is None else threshold
-            m = b.binary_metrics(truth.astype(bool), pred, threshold=t, target_precision=self.target)
+            m = b.binary_metrics(
+                truth.astype(bool), pred, threshold=t, target_precision=self.target
+            )
             return {k: v for k, v in m.as_dict().items() if k in self.names}
         return sc.scoring_metrics(truth, pred).as_dict()
 
@@ -121,10 +129,18 @@ def intervals(metrics: Metrics, test: Scored, suite: TaskSuite) -> dict[str, ts.
     out = {}
     for name in metrics.names:
         ci = bootstrap_interval(
-            metrics.fn(name), test.truth, test.pred, n_resamples=suite.bootstrap_samples, seed=suite.seed
+            metrics.fn(name),
+            test.truth,
+            test.pred,
+            n_resamples=suite.bootstrap_samples,
+            seed=suite.seed,
         )
         out[name] = ts.TaskInterval(
-            estimate=ci.estimate, low=ci.low, high=ci.high, n_resamples=ci.n_resamples, undefined=ci.undefined
+            estimate=ci.estimate,
+            low=ci.low,
+            high=ci.high,
+            n_resamples=ci.n_resamples,
+            undefined=ci.undefined,
         )
     return out
 
@@ -169,7 +185,11 @@ def baseline_rows(
         threshold = None
         if metrics.task == "binary":
             has_dev = fit.dev is not None and len(dev_truth) and dev_truth.any()
-            threshold = b.choose_threshold(dev_truth.astype(bool), fit.dev) if has_dev and fit.dev is not None else b.DEFAULT_THRESHOLD
+            threshold = (
+                b.choose_threshold(dev_truth.astype(bool), fit.dev)
+                if has_dev and fit.dev is not None
+                else b.DEFAULT_THRESHOLD
+            )
         values = metrics.all(test.truth, pred, threshold)
         correct = None
         if metrics.task == "binary" and threshold is not None:
@@ -200,7 +220,13 @@ def baseline_rows(
             prompt_worse=pt.b_worse,
         )
         out.append(
-            ts.TaskBaseline(name=fit.name, status="fit", metrics=values, threshold=threshold, comparison=comparison)
+            ts.TaskBaseline(
+                name=fit.name,
+                status="fit",
+                metrics=values,
+                threshold=threshold,
+                comparison=comparison,
+            )
         )
     return out
 
@@ -218,7 +244,11 @@ def verdict(primary: str, value: float | None, baselines: Sequence[ts.TaskBaseli
     beaten = [x.name for x in fit if x.comparison and x.comparison.prompt_better]
     lost = [x.name for x in fit if x.comparison and x.comparison.prompt_worse]
     parts = [f"{primary} {_num(value)}"]
-    parts.append(f"significantly better than {', '.join(beaten)}" if beaten else "beats no baseline significantly")
+    parts.append(
+        f"significantly better than {', '.join(beaten)}"
+        if beaten
+        else "beats no baseline significantly"
+    )
     if lost:
         parts.append(f"significantly worse than {', '.join(lost)}")
     return "; ".join(parts)
@@ -234,12 +264,18 @@ def slices(metrics: Metrics, test: Scored, primary: str) -> list[ts.TaskSlice]:
     for tag in sorted(tags):
         mask = np.array([tag in c.tags for c in test.cases])
         part = test.subset(mask)
-        out.append(ts.TaskSlice(tag=tag, n=int(mask.sum()), metrics=metrics.all(part.truth, part.pred)))
+        out.append(
+            ts.TaskSlice(tag=tag, n=int(mask.sum()), metrics=metrics.all(part.truth, part.pred))
+        )
     return out
 
 
 def worst_cases(
-    test_cases: Sequence[Case], answers: Sequence[Answer], records: Sequence[Mapping[str, Any]], prompt: Prompt, k: int
+    test_cases: Sequence[Case],
+    answers: Sequence[Answer],
+    records: Sequence[Mapping[str, Any]],
+    prompt: Prompt,
+    k: int,
 ) -> tuple[list[ts.TaskCase], list[ts.TaskCase]]:
     """The k largest errors (binary: most confident wrong scores) and the invalid answers
     with their raw output."""
@@ -247,15 +283,40 @@ def worst_cases(
     for case, answer, record in zip(test_cases, answers, records, strict=True):
         raw = record.get("raw_output")
         if answer.value is None:
-            invalid.append(ts.TaskCase(id=case.id, expected=case.expected, answer=None, error=None, raw_output=raw, reason=answer.reason, input=case.input))
+            invalid.append(
+                ts.TaskCase(
+                    id=case.id,
+                    expected=case.expected,
+                    answer=None,
+                    error=None,
+                    raw_output=raw,
+                    reason=answer.reason,
+                    input=case.input,
+                )
+            )
             continue
         err = abs(answer.value - truth_of(case, prompt))
-        scored.append((-err, case.id, ts.TaskCase(id=case.id, expected=case.expected, answer=round(answer.value, 6), error=round(err, 6), raw_output=raw, input=case.input)))
+        scored.append(
+            (
+                -err,
+                case.id,
+                ts.TaskCase(
+                    id=case.id,
+                    expected=case.expected,
+                    answer=round(answer.value, 6),
+                    error=round(err, 6),
+                    raw_output=raw,
+                    input=case.input,
+                ),
+            )
+        )
     scored.sort(key=lambda row: (row[0], row[1]))
     return [row[2] for row in scored[:k]], invalid[:k]
 
 
-def agreement(values: Mapping[str, list[float | None]], binary_threshold: float | None) -> ts.Agreement | None:
+def agreement(
+    values: Mapping[str, list[float | None]], binary_threshold: float | None
+) -> ts.Agreement | None:
     """With several samples per case: how often a case's samples agree (binary: on the
     decision; scoring: on the number)."""
     per_case = [v for v in values.values() if len(v) > 1]
@@ -263,11 +324,21 @@ def agreement(values: Mapping[str, list[float | None]], binary_threshold: float 
         return None
     shares, unanimous = [], 0
     for samples in per_case:
-        keys = [None if v is None else (v >= binary_threshold if binary_threshold is not None else round(v, 6)) for v in samples]
+        keys = [
+            None
+            if v is None
+            else (v >= binary_threshold if binary_threshold is not None else round(v, 6))
+            for v in samples
+        ]
         top = Counter(keys).most_common(1)[0][1]
         shares.append(top / len(keys))
         unanimous += top == len(keys)
-    return ts.Agreement(samples=max(len(v) for v in per_case), mean_agreement=float(np.mean(shares)), unanimous_cases=unanimous, n_cases=len(per_case))
+    return ts.Agreement(
+        samples=max(len(v) for v in per_case),
+        mean_agreement=float(np.mean(shares)),
+        unanimous_cases=unanimous,
+        n_cases=len(per_case),
+    )
 
 
 def threshold_checks(
@@ -280,7 +351,16 @@ def threshold_checks(
             if limit is None:
                 continue
             ok = actual is not None and (actual >= limit if op == ">=" else actual <= limit)
-            out.append(s.ThresholdResult(metric=name, op=op, value=limit, actual=actual, passed=ok, note=None if actual is not None else "undefined on these cases"))
+            out.append(
+                s.ThresholdResult(
+                    metric=name,
+                    op=op,
+                    value=limit,
+                    actual=actual,
+                    passed=ok,
+                    note=None if actual is not None else "undefined on these cases",
+                )
+            )
     compared = [x for x in baselines if x.comparison is not None]
     if suite.must_beat != "none":
         targets = compared[:1] if suite.must_beat == "first" else compared
@@ -293,7 +373,10 @@ def threshold_checks(
                     value=1.0,
                     actual=1.0 if x.comparison.prompt_better else 0.0,
                     passed=x.comparison.prompt_better,
-                    note=f"paired bootstrap p {x.comparison.decision.p_value:.3g} ({x.comparison.decision.outcome})",
+                    note=(
+                        f"paired bootstrap p {x.comparison.decision.p_value:.3g} "
+                        f"({x.comparison.decision.outcome})"
+                    ),
                 )
             )
     return out

@@ -64,11 +64,19 @@ def save_task_baseline(run_dir: Path, path: Path | None = None) -> tuple[Path, d
         "positive_label": summary.positive_label,
         "threshold": summary.threshold,
         "target_precision": summary.target_precision,
-        "metrics": {k: None if v is None else round(v, 6) for k, v in sorted(summary.metrics.items())},
+        "metrics": {
+            k: None if v is None else round(v, 6) for k, v in sorted(summary.metrics.items())
+        },
     }
     cases = sorted(_answers(run_dir).items())
     head = json.dumps(record, sort_keys=True, indent=1)[:-2]
-    lines = [json.dumps({"id": i, "expected": e, "answer": None if a is None else round(a, DIGITS)}, sort_keys=True) for i, (e, a) in cases]
+    lines = [
+        json.dumps(
+            {"id": i, "expected": e, "answer": None if a is None else round(a, DIGITS)},
+            sort_keys=True,
+        )
+        for i, (e, a) in cases
+    ]
     text = head + ',\n "cases": [\n  ' + ",\n  ".join(lines) + "\n ]\n}\n"
     target = path or default_path(summary.suite)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -106,20 +114,36 @@ def check_against(record_path: Path, run_dir: Path, *, alpha: float, seed: int =
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UserInputError(f"cannot read the baseline record: {exc}", where=str(record_path)) from exc
+        raise UserInputError(
+            f"cannot read the baseline record: {exc}", where=str(record_path)
+        ) from exc
     if record.get("kind") != "task_baseline":
-        raise UserInputError("not a binary/scoring baseline record (save one with `promptops baseline save RUN`)", where=str(record_path))
+        raise UserInputError(
+            "not a binary/scoring baseline record (save one with `promptops baseline save RUN`)",
+            where=str(record_path),
+        )
     old = {c["id"]: c["answer"] for c in record["cases"]}
     new = _answers(run_dir)
     shared = sorted(i for i, (_, a) in new.items() if a is not None and old.get(i) is not None)
     primary = str(record["primary_metric"])
     if record["task"] == "binary":
         truth = np.array([1.0 if new[i][0] == record["positive_label"] else 0.0 for i in shared])
-        metric: MetricFn = b.metric_of(primary, float(record["threshold"] or 0.5), float(record["target_precision"] or 0.8))
+        metric: MetricFn = b.metric_of(
+            primary, float(record["threshold"] or 0.5), float(record["target_precision"] or 0.8)
+        )
     else:
         truth = np.array([float(new[i][0] or "nan") for i in shared])
         metric = sc.METRICS[primary]
     a = np.array([float(old[i]) for i in shared])
     bb = np.round(np.array([float(new[i][1] or 0.0) for i in shared]), DIGITS)  # as saved
-    test = paired_test(primary, metric, truth, a, bb, higher_is_better=bool(record["higher_is_better"]), alpha=alpha, seed=seed)
+    test = paired_test(
+        primary,
+        metric,
+        truth,
+        a,
+        bb,
+        higher_is_better=bool(record["higher_is_better"]),
+        alpha=alpha,
+        seed=seed,
+    )
     return Regression(test, len(shared), record["metrics"].get(primary), test.b)

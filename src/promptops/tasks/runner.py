@@ -43,7 +43,10 @@ from promptops.tasks.suite import TaskSuite, resolve_task_suite
 from promptops.tasks.types import TASK_TYPES, check_expected
 
 KINDS = ("binary", "scoring")
-DEFAULT_BASELINES = {"binary": ("majority", "tfidf_lr"), "scoring": ("train_mean", "tfidf_ridge", "minilm_cosine")}
+DEFAULT_BASELINES = {
+    "binary": ("majority", "tfidf_lr"),
+    "scoring": ("train_mean", "tfidf_ridge", "minilm_cosine"),
+}
 
 
 @dataclass
@@ -78,7 +81,10 @@ def prepare(suite_ref: str, options: TaskOptions) -> Prepared:
     suite, _ = resolve_task_suite(suite_ref)
     prompt = suite.prompt_from(suite.prompt, options.prompt)
     if prompt.task not in KINDS:
-        raise EvalsetError(f"{prompt.identity} is a {prompt.task} prompt, not binary or scoring", where=prompt.source)
+        raise EvalsetError(
+            f"{prompt.identity} is a {prompt.task} prompt, not binary or scoring",
+            where=prompt.source,
+        )
     path = options.evalset or suite.path_of(suite.evalset)
     cases = list(split_evalset(suite, path))
     specs = declared_variables(prompt)
@@ -88,14 +94,25 @@ def prepare(suite_ref: str, options: TaskOptions) -> Prepared:
     check_expected(cases, prompt, str(path))
     if not any(c.split == "test" for c in cases):
         raise EvalsetError("no cases in the test split: nothing to score", where=str(path))
-    findings = [s.Finding(check="evalset", severity="warning", message=f"{w.where}: {w.message}") for w in warnings[:MAX_LISTED]]
+    findings = [
+        s.Finding(check="evalset", severity="warning", message=f"{w.where}: {w.message}")
+        for w in warnings[:MAX_LISTED]
+    ]
     findings += _leakage(suite, prompt, cases, path)
     findings += temporal_findings(cases, fail=suite.temporal_leakage == "fail", path=path)
     pii = PiiScanner(keep=MAX_LISTED)
     for case in cases:
         pii.add(case)
     findings += pii_findings(suite, pii.result(), path)  # type: ignore[arg-type]
-    return Prepared(suite, prompt, path, evalset_hash(path), cases, options.profile(suite.profile, suite.endpoint), findings)
+    return Prepared(
+        suite,
+        prompt,
+        path,
+        evalset_hash(path),
+        cases,
+        options.profile(suite.profile, suite.endpoint),
+        findings,
+    )
 
 
 def _leakage(suite: TaskSuite, prompt: Prompt, cases: list[Case], path: Path) -> list[s.Finding]:
@@ -104,29 +121,61 @@ def _leakage(suite: TaskSuite, prompt: Prompt, cases: list[Case], path: Path) ->
     few_shot = ["\n".join(str(v) for v in ex.input.values()) for ex in prompt.examples]
     report = find_leakage(train, test, few_shot, threshold=suite.leakage.near_duplicate_threshold)
     if not report.pairs:
-        return [s.Finding(check="leakage", severity="info", message=f"no test input shared with train/dev ({len(train)}) or few-shot examples")]
-    details = [f"{p.test_id} ~ {p.source}:{p.source_id} ({p.kind}, {p.similarity:.3f})" for p in report.pairs[:MAX_LISTED]]
+        return [
+            s.Finding(
+                check="leakage",
+                severity="info",
+                message=f"no test input shared with train/dev ({len(train)}) or few-shot examples",
+            )
+        ]
+    details = [
+        f"{p.test_id} ~ {p.source}:{p.source_id} ({p.kind}, {p.similarity:.3f})"
+        for p in report.pairs[:MAX_LISTED]
+    ]
     message = f"{len(report.leaked_test_ids)} test case(s) overlap train/dev or few-shot examples"
     if not suite.leakage.allow:
-        raise EvalsetError(f"leakage: {message}; set `leakage: {{allow: true}}` to accept it\n  " + "\n  ".join(details), where=str(path))
+        raise EvalsetError(
+            f"leakage: {message}; set `leakage: {{allow: true}}` to accept it\n  "
+            + "\n  ".join(details),
+            where=str(path),
+        )
     return [s.Finding(check="leakage", severity="warning", message=message, details=details)]
 
 
-async def _send(prep: Prepared, folder: RunFolder, repeat: int, options: TaskOptions, http_client: httpx2.AsyncClient | None, stream: TextIO) -> ClientStats:
+async def _send(
+    prep: Prepared,
+    folder: RunFolder,
+    repeat: int,
+    options: TaskOptions,
+    http_client: httpx2.AsyncClient | None,
+    stream: TextIO,
+) -> ClientStats:
     cache = None if options.no_cache else ResponseCache()
     try:
         async with LLMClient(prep.profile, cache=cache, http_client=http_client) as client:
             calibrator = await calibrator_for(client, prep.prompt)
             sent = prep.sent
             done = finished(folder.records(), len(sent), repeat)
-            await send_all(client, folder, jobs(prep.prompt, sent, repeat, done), calibrator, Progress(len(sent) * repeat - sum(done), stream))
+            await send_all(
+                client,
+                folder,
+                jobs(prep.prompt, sent, repeat, done),
+                calibrator,
+                Progress(len(sent) * repeat - sum(done), stream),
+            )
             return client.stats
     finally:
         if cache is not None:
             cache.close()
 
 
-def run_task(suite_ref: str, options: TaskOptions, *, http_client: httpx2.AsyncClient | None = None, stream: TextIO | None = None) -> TaskOutcome:
+def run_task(
+    suite_ref: str,
+    options: TaskOptions,
+    *,
+    http_client: httpx2.AsyncClient | None = None,
+    stream: TextIO | None = None,
+) -> TaskOutcome:
     stream = stream or sys.stderr
     prep = prepare(suite_ref, options)
     repeat = options.repeat or prep.suite.repeat
@@ -134,7 +183,17 @@ def run_task(suite_ref: str, options: TaskOptions, *, http_client: httpx2.AsyncC
     run_id = f"{prep.suite.name}-{started:%Y%m%dT%H%M%SZ}-{prep.prompt.short_hash[:8]}"
     out_dir = options.out or Path("reports") / "runs" / run_id
     folder = RunFolder(out_dir)
-    folder.open({"suite": prep.suite.name, "prompt_hash": prep.prompt.content_hash, "evalset_sha256": prep.sha256, "model": prep.profile.model, "base_url": prep.profile.base_url, "repeat": repeat, "kind": prep.prompt.task})
+    folder.open(
+        {
+            "suite": prep.suite.name,
+            "prompt_hash": prep.prompt.content_hash,
+            "evalset_sha256": prep.sha256,
+            "model": prep.profile.model,
+            "base_url": prep.profile.base_url,
+            "repeat": repeat,
+            "kind": prep.prompt.task,
+        }
+    )
     folder.save_prompt(prep.prompt)
     clock = time.perf_counter()
     try:
@@ -167,11 +226,17 @@ def _annotate(folder: RunFolder, prep: Prepared) -> list[dict[str, Any]]:
     return records
 
 
-def build_summary(prep: Prepared, records: list[dict[str, Any]], repeat: int, stats: ClientStats) -> ts.TaskSummary:
+def build_summary(
+    prep: Prepared, records: list[dict[str, Any]], repeat: int, stats: ClientStats
+) -> ts.TaskSummary:
     suite, prompt = prep.suite, prep.prompt
     task = TASK_TYPES.get(prompt.task)
     primary = suite.primary_metric or task.primary_metric
-    higher = task.higher_is_better if suite.primary_metric is None else sc.HIGHER_IS_BETTER.get(primary, True)
+    higher = (
+        task.higher_is_better
+        if suite.primary_metric is None
+        else sc.HIGHER_IS_BETTER.get(primary, True)
+    )
     sent = prep.sent
     first = {int(r["index"]): r for r in records if int(r["sample"]) == 0}
     samples: dict[str, list[float | None]] = defaultdict(list)
@@ -194,25 +259,69 @@ def build_summary(prep: Prepared, records: list[dict[str, Any]], repeat: int, st
     training = Training(train, np.array([ev.truth_of(c, prompt) for c in train], dtype=np.float64))
     registry = BINARY_BASELINES if prompt.task == "binary" else SCORING_BASELINES
     names = suite.baselines if suite.baselines is not None else DEFAULT_BASELINES[prompt.task]
-    fitted = fit_all(registry, names, training, dev_cases, test_cases, where=f"{prep.suite.name}: baselines")
+    fitted = fit_all(
+        registry, names, training, dev_cases, test_cases, where=f"{prep.suite.name}: baselines"
+    )
     dev_truth = np.array([ev.truth_of(c, prompt) for c in dev_cases], dtype=np.float64)
-    baselines = ev.baseline_rows(fitted, metrics, test, test_cases, dev_truth, primary, higher, suite)
-    worst, invalid = ev.worst_cases(test_cases, answers[n_dev:], [first[i] for i in range(n_dev, len(sent))], prompt, suite.worst_cases)
+    baselines = ev.baseline_rows(
+        fitted, metrics, test, test_cases, dev_truth, primary, higher, suite
+    )
+    worst, invalid = ev.worst_cases(
+        test_cases,
+        answers[n_dev:],
+        [first[i] for i in range(n_dev, len(sent))],
+        prompt,
+        suite.worst_cases,
+    )
     findings = list(prep.findings)
-    findings += [s.Finding(check="baselines", severity="warning", message=f"{x.name}: {x.reason}") for x in baselines if x.status == "not_fit"]
+    findings += [
+        s.Finding(check="baselines", severity="warning", message=f"{x.name}: {x.reason}")
+        for x in baselines
+        if x.status == "not_fit"
+    ]
     if prompt.task == "binary" and not any(r.get("label_probs") for r in first.values()):
-        findings.append(s.Finding(check="scores", severity="warning", message="the endpoint returned no label probabilities: scores are hard labels, so PR-AUC and ROC-AUC rest on one operating point"))
+        findings.append(
+            s.Finding(
+                check="scores",
+                severity="warning",
+                message=(
+                    "the endpoint returned no label probabilities: scores are hard labels, "
+                    "so PR-AUC and ROC-AUC rest on one operating point"
+                ),
+            )
+        )
     checks = ev.threshold_checks(suite, values, baselines)
     calibration = []
     if prompt.task == "scoring" and prompt.score_range is not None:
         lo, hi = prompt.score_range
-        calibration = [ts.CalibrationPoint(**vars(x)) for x in sc.calibration_bins(test.truth, test.pred, lo, hi)]
+        calibration = [
+            ts.CalibrationPoint(**vars(x))
+            for x in sc.calibration_bins(test.truth, test.pred, lo, hi)
+        ]
     return ts.TaskSummary(
-        kind=prompt.task,  # type: ignore[arg-type]
+        kind=prompt.task,
         suite=suite.name,
-        prompt=s.PromptInfo(name=prompt.name, version=prompt.version, identity=prompt.identity, content_hash=prompt.content_hash, source=prompt.source),
-        model=s.ModelInfo(profile=prep.profile.name, model=prep.profile.model, base_url=prep.profile.base_url, temperature=prompt.model.temperature, max_tokens=prompt.model.max_tokens, calibration="none"),
-        evalset=s.EvalsetInfo(path=str(prep.path), sha256=prep.sha256, n_cases=len(prep.cases), n_by_split=dict(sorted(_count_splits(prep.cases).items()))),
+        prompt=s.PromptInfo(
+            name=prompt.name,
+            version=prompt.version,
+            identity=prompt.identity,
+            content_hash=prompt.content_hash,
+            source=prompt.source,
+        ),
+        model=s.ModelInfo(
+            profile=prep.profile.name,
+            model=prep.profile.model,
+            base_url=prep.profile.base_url,
+            temperature=prompt.model.temperature,
+            max_tokens=prompt.model.max_tokens,
+            calibration="none",
+        ),
+        evalset=s.EvalsetInfo(
+            path=str(prep.path),
+            sha256=prep.sha256,
+            n_cases=len(prep.cases),
+            n_by_split=dict(sorted(_count_splits(prep.cases).items())),
+        ),
         n_cases=n,
         n_errors=n_errors,
         n_invalid=n_invalid,
@@ -231,12 +340,32 @@ def build_summary(prep: Prepared, records: list[dict[str, Any]], repeat: int, st
         worst_cases=worst,
         invalid_cases=invalid,
         calibration=calibration,
-        repeats=ev.agreement({c.id: samples[c.id] for c in test_cases}, threshold if prompt.task == "binary" else None) if repeat > 1 else None,
+        repeats=ev.agreement(
+            {c.id: samples[c.id] for c in test_cases},
+            threshold if prompt.task == "binary" else None,
+        )
+        if repeat > 1
+        else None,
         findings=findings,
         thresholds=checks,
         passed=all(t.passed for t in checks),
-        usage=s.Usage(prompt_tokens=sum(int(r.get("prompt_tokens") or 0) for r in records), completion_tokens=sum(int(r.get("completion_tokens") or 0) for r in records), cost_usd=round(sum(float(r.get("cost_usd") or 0) for r in records), 6)),
-        volatile=s.Volatile(run_id="", started_at="", finished_at="", duration_s=0.0, latency_p50_s=None, latency_p95_s=None, latency_p99_s=None, cache_hits=stats.cache_hits, cache_misses=stats.cache_misses, retries=stats.retries),
+        usage=s.Usage(
+            prompt_tokens=sum(int(r.get("prompt_tokens") or 0) for r in records),
+            completion_tokens=sum(int(r.get("completion_tokens") or 0) for r in records),
+            cost_usd=round(sum(float(r.get("cost_usd") or 0) for r in records), 6),
+        ),
+        volatile=s.Volatile(
+            run_id="",
+            started_at="",
+            finished_at="",
+            duration_s=0.0,
+            latency_p50_s=None,
+            latency_p95_s=None,
+            latency_p99_s=None,
+            cache_hits=stats.cache_hits,
+            cache_misses=stats.cache_misses,
+            retries=stats.retries,
+        ),
     )
 
 

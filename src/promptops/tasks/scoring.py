@@ -56,7 +56,12 @@ class ScoringMetrics:
     spearman: float | None
 
     def as_dict(self) -> dict[str, float | None]:
-        return {"mae": self.mae, "rmse": self.rmse, "pearson": self.pearson, "spearman": self.spearman}
+        return {
+            "mae": self.mae,
+            "rmse": self.rmse,
+            "pearson": self.pearson,
+            "spearman": self.spearman,
+        }
 
 
 def _constant(x: NDArray[np.float64]) -> bool:
@@ -110,7 +115,11 @@ class CalibrationBin:
 
 
 def calibration_bins(
-    truth: NDArray[Any], pred: NDArray[np.float64], lo: float, hi: float, bins: int = CALIBRATION_BINS
+    truth: NDArray[Any],
+    pred: NDArray[np.float64],
+    lo: float,
+    hi: float,
+    bins: int = CALIBRATION_BINS,
 ) -> list[CalibrationBin]:
     """Predicted against expected in equal-width bins of the expected value (the last bin
     closed): a calibrated scorer's points lie on the diagonal."""

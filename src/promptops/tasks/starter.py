@@ -23,7 +23,10 @@ NAMES = {
     "generation": "starter_generate",
 }
 
-_HEADER = "# Written by `promptops init --task {task}`: edit the messages, then run\n#   promptops eval {name}\n"
+_HEADER = (
+    "# Written by `promptops init --task {task}`: edit the messages, then run\n"
+    "#   promptops eval {name}\n"
+)
 
 _PROMPTS = {
     "classification": """\
@@ -72,7 +75,9 @@ variables:
   review: {{type: string, max_chars: 2000}}
 messages:
   - role: system
-    content: "Rate how positive the review is from 1 (very negative) to 5 (very positive). Answer with the number only."
+    content: >-
+      Rate how positive the review is from 1 (very negative) to 5 (very positive).
+      Answer with the number only.
   - role: user
     content: "{{{{ review }}}}"
 """,
@@ -92,7 +97,9 @@ output_schema:
   additionalProperties: false
 messages:
   - role: system
-    content: 'Extract the city and the date from the booking request. Answer with JSON only, e.g. {{"city": "Paris", "date": "Friday"}}; leave out a field that is not given.'
+    content: >-
+      Extract the city and the date from the booking request. Answer with JSON only,
+      e.g. {{"city": "Paris", "date": "Friday"}}; leave out a field that is not given.
   - role: user
     content: "{{{{ message }}}}"
 """,
@@ -156,24 +163,60 @@ _ROWS: dict[str, list[tuple[str, dict[str, str], object]]] = {
         ("test", {"review": "Awful, it never worked"}, 1),
     ],
     "extraction": [
-        ("train", {"message": "Book a table in Paris for Friday"}, {"city": "Paris", "date": "Friday"}),
-        ("train", {"message": "I need a hotel in Rome on May 3"}, {"city": "Rome", "date": "May 3"}),
+        (
+            "train",
+            {"message": "Book a table in Paris for Friday"},
+            {"city": "Paris", "date": "Friday"},
+        ),
+        (
+            "train",
+            {"message": "I need a hotel in Rome on May 3"},
+            {"city": "Rome", "date": "May 3"},
+        ),
         ("train", {"message": "Any rooms in Oslo?"}, {"city": "Oslo"}),
-        ("dev", {"message": "A taxi in Berlin tomorrow please"}, {"city": "Berlin", "date": "tomorrow"}),
+        (
+            "dev",
+            {"message": "A taxi in Berlin tomorrow please"},
+            {"city": "Berlin", "date": "tomorrow"},
+        ),
         ("dev", {"message": "Reserve a room for Monday"}, {"date": "Monday"}),
         ("test", {"message": "Flights to Madrid on Sunday"}, {"city": "Madrid", "date": "Sunday"}),
         ("test", {"message": "A table in Lisbon tonight"}, {"city": "Lisbon", "date": "tonight"}),
         ("test", {"message": "Is there a hotel in Vienna?"}, {"city": "Vienna"}),
     ],
     "generation": [
-        ("train", {"message": "My order is late"}, "Sorry your order is late; we are checking on it now."),
-        ("train", {"message": "Can I return these shoes?"}, "Yes, you can return the shoes within 30 days."),
+        (
+            "train",
+            {"message": "My order is late"},
+            "Sorry your order is late; we are checking on it now.",
+        ),
+        (
+            "train",
+            {"message": "Can I return these shoes?"},
+            "Yes, you can return the shoes within 30 days.",
+        ),
         ("train", {"message": "Thanks for the quick help"}, "You are welcome, happy to help."),
-        ("dev", {"message": "The app keeps crashing"}, "Sorry about the crashes; please update the app and tell us if it continues."),
+        (
+            "dev",
+            {"message": "The app keeps crashing"},
+            "Sorry about the crashes; please update the app and tell us if it continues.",
+        ),
         ("dev", {"message": "Do you ship abroad?"}, "Yes, we ship to most countries."),
-        ("test", {"message": "My parcel is damaged"}, "Sorry the parcel arrived damaged; we will send a replacement."),
-        ("test", {"message": "How do I change my address?"}, "You can change your address in your account settings."),
-        ("test", {"message": "I was charged twice"}, "Sorry for the double charge; we will refund it right away."),
+        (
+            "test",
+            {"message": "My parcel is damaged"},
+            "Sorry the parcel arrived damaged; we will send a replacement.",
+        ),
+        (
+            "test",
+            {"message": "How do I change my address?"},
+            "You can change your address in your account settings.",
+        ),
+        (
+            "test",
+            {"message": "I was charged twice"},
+            "Sorry for the double charge; we will refund it right away.",
+        ),
     ],
 }
 
@@ -235,7 +278,9 @@ jobs:
 def starter_files(task: str) -> dict[Path, str]:
     """The files `init --task TYPE` writes, relative to the project folder."""
     if task not in TASK_NAMES:
-        raise UserInputError(f"unknown task {task!r} (known: {', '.join(TASK_NAMES)})", where="--task")
+        raise UserInputError(
+            f"unknown task {task!r} (known: {', '.join(TASK_NAMES)})", where="--task"
+        )
     name = NAMES[task]
     header = _HEADER.format(task=task, name=name)
     rows = [
@@ -245,7 +290,9 @@ def starter_files(task: str) -> dict[Path, str]:
     return {
         Path("prompts") / f"{name}.yaml": header + _PROMPTS[task].format(name=name),
         Path("evalsets") / name / "cases.jsonl": "".join(json.dumps(r) + "\n" for r in rows),
-        Path("evalsets") / f"{name}.yaml": _SUITE.format(name=name, task=task, extra=_SUITE_EXTRA[task]),
+        Path("evalsets") / f"{name}.yaml": _SUITE.format(
+            name=name, task=task, extra=_SUITE_EXTRA[task]
+        ),
         Path(".github") / "workflows" / f"promptops-{name}.yml": _WORKFLOW.format(name=name),
     }
 
@@ -256,7 +303,9 @@ def write_starter(task: str, root: Path) -> list[Path]:
     files = starter_files(task)
     for rel in files:
         if (root / rel).exists():
-            raise UserInputError("already exists; init never overwrites a file", where=str(root / rel))
+            raise UserInputError(
+                "already exists; init never overwrites a file", where=str(root / rel)
+            )
     written = []
     for rel, text in files.items():
         path = root / rel
