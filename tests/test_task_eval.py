@@ -222,7 +222,7 @@ def test_a_regression_against_the_saved_baseline_exits_1(
 
 def test_classification_refuses_temporal_leakage(project: Path) -> None:
     from _eval_util import make_project
-    from promptops.evals.runner import EvalOptions, run_eval
+    from promptops.lifecycle import EvalOptions, run_eval
 
     make_project(project)
     path = project / "evalsets" / "router.jsonl"

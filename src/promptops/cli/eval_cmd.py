@@ -45,8 +45,10 @@ def eval_command(
     --against-baseline, when the run is significantly worse than the baseline), 2 for bad
     input.
     """
+    from promptops.api import run_suite
     from promptops.distributed.cluster import RaySettings
-    from promptops.evals.runner import EvalOptions, run_eval
+    from promptops.lifecycle import EvalOptions
+    from promptops.runs.summary import ClassificationSummary
 
     ray = ray_settings(executor, ray_address, workers)
     settle_imports()
@@ -95,33 +97,36 @@ def eval_command(
         executor="ray" if ray is not None else "local",
         ray=ray or RaySettings(),
     )
-    outcome = run_eval(name, options)
+    outcome = run_suite(name, options=options)
     summary = outcome.summary
-    metrics = summary.metrics
-    ci = summary.intervals["macro_f1"]
     typer.echo(f"{summary.prompt.identity} on {summary.suite}: {summary.n_cases} cases")
-    typer.echo(
-        f"macro-F1 {metrics.macro_f1:.3f} [{ci.low:.3f}, {ci.high:.3f}]  "
-        f"accuracy {metrics.accuracy:.3f}  invalid {metrics.invalid_rate:.1%}  "
-        f"errors {summary.n_errors}"
-    )
-    typer.echo(summary.verdict.explanation)
-    if summary.sensitivity is not None:
-        from promptops.reports.words import sensitivity_sentence
+    if isinstance(summary, ClassificationSummary):
+        metrics = summary.metrics
+        ci = summary.intervals["macro_f1"]
+        typer.echo(
+            f"macro-F1 {metrics.macro_f1:.3f} [{ci.low:.3f}, {ci.high:.3f}]  "
+            f"accuracy {metrics.accuracy:.3f}  invalid {metrics.invalid_rate:.1%}  "
+            f"errors {summary.n_errors}"
+        )
+        typer.echo(summary.verdict.explanation)
+        if summary.sensitivity is not None:
+            from promptops.reports.words import sensitivity_sentence
 
-        typer.echo(sensitivity_sentence(summary) or "")
+            typer.echo(sensitivity_sentence(summary) or "")
+    else:
+        typer.echo(f"errors {summary.n_errors}  invalid {summary.n_invalid}")
     for check in summary.thresholds:
         mark = "PASS" if check.passed else "FAIL"
         actual = "n/a" if check.actual is None else f"{check.actual:.3f}"
         typer.echo(f"  {mark} {check.metric} {check.op} {check.value:g} (actual {actual})")
-    typer.echo(f"reports: {outcome.out_dir / 'report.md'}  {outcome.out_dir / 'report.html'}")
+    typer.echo(f"reports: {outcome.folder / 'report.md'}  {outcome.folder / 'report.html'}")
     exit_code = outcome.exit_code
     if reference is not None:
         from promptops.cli.compare_cmd import print_verdict
         from promptops.regress.compare import compare_with_baseline
 
         path, alpha = reference
-        comparison, files = compare_with_baseline(path, outcome.out_dir, alpha=alpha)
+        comparison, files = compare_with_baseline(path, outcome.folder, alpha=alpha)
         typer.echo(f"against baseline {path}:")
         print_verdict(comparison, files)
         exit_code = max(exit_code, comparison.exit_code)

@@ -32,9 +32,9 @@ from typing import Literal
 
 import numpy as np
 
-from promptops.evals import power as pw
 from promptops.evals import stats
 from promptops.evals.cells import Cells
+from promptops.metrics import power as pw
 
 Metric = Literal["macro_f1", "accuracy"]
 Outcome = Literal["significant", "not_significant", "underpowered", "too_small", "identical"]

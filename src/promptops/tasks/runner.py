@@ -25,15 +25,18 @@ from promptops.errors import EvalsetError
 from promptops.evals.checks import PiiScanner, find_leakage, validate_cases
 from promptops.evals.evalset import Case, case_text, evalset_hash
 from promptops.evals.findings import MAX_LISTED, pii_findings
-from promptops.evals.sending import Progress, finished, jobs, send_all
+from promptops.evals.sending import CaseJob, finished, jobs
 from promptops.evals.temporal import split_evalset, temporal_findings
-from promptops.llm.cache import ResponseCache
-from promptops.llm.client import ClientStats, LLMClient
+from promptops.llm.client import ClientStats
 from promptops.llm.profile import EndpointProfile
+from promptops.llm.types import Completion
 from promptops.prompts import Prompt, declared_variables
 from promptops.prompts.calibrator import calibrator_for
+from promptops.runs import lifecycle
 from promptops.runs import summary as s
 from promptops.runs.folder import SUMMARY, RunFolder, write_atomic, write_json
+from promptops.runs.rows import CallFacts
+from promptops.runs.sending import Job, Progress, send_all
 from promptops.suites import RunFlags, RunOutcome
 from promptops.tasks import evaluate as ev
 from promptops.tasks import scoring as sc
@@ -142,6 +145,26 @@ def _leakage(suite: TaskSuite, prompt: Prompt, cases: list[Case], path: Path) ->
     return [s.Finding(check="leakage", severity="warning", message=message, details=details)]
 
 
+def _row(job: Job[CaseJob], completion: Completion) -> dict[str, Any]:
+    """One line of results.jsonl (its `answer` is added once the run is complete)."""
+    case = job.item.case
+    return {
+        "id": case.id,
+        "index": job.item.index,
+        "sample": job.item.sample,
+        "split": case.split,
+        "tags": list(case.tags),
+        "input": case.input,
+        "expected": case.expected,
+        "predicted": completion.label if completion.ok else None,
+        "label_probs": completion.label_probs,
+        "raw_output": completion.text,
+        "invalid": completion.invalid,
+        "resent": job.item.resent,
+        **CallFacts.of(completion),
+    }
+
+
 async def _send(
     prep: Prepared,
     folder: RunFolder,
@@ -150,23 +173,22 @@ async def _send(
     http_client: httpx2.AsyncClient | None,
     stream: TextIO,
 ) -> ClientStats:
-    cache = None if options.no_cache else ResponseCache()
-    try:
-        async with LLMClient(prep.profile, cache=cache, http_client=http_client) as client:
-            calibrator = await calibrator_for(client, prep.prompt)
-            sent = prep.sent
-            done = finished(folder.records(), len(sent), repeat)
-            await send_all(
-                client,
-                folder,
-                jobs(prep.prompt, sent, repeat, done),
-                calibrator,
-                Progress(len(sent) * repeat - sum(done), stream),
-            )
-            return client.stats
-    finally:
-        if cache is not None:
-            cache.close()
+    async with lifecycle.open_client(
+        prep.profile, cache=not options.no_cache, http_client=http_client
+    ) as client:
+        calibrator = await calibrator_for(client, prep.prompt)
+        resent = lifecycle.resend_transient(folder, options.retry_errors)
+        sent = prep.sent
+        done = finished(folder.records(), len(sent), repeat)
+        lifecycle.say_resumed(stream, folder, sum(done), len(resent))
+
+        async def row(job: Job[CaseJob], raw: Completion) -> dict[str, Any]:
+            return _row(job, calibrator.apply(raw))
+
+        work = jobs(prep.prompt, sent, repeat, done, resent)
+        total = max(len(sent) * repeat - sum(done), 0)
+        await send_all(client, folder, work, row, Progress(total, stream))
+        return client.stats
 
 
 def run_task(

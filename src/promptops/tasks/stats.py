@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from promptops.evals import paired, power, stats
+from promptops.evals import paired, stats
+from promptops.metrics import power
 
 MetricFn = Callable[[NDArray[Any], NDArray[np.float64]], float | None]
 PAIRED_BOOTSTRAP = "paired bootstrap"
