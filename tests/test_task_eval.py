@@ -151,7 +151,7 @@ def test_scoring_counts_invalid_answers_and_never_clips(project: Path) -> None:
 
     with FakeOpenAIServer(answer=answer) as srv:
         outcome = run_task(
-            "rate", TaskOptions(base_url=srv.base_url, model="m", out=project / "run")
+            "rate", TaskOptions(base_url=srv.base_url, model="m", out=project / "run", repeat=2)
         )
     summary = outcome.summary
     assert summary.kind == "scoring" and summary.n_invalid == 4
@@ -167,6 +167,8 @@ def test_scoring_counts_invalid_answers_and_never_clips(project: Path) -> None:
     )
     assert summary.metrics["invalid_rate"] == pytest.approx(4 / 12)
     assert sum(p.n for p in summary.calibration) == 8
+    assert summary.repeats is not None and summary.repeats.samples == 2
+    assert summary.repeats.mean_agreement == 1.0  # the fake server answers alike
 
 
 def test_a_regression_against_the_saved_baseline_exits_1(

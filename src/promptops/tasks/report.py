@@ -83,7 +83,12 @@ def metrics_section(summary: ts.TaskSummary) -> Section:
         )
     if summary.kind == "scoring" and summary.score_range is not None:
         lo, hi = summary.score_range
-        notes.append(span(f"An answer must be one number within [{lo:g}, {hi:g}]."))
+        notes.append(
+            span(
+                f"An answer must be one number within [{lo:g}, {hi:g}]; with number labels "
+                "and their probabilities, the score is the probability-weighted mean."
+            )
+        )
     return Section(
         "metrics",
         "Metrics",

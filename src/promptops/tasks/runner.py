@@ -106,7 +106,7 @@ def prepare(suite_ref: str, options: TaskOptions) -> Prepared:
     pii = PiiScanner(keep=MAX_LISTED)
     for case in cases:
         pii.add(case)
-    findings += pii_findings(suite, pii.result(), path)  # type: ignore[arg-type]
+    findings += pii_findings(suite, pii.result(), path)
     return Prepared(
         suite,
         prompt,
