@@ -44,6 +44,7 @@ def _register_commands() -> None:
         compare_cmd,
         eval_cmd,
         grounding_cmd,
+        init_cmd,
         metrics_cmd,
         monitor_cmd,
         power_cmd,
@@ -56,6 +57,7 @@ def _register_commands() -> None:
     )
 
     for module in (
+        init_cmd,
         prompts_cmd,
         run_cmd,
         eval_cmd,

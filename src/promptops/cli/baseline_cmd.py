@@ -24,10 +24,19 @@ def save_command(
     `compare` read it."""
     from promptops.regress.baseline import save_baseline
     from promptops.reports import fmt
-    from promptops.tasks.textregress import KINDS, run_kind, save_task_baseline
+    from promptops.tasks import textregress
+    from promptops.tasks.regression import is_task_run, save_task_baseline
 
-    if run_kind(run) in KINDS:
-        written, saved = save_task_baseline(run, path)
+    if is_task_run(run):  # binary and scoring runs keep their answers per case
+        target, task_record = save_task_baseline(run, path)
+        typer.echo(
+            f"baseline for {task_record['suite']} ({task_record['task']}): {task_record['metrics']}"
+        )
+        typer.echo(f"written: {target}")
+        return
+
+    if textregress.run_kind(run) in textregress.KINDS:  # extraction and generation runs
+        written, saved = textregress.save_task_baseline(run, path)
         typer.echo(
             f"baseline for {saved['suite']}: {saved['prompt']['identity']}, "
             f"{fmt.count(len(saved['cases']))} cases, {saved['primary_metric']} "

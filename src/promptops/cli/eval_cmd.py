@@ -52,6 +52,29 @@ def eval_command(
 
     ray = ray_settings(executor, ray_address, workers)
     settle_imports()
+    from promptops.tasks.runner import KINDS, task_of_suite
+
+    if task_of_suite(name) in KINDS:  # binary and scoring prompts (`promptops.tasks`)
+        from promptops.cli.task_eval import run_task_suite
+        from promptops.tasks.runner import TaskOptions
+
+        task_options = TaskOptions(
+            prompt=prompt,
+            evalset=evalset,
+            base_url=base_url,
+            model=model,
+            concurrency=concurrency,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_wait=max_wait,
+            repeat=repeat,
+            no_cache=no_cache,
+            retry_errors=not no_retry_errors,
+            out=out,
+        )
+        raise typer.Exit(
+            run_task_suite(name, task_options, against=baseline, compare=against_baseline)
+        )
     reference: tuple[Path, float] | None = None
     if against_baseline or baseline is not None:
         from promptops.regress.compare import baseline_for

@@ -24,7 +24,6 @@ from promptops.evals.metrics import (
     ClassificationMetrics,
     ClassScores,
     ProbabilityMetrics,
-    ReliabilityBin,
     classification_metrics,
 )
 from promptops.evals.paired import Decision, PairedResult, compare_cells
@@ -64,7 +63,6 @@ __all__ = [
     "PermutationTest",
     "PiiFinding",
     "ProbabilityMetrics",
-    "ReliabilityBin",
     "RepeatedSampleStats",
     "accuracy_ci",
     "bootstrap_ci",

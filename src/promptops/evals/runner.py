@@ -26,6 +26,7 @@ from promptops.evals.evalset import Case, EvalsetFile, evalset_hash
 from promptops.evals.findings import MAX_LISTED, balance_findings, leakage_findings, pii_findings
 from promptops.evals.sending import CaseJob, case_row, finished, jobs
 from promptops.evals.suite import Suite, resolve_suite
+from promptops.evals.temporal import split_evalset, temporal_findings
 from promptops.llm.client import ClientStats
 from promptops.llm.profile import EndpointProfile
 from promptops.llm.types import Completion
@@ -88,7 +89,7 @@ def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> P
     prompt = suite.prompt_from(suite.prompt, options.prompt)
     kind = kind_of(prompt, kinds)
     path = options.evalset or suite.path_of(suite.evalset)
-    evalset = EvalsetFile(path)
+    evalset = split_evalset(suite, path)
     scan = _scan(evalset, prompt, kind)
     if not scan.n_test:
         raise EvalsetError("no cases in the test split: nothing to score", where=str(path))
@@ -97,6 +98,7 @@ def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> P
     findings += pii_findings(suite, scan.pii, path)
     if scan.balance is not None:
         findings += balance_findings(scan.balance)
+    findings += temporal_findings(evalset, fail=suite.temporal_leakage == "fail", path=path)
     return Prepared(
         suite=suite,
         prompt=prompt,

@@ -33,6 +33,19 @@ class PiiPolicy(_Strict):
         return self
 
 
+class SplitFractionsModel(_Strict):
+    """`split: auto`: the shares of rows for train and dev (the rest is test)."""
+
+    train: float = Field(0.6, gt=0, lt=1)
+    dev: float = Field(0.2, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _room_for_test(self) -> SplitFractionsModel:
+        if self.train + self.dev >= 1:
+            raise ValueError("train + dev must leave a share for test")
+        return self
+
+
 PrimaryMetric = Literal[
     "macro_f1",
     "accuracy",
@@ -87,6 +100,11 @@ class Suite(SuiteFile):
     baselines: tuple[str, ...] = ("majority", "tfidf_lr", "embedding_lr")
     leakage: LeakagePolicy = Field(default_factory=LeakagePolicy)
     pii: PiiPolicy = Field(default_factory=PiiPolicy)
+    split: Literal["given", "auto"] = Field(
+        "given", description="auto: assign splits by time (every row has one), else by id hash"
+    )
+    split_fractions: SplitFractionsModel = Field(default_factory=SplitFractionsModel)
+    temporal_leakage: Literal["fail", "warn"] = "fail"
     repeat: int = Field(1, ge=1)
     seed: int = 13
     bootstrap_samples: int = Field(2000, ge=100)

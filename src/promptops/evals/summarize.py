@@ -44,21 +44,8 @@ def metrics_model(result: m.ClassificationMetrics) -> s.ClassificationMetrics:
         ),
         pr_auc_macro=prob.macro_pr_auc if prob else None,
         ece=prob.ece if prob else None,
-        reliability=reliability_model(prob.reliability) if prob else None,
+        reliability=list(prob.reliability) if prob else None,
     )
-
-
-def reliability_model(bins: Sequence[m.ReliabilityBin]) -> list[s.ReliabilityBin]:
-    return [
-        s.ReliabilityBin(
-            lower=b.lower,
-            upper=b.upper,
-            count=b.count,
-            confidence=b.mean_confidence,
-            accuracy=b.accuracy,
-        )
-        for b in bins
-    ]
 
 
 def intervals(outcomes: Outcomes, suite: Suite) -> dict[str, s.Interval]:
