@@ -95,7 +95,9 @@ def _judge(payload: Mapping[str, Any]) -> Section | None:
         f"Graded {fmt.count(j['graded'])} of {fmt.count(total)} answers; "
         f"{fmt.count(j['errors'])} judge answers did not parse (errors, left out of the "
         "rates below and listed with the worst cases).",
-        f"Pass rate {fmt.pct(j['pass_rate'])} (Wilson 95% CI {fmt.interval(j['low'], j['high'])}).",
+        f"Pass rate {fmt.pct(j['pass_rate'])} (Wilson 95% CI {fmt.interval(j['low'], j['high'])})."
+        if j["graded"]
+        else "Pass rate: not measured (no judge answer could be read).",
     ]
     if j.get("mean_score") is not None:
         lines.append(f"Mean score {fmt.num(j['mean_score'])}.")
