@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from promptops.errors import UserInputError
+from promptops.reports import fmt
 from promptops.runs.folder import write_atomic
 from promptops.tasks.casework import Paired, TaskRow
 from promptops.tasks.textkinds import expected_value
@@ -96,7 +97,7 @@ class Regression:
         verdict = "REGRESSION" if p.b_worse else "better" if p.b_better else "no significant change"
         return [
             f"{p.metric}: current minus baseline {c.difference:+.3f} "
-            f"(95% CI [{c.low:+.3f}, {c.high:+.3f}], paired bootstrap p {c.p_value:.3f}, "
+            f"(95% CI [{c.low:+.3f}, {c.high:+.3f}], paired bootstrap p {fmt.pvalue(c.p_value)}, "
             f"{self.shared} shared cases): {verdict}",
             *(
                 [f"{self.only_now} cases of this run are not in the baseline (not compared)"]

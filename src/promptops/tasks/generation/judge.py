@@ -71,7 +71,7 @@ class JudgeSpec(BaseModel):
 @dataclass(frozen=True)
 class Grade:
     outcome: Outcome
-    score: float | None  # the number read (score judges); 1/0 for pass/fail judges
+    score: float | None  # the number read (score judges only)
     reason: str = ""
 
 
@@ -91,12 +91,12 @@ def read_grade(raw: str | None, spec: JudgeSpec) -> Grade:
     if spec.answer == "pass_fail":
         value = _json_field(text, "pass")
         if isinstance(value, bool):
-            return Grade("pass" if value else "fail", float(value))
+            return Grade("pass" if value else "fail", None)
         word = text.strip(" \t\n.!\"'`*").casefold()
         if word in _PASS:
-            return Grade("pass", 1.0)
+            return Grade("pass", None)
         if word in _FAIL:
-            return Grade("fail", 0.0)
+            return Grade("fail", None)
         return Grade("error", None, f"not PASS or FAIL: {text[:80]!r}")
     value = _json_field(text, "score")
     token = text.strip(" \t\n.\"'`*")
