@@ -1,5 +1,5 @@
 """What the extraction and generation evaluations share: the case rows they score, paired
-comparisons on the primary metric, slices by tag and threshold checks.
+comparisons on the primary metric, slices by tag.
 
 Both task types reduce a run to per-case columns whose sums give each metric (see
 `resample`), so comparing two systems on the same cases, prompt vs baseline or this run vs
@@ -17,7 +17,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from promptops.evals.stats import ConfidenceInterval, PairedComparison
-from promptops.suites import Bound
 from promptops.tasks.resample import SumStatistic, paired_sums_test
 
 MIN_SLICE = 5  # a tag on fewer cases says nothing; it is left out of the slice table
@@ -118,20 +117,3 @@ def slices(
     return [
         {"tag": tag, "n": len(ix), **score(ix)} for tag, ix in tag_groups(rows, min_cases).items()
     ]
-
-
-def threshold_rows(
-    bounds: Mapping[str, Bound], metrics: Mapping[str, float | None]
-) -> list[dict[str, Any]]:
-    """Each declared bound against the run's metric; a metric the run lacks fails, named."""
-    out = []
-    for name in sorted(bounds):
-        bound, actual = bounds[name], metrics.get(name)
-        for op, value in ((">=", bound.min), ("<=", bound.max)):
-            if value is None:
-                continue
-            ok = actual is not None and (actual >= value if op == ">=" else actual <= value)
-            out.append(
-                {"metric": name, "op": op, "value": value, "actual": actual, "passed": bool(ok)}
-            )
-    return out

@@ -67,25 +67,6 @@ def mean_statistic(sums: NDArray[np.float64], n: int) -> NDArray[np.float64]:
     return out
 
 
-def mean_ci(
-    values: NDArray[np.float64] | list[float],
-    *,
-    n_resamples: int = DEFAULT_RESAMPLES,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> ConfidenceInterval:
-    """Bootstrap interval of the mean of per-case values."""
-    cols = _columns(np.asarray(values, dtype=np.float64))
-    n = len(cols)
-    return sums_ci(
-        cols,
-        lambda s: mean_statistic(s, n),
-        n_resamples=n_resamples,
-        confidence=confidence,
-        seed=seed,
-    )
-
-
 def paired_sums_test(
     columns_a: NDArray[np.float64],
     columns_b: NDArray[np.float64],
@@ -114,27 +95,6 @@ def paired_sums_test(
     p_value = min(1.0, (extreme + 1) / (n_resamples + 1))
     return PairedComparison(
         observed, float(low), float(high), p_value, confidence, n_resamples, float(diffs.std())
-    )
-
-
-def paired_mean_test(
-    values_a: NDArray[np.float64] | list[float],
-    values_b: NDArray[np.float64] | list[float],
-    *,
-    n_resamples: int = DEFAULT_RESAMPLES,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> PairedComparison:
-    """Mean of B minus mean of A over the same cases (paired bootstrap)."""
-    a = np.asarray(values_a, dtype=np.float64)
-    n = len(a)
-    return paired_sums_test(
-        a,
-        np.asarray(values_b, dtype=np.float64),
-        lambda s: mean_statistic(s, n),
-        n_resamples=n_resamples,
-        confidence=confidence,
-        seed=seed,
     )
 
 

@@ -34,7 +34,6 @@ from promptops.tasks.resample import SumStatistic, sums_ci
 
 GAZETTEER = "gazetteer"
 _COLUMN = {"exact_match": 3, "schema_valid_rate": 4, "parse_error_rate": 5}
-PRIMARY_METRICS = ("field_f1", "exact_match", "schema_valid_rate")
 BASELINE_DESCRIPTIONS = {
     GAZETTEER: "train-split values found again in the input text (longest match first)"
 }
@@ -131,9 +130,6 @@ class ExtractionRun:
     worst: list[dict[str, Any]]
     records: list[dict[str, Any]]
     normalization: dict[str, str]
-
-    def flat_metrics(self) -> dict[str, Any]:
-        return self.metrics.flat()
 
     def payload(self) -> dict[str, Any]:
         """The task's part of summary.json: everything its report sections read."""

@@ -18,7 +18,7 @@ from promptops.runs.lifecycle import open_client
 from promptops.runs.rows import Tally
 from promptops.tasks.casework import TaskRow
 from promptops.tasks.generation.evaluate import GenerationSettings, evaluate_generation
-from promptops.tasks.generation.judge import Grade, JudgeSpec, judge_variables, read_grade
+from promptops.tasks.generation.judge import judge_variables, read_grade
 from promptops.tasks.generation.sections import generation_sections
 from promptops.tasks.generation.textmetrics import references_of
 from promptops.tasks.textkinds import (
@@ -70,7 +70,7 @@ class Generation:
         if settings.judge is not None:
             judge = suite.prompt_from(settings.judge.prompt)
             raw = asyncio.run(_judge_answers(run, judge, rows))
-            grades = [_grade(text, settings.judge) for text in raw]
+            grades = [read_grade(text, settings.judge) for text in raw]
         primary = suite.primary_metric if suite.primary_metric in _PRIMARY else "rouge_l"
         result = evaluate_generation(
             rows,
@@ -112,10 +112,6 @@ class Generation:
             thresholds=checks,
             passed=all(t.passed for t in checks),
         )
-
-
-def _grade(raw: str | None, spec: JudgeSpec) -> Grade:
-    return read_grade(raw, spec)
 
 
 async def _judge_answers(
