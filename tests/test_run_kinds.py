@@ -136,6 +136,10 @@ def test_the_kind_checks_every_expected_value_before_anything_is_sent(here: Path
 
 
 def test_a_task_no_kind_scores_names_the_tasks_eval_scores(here: Path) -> None:
-    project(here, ["echo: hello 0"])
-    with pytest.raises(EvalsetError, match="`eval` scores classification prompts"):
+    project(here, ["2"])
+    scoring = PROMPT.replace("task: generation", "task: scoring\nrange: [0, 5]")
+    (here / "prompts" / "echo.yaml").write_text(scoring, encoding="utf-8")
+    with pytest.raises(
+        EvalsetError, match="`eval` scores classification, extraction, generation prompts"
+    ):
         run_eval("echo", EvalOptions(out=here / "run"), run_kinds())
