@@ -156,6 +156,10 @@ def test_regression_against_a_saved_baseline_exits_1(
         finally:
             DEGRADED["on"] = False
     assert code == 1 and "REGRESSION" in out, out
+    assert "current minus saved" in out
+    code, out, _ = cli(["compare", "base", "worse"], monkeypatch, capsys)
+    assert code == 1 and "B minus A" in out and "REGRESSION" in out
+    assert cli(["compare", "base", "same"], monkeypatch, capsys)[0] == 0
 
 
 def test_repeated_answers_report_their_agreement(project: Path) -> None:
