@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from promptops.distributed import RaySettings
-from promptops.evals.runner import EvalOptions, run_eval
+from promptops.lifecycle import EvalOptions, run_eval
 from promptops.testing.ray_cluster import LocalRayCluster
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,13 +27,13 @@ import time
 import numpy as np
 from scipy.stats import norm
 
-from promptops.evals import power as pw
 from promptops.evals.cells import tally
 from promptops.evals.stats import (
     mcnemar_counts,
     paired_bootstrap_cells,
     paired_permutation_cells,
 )
+from promptops.metrics import power as pw
 
 ALPHA = 0.05
 RESAMPLES = 1000

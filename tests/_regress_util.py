@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from promptops.evals.runner import EvalOptions, EvalOutcome, run_eval
+from promptops.lifecycle import EvalOptions, EvalOutcome, run_eval
 from promptops.testing.openai_server import FakeOpenAIServer
 
 # The fake server answers the first label named in the message. Hiding the word "password"

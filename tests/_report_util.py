@@ -11,7 +11,6 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from promptops.evals.metrics import reliability_bins
-from promptops.evals.summarize import reliability_model
 from promptops.runs.summary import (
     BaselineResult,
     CaseView,
@@ -122,7 +121,7 @@ def score(labels: list[str], run: dict[str, np.ndarray]) -> ClassificationMetric
 def reliability(
     confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10
 ) -> list[ReliabilityBin]:
-    return reliability_model(reliability_bins(confidence, correct.astype(bool), n_bins))
+    return list(reliability_bins(confidence, correct.astype(bool), n_bins))
 
 
 def volatile(seed: int = 0) -> Volatile:

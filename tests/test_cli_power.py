@@ -10,8 +10,8 @@ import pytest
 
 from _eval_util import make_project
 from _regress_util import cli
-from promptops.evals import power as pw
-from promptops.evals.runner import EvalOptions, run_eval
+from promptops.lifecycle import EvalOptions, run_eval
+from promptops.metrics import power as pw
 from promptops.testing.openai_server import FakeOpenAIServer
 
 SHIPPED = Path(__file__).resolve().parent.parent / "evalsets" / "intent.yaml"

@@ -148,9 +148,9 @@ def test_probability_metrics_against_hand_computations() -> None:
     assert bins[0].lower == 0.0 and bins[-1].upper == 1.0
     for b in bins:
         if b.count:
-            assert b.mean_confidence is not None and b.lower <= b.mean_confidence <= b.upper
+            assert b.confidence is not None and b.lower <= b.confidence <= b.upper
         else:
-            assert b.mean_confidence is None and b.accuracy is None
+            assert b.confidence is None and b.accuracy is None
 
 
 def test_rows_without_probabilities_are_left_out() -> None:

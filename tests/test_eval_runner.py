@@ -9,7 +9,7 @@ import pytest
 
 from _eval_util import cases, make_project
 from promptops.errors import EvalsetError, UserInputError
-from promptops.evals.runner import EvalOptions, run_eval
+from promptops.lifecycle import EvalOptions, run_eval
 from promptops.testing.openai_server import FakeOpenAIServer
 
 

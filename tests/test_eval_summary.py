@@ -82,7 +82,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     path = tmp_path_factory.mktemp("run") / "results.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     columns = Columns.of(LABELS, cases)
-    outcomes, totals = read_results(path, columns, repeat=K, worst=7, per_class=2)
+    outcomes, _, samples = read_results(path, columns, repeat=K, worst=7, per_class=2)
     headline = {r["index"]: r for r in records if r["sample"] == 0}
     return {
         "cases": cases,
@@ -90,7 +90,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "headline": [headline[i] for i in sorted(headline)],
         "columns": columns,
         "outcomes": outcomes,
-        "totals": totals,
+        "samples": samples,
     }
 
 
@@ -157,11 +157,11 @@ def test_worst_cases_are_those_sorting_every_record_gives(run: dict[str, Any]) -
 
 
 def test_repeats_agreement_pass_k_and_flaky_ids(run: dict[str, Any]) -> None:
-    outcomes, totals, cases = run["outcomes"], run["totals"], run["cases"]
+    outcomes, cases = run["outcomes"], run["cases"]
     samples: dict[int, dict[int, str | None]] = {}
     for r in run["records"]:
         samples.setdefault(r["index"], {})[r["sample"]] = r["predicted"]
-    result = sm.repeats(outcomes, totals.samples, lambda at: [cases[i].id for i in at.tolist()])
+    result = sm.repeats(outcomes, run["samples"], lambda at: [cases[i].id for i in at.tolist()])
     assert result is not None and result.k == K
     agreement, all_right, flaky = [], [], []
     for index in sorted(samples):

@@ -130,7 +130,7 @@ def test_yaml_errors_point_at_the_bad_key(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
         "bad.yaml",
-        "- id: a\n  input: {m: x}\n- id: b\n  input: {m: x}\n  expected: [1, 2]\n- just text\n",
+        "- id: a\n  input: {m: x}\n- id: b\n  input: {m: x}\n  expected: true\n- just text\n",
     )
     with pytest.raises(EvalsetError) as info:
         load_evalset(path)
@@ -165,3 +165,16 @@ def test_jsonl_keeps_unicode_line_separators_inside_strings(tmp_path: Path) -> N
         ("u", "one\u2028two", 1),
         ("v", "one\u2028two", 2),
     ]
+
+
+def test_object_and_list_expected_values_are_kept_as_json_text(tmp_path: Path) -> None:
+    """Extraction gold objects and generation reference lists stay flat, as JSON text."""
+    path = _write(
+        tmp_path,
+        "tasks.jsonl",
+        '{"id": "a", "input": {"m": "x"}, "expected": {"city": "Paris", "n": 2}}\n'
+        '{"id": "b", "input": {"m": "y"}, "expected": ["one", "Deux"]}\n',
+    )
+    a, b = load_evalset(path)
+    assert json.loads(a.expected or "") == {"city": "Paris", "n": 2}
+    assert json.loads(b.expected or "") == ["one", "Deux"]

@@ -13,9 +13,9 @@ import pytest
 from scipy.stats import binom, norm
 from sklearn.metrics import f1_score
 
-from promptops.evals import power as pw
 from promptops.evals.cells import tally
 from promptops.evals.stats import mcnemar_counts, paired_permutation_cells
+from promptops.metrics import power as pw
 
 # Connor (1987) n at alpha 0.05 two-sided and 80% power, from the table of
 # shared/notes/rate_limits_and_small_samples.md (B3), which rounds to the nearest case;

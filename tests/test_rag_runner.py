@@ -22,9 +22,9 @@ from _rag_eval_util import (
 )
 from promptops.cli import main
 from promptops.errors import ContextOverflowError
+from promptops.lifecycle import RagOptions, run_rag_eval
 from promptops.metrics.retrieval import evaluate_retrieval
 from promptops.rag.relevance import ranking_run
-from promptops.rag.runner import RagOptions, run_rag_eval
 from promptops.testing.openai_server import FakeOpenAIServer
 
 MEASURES = {

@@ -12,7 +12,7 @@ import pytest
 
 from _eval_util import make_project
 from _llm_util import labelled_case, profile_for
-from promptops.evals.runner import EvalOptions, run_eval
+from promptops.lifecycle import EvalOptions, run_eval
 from promptops.llm.client import LLMClient
 from promptops.llm.pacing import RatePacer
 from promptops.llm.ratelimit_headers import go_duration_seconds, read_rate_headers

@@ -15,7 +15,7 @@ import pytest
 
 from _eval_util import cases, make_project
 from promptops.distributed import RaySettings
-from promptops.evals.runner import EvalOptions, run_eval
+from promptops.lifecycle import EvalOptions, run_eval
 
 SUITE = """\
 name: router

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from promptops.evals.sending import InOrder
+from promptops.runs.sending import InOrder
 
 
 def _feed(order: list[int], limit: int) -> list[int]:

@@ -12,7 +12,7 @@ import pytest
 
 from _serve_util import fake_server, make_serve_project, serving
 from promptops.errors import ConfigError
-from promptops.evals.runner import EvalOptions, run_eval
+from promptops.lifecycle import EvalOptions, run_eval
 from promptops.serve import ServeConfig
 from promptops.testing.openai_server import FakeOpenAIServer, FaultPlan
 

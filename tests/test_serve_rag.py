@@ -15,7 +15,7 @@ import pytest
 from _rag_eval_util import cite_first_sentence, make_rag_project
 from _serve_util import serving
 from promptops.errors import ConfigError
-from promptops.rag.runner import RagOptions, run_rag_eval
+from promptops.lifecycle import RagOptions, run_rag_eval
 from promptops.serve import ServeConfig
 from promptops.serve.rag_arm import rag_suite_of
 from promptops.testing.openai_server import FakeOpenAIServer, FaultPlan

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from promptops.evals.power import connor_mde
-from promptops.evals.runner import EvalOptions, run_eval
+from promptops.lifecycle import EvalOptions, run_eval
+from promptops.metrics.power import connor_mde
 from promptops.testing.openai_server import FakeOpenAIServer, last_user_message
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import binomtest
 
 from _eval_util import make_project
-from promptops.evals.runner import EvalOptions, run_eval
+from promptops.lifecycle import EvalOptions, run_eval
 from promptops.regress.compare import compare_paths
 from promptops.reports import render_markdown
 from promptops.runs.summary import ClassificationSummary

@@ -17,9 +17,9 @@ import pytest
 from scipy.stats import norm
 
 from promptops.evals import paired
-from promptops.evals import power as pw
 from promptops.evals.cells import tally
 from promptops.evals.stats import mcnemar_counts, paired_bootstrap_cells
+from promptops.metrics import power as pw
 
 ALPHA = 0.05
 LABELS = 3

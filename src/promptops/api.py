@@ -1,30 +1,32 @@
-"""The Python API: what `promptops run` and `promptops eval` do, callable from a script.
+"""The Python API: what `promptops run`, `eval` and `rag-eval` do, callable from a script.
 
-Thin on purpose: each function is the library call the command line makes (the prompt store,
-the client with its cache and the prompt's calibration, the eval runner), so a notebook and
-CI get the same answers, the same cache and the same run folder. Heavy parts load on first
+Thin on purpose: the commands call these functions (the prompt store, the client with its
+cache and the prompt's calibration, the run lifecycle), so a notebook and CI get the same
+answers, the same cache and the same run folder. Heavy parts load on first
 use; `import promptops` stays light.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from promptops.errors import UserInputError
 
 if TYPE_CHECKING:
+    from promptops.lifecycle import EvalOptions, RagOptions
     from promptops.llm.client import LLMClient
     from promptops.llm.profile import EndpointProfile
     from promptops.llm.types import ChatRequest, Completion
     from promptops.prompts import Prompt
     from promptops.prompts.calibrator import Calibrator
-    from promptops.runs.summary import ClassificationSummary
+    from promptops.runs.envelope import EvalEnvelope
+    from promptops.runs.rag_summary import RagSummary
 
 __all__ = ["Client", "SuiteRun", "load_prompt", "run_suite"]
 
@@ -114,18 +116,10 @@ class Client:
         if closing is not None:
             await closing.__aexit__(exc_type, exc, tb)
 
-    @asynccontextmanager
-    async def _connect(self) -> AsyncIterator[LLMClient]:
-        from promptops.llm.cache import ResponseCache
-        from promptops.llm.client import LLMClient
+    def _connect(self) -> AbstractAsyncContextManager[LLMClient]:
+        from promptops.runs.lifecycle import open_client
 
-        cache = ResponseCache() if self._cache else None
-        try:
-            async with LLMClient(self.profile, cache=cache, api_key=self._api_key) as client:
-                yield client
-        finally:
-            if cache is not None:
-                cache.close()
+        return open_client(self.profile, cache=self._cache, api_key=self._api_key)
 
     async def _answer(self, client: LLMClient, prompt: Prompt, request: ChatRequest) -> Completion:
         from promptops.prompts.calibrator import calibrator_for
@@ -137,11 +131,15 @@ class Client:
         return calibrator.apply(await client.complete(request))
 
 
-@dataclass(frozen=True)
-class SuiteRun:
-    """A finished suite run: the typed summary and the run folder its reports are in."""
+S = TypeVar("S", bound="EvalEnvelope | RagSummary")
 
-    summary: ClassificationSummary
+
+@dataclass(frozen=True)
+class SuiteRun(Generic[S]):
+    """A finished suite run: the typed summary (a `ClassificationSummary`, a `RagSummary`,
+    or another kind's, by the prompt's task) and the run folder its reports are in."""
+
+    summary: S
     folder: Path
 
     @property
@@ -154,6 +152,11 @@ class SuiteRun:
         return 0 if self.passed else 1
 
 
+@overload
+def run_suite(suite: str | Path, *, options: EvalOptions) -> SuiteRun[EvalEnvelope]: ...
+@overload
+def run_suite(suite: str | Path, *, options: RagOptions) -> SuiteRun[RagSummary]: ...
+@overload
 def run_suite(
     suite: str | Path,
     *,
@@ -162,19 +165,38 @@ def run_suite(
     base_url: str | None = None,
     model: str | None = None,
     out: str | Path | None = None,
-) -> SuiteRun:
-    """Run a classification suite as `promptops eval` does (same checks, cache, resume, run
-    folder and reports); `None` keeps the suite's own prompt, evalset and endpoint. Bad input
-    raises a `PromptopsError` naming file and line; failed thresholds do not raise: read
-    `.passed`."""
-    from promptops.evals.runner import EvalOptions, run_eval
+) -> SuiteRun[EvalEnvelope | RagSummary]: ...
+def run_suite(
+    suite: str | Path,
+    *,
+    prompt: str | Path | None = None,
+    evalset: str | Path | None = None,
+    base_url: str | None = None,
+    model: str | None = None,
+    out: str | Path | None = None,
+    options: EvalOptions | RagOptions | None = None,
+) -> SuiteRun[Any]:
+    """Run a suite as `promptops eval` (an evalset suite) or `promptops rag-eval` (a suite
+    with a `corpus`) does: same checks, cache, resume, run folder and reports; `None` keeps
+    the suite's own prompt, evalset and endpoint. `options` (what the commands pass) holds
+    every other setting and wins over the keywords. Bad input raises a `PromptopsError`
+    naming file and line; failed thresholds do not raise: read `.passed`."""
+    from promptops import lifecycle
 
-    options = EvalOptions(
-        prompt=None if prompt is None else str(prompt),
-        evalset=None if evalset is None else Path(evalset),
-        base_url=base_url,
-        model=model,
-        out=None if out is None else Path(out),
-    )
-    outcome = run_eval(str(suite), options)
-    return SuiteRun(summary=outcome.summary, folder=outcome.out_dir)
+    if options is None:
+        rag = lifecycle.is_rag_suite(str(suite))
+        if rag and evalset is not None:
+            raise UserInputError("a RAG suite has questions, not an evalset", where="evalset")
+        options = (lifecycle.RagOptions if rag else lifecycle.EvalOptions)(
+            prompt=None if prompt is None else str(prompt),
+            base_url=base_url,
+            model=model,
+            out=None if out is None else Path(out),
+        )
+        if isinstance(options, lifecycle.EvalOptions) and evalset is not None:
+            options.evalset = Path(evalset)
+    if isinstance(options, lifecycle.RagOptions):
+        answered = lifecycle.run_rag_eval(str(suite), options)
+        return SuiteRun(answered.summary, answered.out_dir)
+    outcome = lifecycle.run_eval(str(suite), options)
+    return SuiteRun(outcome.summary, outcome.out_dir)

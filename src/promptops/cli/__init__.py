@@ -45,6 +45,7 @@ def _register_commands() -> None:
         eval_cmd,
         experiments_cmd,
         grounding_cmd,
+        init_cmd,
         metrics_cmd,
         monitor_cmd,
         power_cmd,
@@ -57,6 +58,7 @@ def _register_commands() -> None:
     )
 
     for module in (
+        init_cmd,
         prompts_cmd,
         run_cmd,
         eval_cmd,

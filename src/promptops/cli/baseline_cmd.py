@@ -24,7 +24,26 @@ def save_command(
     `compare` read it."""
     from promptops.regress.baseline import save_baseline
     from promptops.reports import fmt
+    from promptops.tasks import textregress
+    from promptops.tasks.regression import is_task_run, save_task_baseline
 
+    if is_task_run(run):  # binary and scoring runs keep their answers per case
+        target, task_record = save_task_baseline(run, path)
+        typer.echo(
+            f"baseline for {task_record['suite']} ({task_record['task']}): {task_record['metrics']}"
+        )
+        typer.echo(f"written: {target}")
+        return
+
+    if textregress.run_kind(run) in textregress.KINDS:  # extraction and generation runs
+        written, saved = textregress.save_task_baseline(run, path)
+        typer.echo(
+            f"baseline for {saved['suite']}: {saved['prompt']['identity']}, "
+            f"{fmt.count(len(saved['cases']))} cases, {saved['primary_metric']} "
+            f"{fmt.num(saved['metrics'].get(saved['primary_metric']))}"
+        )
+        typer.echo(f"written: {written}")
+        return
     target, record = save_baseline(run, path)
     metrics = ", ".join(
         f"{fmt.metric_name(name)} {fmt.num(value)}" for name, value in record.metrics.items()

@@ -53,13 +53,38 @@ def eval_command(
     --against-baseline, when the run is significantly worse than the baseline), 2 for bad
     input.
     """
+    from promptops.api import run_suite
     from promptops.distributed.cluster import RaySettings
     from promptops.errors import ConfigError
-    from promptops.evals.runner import EvalOptions, run_eval
     from promptops.experiments.grid import is_grid
+    from promptops.lifecycle import EvalOptions
+    from promptops.runs.summary import ClassificationSummary
 
     ray = ray_settings(executor, ray_address, workers)
     settle_imports()
+    from promptops.tasks.runner import KINDS, task_of_suite
+
+    if task_of_suite(name) in KINDS:  # binary and scoring prompts (`promptops.tasks`)
+        from promptops.cli.task_eval import run_task_suite
+        from promptops.tasks.runner import TaskOptions
+
+        task_options = TaskOptions(
+            prompt=prompt,
+            evalset=evalset,
+            base_url=base_url,
+            model=model,
+            concurrency=concurrency,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_wait=max_wait,
+            repeat=repeat,
+            no_cache=no_cache,
+            retry_errors=not no_retry_errors,
+            out=out,
+        )
+        raise typer.Exit(
+            run_task_suite(name, task_options, against=baseline, compare=against_baseline)
+        )
     reference: tuple[Path, float] | None = None
     if against_baseline or baseline is not None:
         from promptops.regress.compare import baseline_for
@@ -92,42 +117,59 @@ def eval_command(
         tracking = mlflow_uri if mlflow else None
         grid = grid_command(name, prompt or [], profile or [], model or [], options, tracking)
         raise typer.Exit(grid)
-    outcome = run_eval(name, options)
+    outcome = run_suite(name, options=options)
     summary = outcome.summary
-    metrics = summary.metrics
-    ci = summary.intervals["macro_f1"]
     typer.echo(f"{summary.prompt.identity} on {summary.suite}: {summary.n_cases} cases")
-    typer.echo(
-        f"macro-F1 {metrics.macro_f1:.3f} [{ci.low:.3f}, {ci.high:.3f}]  "
-        f"accuracy {metrics.accuracy:.3f}  invalid {metrics.invalid_rate:.1%}  "
-        f"errors {summary.n_errors}"
-    )
-    typer.echo(summary.verdict.explanation)
-    if summary.sensitivity is not None:
-        from promptops.reports.words import sensitivity_sentence
+    if isinstance(summary, ClassificationSummary):
+        metrics = summary.metrics
+        ci = summary.intervals["macro_f1"]
+        typer.echo(
+            f"macro-F1 {metrics.macro_f1:.3f} [{ci.low:.3f}, {ci.high:.3f}]  "
+            f"accuracy {metrics.accuracy:.3f}  invalid {metrics.invalid_rate:.1%}  "
+            f"errors {summary.n_errors}"
+        )
+        typer.echo(summary.verdict.explanation)
+        if summary.sensitivity is not None:
+            from promptops.reports.words import sensitivity_sentence
 
-        typer.echo(sensitivity_sentence(summary) or "")
+            typer.echo(sensitivity_sentence(summary) or "")
+    else:
+        primary = getattr(summary, "primary_metric", None)
+        shown = getattr(summary, "intervals", {}).get(primary) if primary else None
+        if isinstance(shown, dict):
+            typer.echo(
+                f"{primary} {shown['estimate']:.3f} [{shown['low']:.3f}, {shown['high']:.3f}]"
+            )
+        typer.echo(f"errors {summary.n_errors}  invalid {summary.n_invalid}")
     for check in summary.thresholds:
         mark = "PASS" if check.passed else "FAIL"
         actual = "n/a" if check.actual is None else f"{check.actual:.3f}"
         typer.echo(f"  {mark} {check.metric} {check.op} {check.value:g} (actual {actual})")
-    typer.echo(f"reports: {outcome.out_dir / 'report.md'}  {outcome.out_dir / 'report.html'}")
+    typer.echo(f"reports: {outcome.folder / 'report.md'}  {outcome.folder / 'report.html'}")
     exit_code = outcome.exit_code
     if reference is not None:
         from promptops.cli.compare_cmd import print_verdict
         from promptops.regress.compare import compare_with_baseline
 
         path, alpha = reference
-        comparison, files = compare_with_baseline(path, outcome.out_dir, alpha=alpha)
         typer.echo(f"against baseline {path}:")
-        print_verdict(comparison, files)
-        from promptops.cli.experiments_cmd import against_baseline_code
+        if summary.kind in ("extraction", "generation"):
+            from promptops.tasks.textregress import against_task_baseline
 
-        exit_code = max(exit_code, against_baseline_code(name, comparison))
+            regression = against_task_baseline(path, outcome.folder, alpha)
+            for line in regression.lines():
+                typer.echo(f"  {line}")
+            exit_code = max(exit_code, regression.exit_code)
+        else:
+            comparison, files = compare_with_baseline(path, outcome.folder, alpha=alpha)
+            print_verdict(comparison, files)
+            from promptops.cli.experiments_cmd import against_baseline_code
+
+            exit_code = max(exit_code, against_baseline_code(name, comparison))
     from promptops.cli.experiments_cmd import after_run
 
     tracking_uri = mlflow_uri if mlflow else None
-    raise typer.Exit(max(exit_code, after_run(name, outcome.out_dir, tracking_uri)))
+    raise typer.Exit(max(exit_code, after_run(name, outcome.folder, tracking_uri)))
 
 
 def register(app: typer.Typer) -> None:

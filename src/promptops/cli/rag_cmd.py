@@ -68,7 +68,9 @@ def rag_eval_command(
 
     Exit code 0 when the suite's thresholds hold, 1 when one fails, 2 for bad input.
     """
-    from promptops.rag.runner import RagOptions, run_rag_eval
+    from promptops.api import run_suite
+    from promptops.lifecycle import RagOptions
+    from promptops.rag.suite import DEFAULT_SUITE
 
     embed_corpora_on(ray_settings(executor, ray_address, workers))
     settle_imports()
@@ -87,7 +89,7 @@ def rag_eval_command(
         chunk_sizes=_int_list(chunk_sizes, "--chunk-sizes"),
         overlaps=_int_list(overlaps, "--overlaps"),
     )
-    outcome = run_rag_eval(name, options)
+    outcome = run_suite(name or DEFAULT_SUITE, options=options)
     s = outcome.summary
     typer.echo(
         f"{s.prompt.identity} on {s.suite}: {s.questions.n_judged} judged questions, "
@@ -131,7 +133,7 @@ def rag_eval_command(
         actual = "n/a" if check.actual is None else f"{check.actual:.3f}"
         mark = "PASS" if check.passed else "FAIL"
         typer.echo(f"  {mark} {check.metric} {check.op} {check.value:g} (actual {actual})")
-    typer.echo(f"reports: {outcome.out_dir / 'report.md'}  {outcome.out_dir / 'report.html'}")
+    typer.echo(f"reports: {outcome.folder / 'report.md'}  {outcome.folder / 'report.html'}")
     raise typer.Exit(outcome.exit_code)
 
 

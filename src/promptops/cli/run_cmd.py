@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import typer
 
 from promptops.cli.common import endpoint_options, settle_imports
 from promptops.errors import UserInputError
-from promptops.llm.types import Completion
 
 
 def parse_vars(pairs: list[str]) -> dict[str, str]:
@@ -36,32 +34,21 @@ def run_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Render PROMPT with the given variables, send it, and print the answer."""
-    from promptops.llm.cache import ResponseCache
-    from promptops.llm.client import LLMClient
-    from promptops.llm.profile import EndpointOverrides, resolve_profile
-    from promptops.prompts import build_request, resolve_prompt
-    from promptops.prompts.calibrator import calibrator_for
+    from promptops.api import Client, load_prompt
 
     settle_imports()
-    prompt = resolve_prompt(prompt_ref)
-    request = build_request(prompt, parse_vars(var))
-    endpoint = resolve_profile(
-        profile or prompt.model.profile or "embedded",
-        EndpointOverrides(model=prompt.model.name),
-        EndpointOverrides(base_url=base_url, model=model, timeout=timeout, max_retries=max_retries),
+    prompt = load_prompt(prompt_ref)
+    variables = parse_vars(var)
+    client = Client(
+        base_url,
+        model or prompt.model.name,
+        profile=profile or prompt.model.profile or "embedded",
+        timeout=timeout,
+        max_retries=max_retries,
+        cache=not no_cache,
     )
-
-    async def go() -> Completion:
-        cache = None if no_cache else ResponseCache()
-        try:
-            async with LLMClient(endpoint, cache=cache) as client:
-                calibrator = await calibrator_for(client, prompt)
-                return calibrator.apply(await client.complete(request))
-        finally:
-            if cache is not None:
-                cache.close()
-
-    completion = asyncio.run(go())
+    endpoint = client.profile
+    completion = client.complete_sync(prompt, variables)
     if as_json:
         typer.echo(
             json.dumps(

@@ -24,11 +24,9 @@ from promptops.evals.metrics import (
     ClassificationMetrics,
     ClassScores,
     ProbabilityMetrics,
-    ReliabilityBin,
     classification_metrics,
 )
 from promptops.evals.paired import Decision, PairedResult, compare_cells
-from promptops.evals.power import connor_mde, connor_n, connor_power, miettinen_n
 from promptops.evals.stats import (
     ConfidenceInterval,
     McNemarResult,
@@ -45,6 +43,7 @@ from promptops.evals.stats import (
     pass_hat_k,
     repeated_samples,
 )
+from promptops.metrics.power import connor_mde, connor_n, connor_power, miettinen_n
 
 __all__ = [
     "BASELINES",
@@ -64,7 +63,6 @@ __all__ = [
     "PermutationTest",
     "PiiFinding",
     "ProbabilityMetrics",
-    "ReliabilityBin",
     "RepeatedSampleStats",
     "accuracy_ci",
     "bootstrap_ci",

@@ -7,10 +7,10 @@ label); whether the cases fit a given prompt is checked later by `checks.validat
 Formats, chosen by file extension:
 
 - `.jsonl`: one JSON object per line, `{"id", "input": {var: value}, "expected", "split",
-  "tags": [...]}`; blank lines are skipped.
-- `.csv`: a header row; the columns `id`, `expected`, `split` and `tags` (semicolon-separated)
-  are reserved, every other column is an input variable, written either `input.<var>` or just
-  `<var>`. An empty `id`, `expected` or `split` cell means "not given".
+  "tags": [...], "time"}`; blank lines are skipped. `time` is ISO 8601.
+- `.csv`: a header row; the columns `id`, `expected`, `split`, `tags` (semicolon-separated)
+  and `time` are reserved, every other column is an input variable, written either
+  `input.<var>` or just `<var>`. An empty `id`, `expected` or `split` cell means "not given".
 - `.yaml` / `.yml`: a list of case mappings with the JSONL keys.
 
 Defaults: a case without `id` gets `line-<n>`, without `split` gets `test`; number values
@@ -22,19 +22,20 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from promptops.errors import EvalsetError
 from promptops.yamlio import read_yaml
 
 DEFAULT_SPLIT = "test"
 _MAX_LISTED = 25
-_RESERVED_CSV = ("id", "expected", "split", "tags")
+_RESERVED_CSV = ("id", "expected", "split", "tags", "time")
 _T = TypeVar("_T")
 
 
@@ -49,16 +50,42 @@ class Case:
     split: str
     tags: tuple[str, ...]
     line: int
+    time: datetime | None = None  # when the case happened: temporal leakage, `split: auto`
 
 
 class _CaseModel(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _json_text(cls, value: object) -> object:
+        """An extraction object or a list of generation references, as JSON text: a case
+        stays flat (`Case.expected` is text) and the task's kind reads it back."""
+        if isinstance(value, dict | list):
+            return json.dumps(value, ensure_ascii=False)
+        return value
+
     id: str | None = Field(None, min_length=1)
     input: dict[str, str]
-    expected: str | None = None
+    expected: str | None = None  # a JSON object or list is kept as its JSON text
     split: str = Field(DEFAULT_SPLIT, min_length=1)
     tags: list[str] = Field(default_factory=list)
+    time: datetime | None = None
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _iso(cls, value: object) -> object:
+        """ISO 8601 text only (never a bare number read as epoch seconds); a date or time
+        without a zone is read as UTC, so every case compares with every other."""
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError("time must be an ISO 8601 string, e.g. 2026-03-01T12:00:00Z")
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 date or time") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def raise_problems(problems: Sequence[tuple[str, str]]) -> NoReturn:
@@ -84,7 +111,7 @@ def _model_problems(exc: ValidationError) -> list[tuple[tuple[str | int, ...], s
         loc = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
         field = ".".join(str(p) for p in loc) or "(case)"
         if err["type"] == "extra_forbidden":
-            reason = f"unknown key {loc[-1]!r} (allowed: id, input, expected, split, tags)"
+            reason = f"unknown key {loc[-1]!r} (allowed: id, input, expected, split, tags, time)"
         else:
             reason = f"{field}: {err['msg']} (got {_short(err['input'])})"
         out.append((loc, reason))
@@ -110,6 +137,7 @@ def _to_case(model: _CaseModel, line: int, shared: _Shared) -> Case:
         split=shared(model.split),
         tags=shared(tuple(shared(tag) for tag in model.tags)),
         line=line,
+        time=model.time,
     )
 
 
@@ -223,10 +251,13 @@ def load_evalset(path: Path | str) -> list[Case]:
     return list(iter_cases(path))
 
 
-def iter_cases(path: Path | str, split: str | None = None) -> Iterator[Case]:
+def iter_cases(
+    path: Path | str, split: str | None = None, assigned: Mapping[str, str] | None = None
+) -> Iterator[Case]:
     """Stream the cases of an evalset file (of one split, if given) without holding them:
     a 100,000-case evalset is read again rather than kept. Bad cases are collected while the
-    good ones stream and raised together as one `EvalsetError` at the end."""
+    good ones stream and raised together as one `EvalsetError` at the end. `assigned` (case
+    id -> split, from `split: auto`) overrides the split a row gives."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".csv", ".yaml", ".yml"):
@@ -237,6 +268,8 @@ def iter_cases(path: Path | str, split: str | None = None) -> Iterator[Case]:
     problems: list[Problem] = []
     for item in _parse(path, suffix):
         if isinstance(item, Case):
+            if assigned is not None and item.id in assigned:
+                item = replace(item, split=assigned[item.id])
             if split is None or item.split == split:
                 yield item
         else:
@@ -268,12 +301,13 @@ class EvalsetFile:
 
     path: Path
     split: str | None = None
+    assigned: Mapping[str, str] | None = None  # case id -> split, from `split: auto`
 
     def __iter__(self) -> Iterator[Case]:
-        return iter_cases(self.path, self.split)
+        return iter_cases(self.path, self.split, self.assigned)
 
     def of_split(self, split: str) -> EvalsetFile:
-        return EvalsetFile(self.path, split)
+        return EvalsetFile(self.path, split, self.assigned)
 
 
 def evalset_hash(path: Path | str) -> str:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from promptops.errors import EvalsetError
 from promptops.evals.checks import ClassBalance, PiiScan, find_leakage
 from promptops.evals.evalset import Case, EvalsetFile, case_text
-from promptops.evals.suite import Suite
+from promptops.evals.suite import PiiPolicy, Suite
 from promptops.prompts import Prompt
 from promptops.runs import summary as s
 
@@ -76,7 +77,14 @@ def leakage_findings(
     return [s.Finding(check="leakage", severity="warning", message=message, details=details)]
 
 
-def pii_findings(suite: Suite, found: PiiScan, path: Path) -> list[s.Finding]:
+class HasPiiPolicy(Protocol):
+    """A suite of any task type: what `pii_findings` reads."""
+
+    @property
+    def pii(self) -> PiiPolicy: ...
+
+
+def pii_findings(suite: HasPiiPolicy, found: PiiScan, path: Path) -> list[s.Finding]:
     """PII in inputs: refused unless the suite allows it with a written justification."""
     if not found.total:
         return [s.Finding(check="pii", severity="info", message="no PII found in inputs")]

@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from promptops.evals.cells import CHUNK, confusion_of, tally
+from promptops.runs.summary import ReliabilityBin
 
 INVALID = "invalid"
 ECE_BINS = 15
@@ -40,17 +41,6 @@ class ClassScores:
     recall: float
     f1: float
     support: int
-
-
-@dataclass(frozen=True)
-class ReliabilityBin:
-    """One bar of a reliability diagram; mean_confidence and accuracy are None when empty."""
-
-    lower: float
-    upper: float
-    count: int
-    mean_confidence: float | None
-    accuracy: float | None
 
 
 @dataclass(frozen=True)
@@ -150,7 +140,7 @@ class _BinTotals:
                 lower=float(edges[b]),
                 upper=float(edges[b + 1]),
                 count=int(count),
-                mean_confidence=float(self.confidence[b] / count) if count else None,
+                confidence=float(self.confidence[b] / count) if count else None,
                 accuracy=float(self.right[b] / count) if count else None,
             )
             for b, count in enumerate(self.count)
@@ -171,9 +161,9 @@ def expected_calibration_error(bins: Sequence[ReliabilityBin]) -> float:
         return 0.0
     return float(
         sum(
-            b.count / total * abs(b.accuracy - b.mean_confidence)
+            b.count / total * abs(b.accuracy - b.confidence)
             for b in bins
-            if b.accuracy is not None and b.mean_confidence is not None
+            if b.accuracy is not None and b.confidence is not None
         )
     )
 

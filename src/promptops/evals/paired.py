@@ -32,9 +32,9 @@ from typing import Literal
 
 import numpy as np
 
-from promptops.evals import power as pw
 from promptops.evals import stats
 from promptops.evals.cells import Cells
+from promptops.metrics import power as pw
 
 Metric = Literal["macro_f1", "accuracy"]
 Outcome = Literal["significant", "not_significant", "underpowered", "too_small", "identical"]
@@ -49,7 +49,7 @@ SPREADS = "sign-flip null and paired bootstrap spreads"
 class Decision:
     """Whether B differs from A on `metric`, by the test valid at this size."""
 
-    metric: Metric
+    metric: str  # a task type's metric name (pr_auc, mae, ...) as well as these two
     test: str
     diff: float  # B minus A
     p_value: float
@@ -99,7 +99,7 @@ def compare_cells(
     n = cells.n
     accuracy_diff = (mc.c - mc.b) / n
     if metric == "accuracy":
-        decision = _decide(
+        decision = decide(
             metric,
             MCNEMAR_MID_P,
             accuracy_diff,
@@ -118,7 +118,7 @@ def compare_cells(
             if perm.n_discordant
             else None
         )
-        decision = _decide(
+        decision = decide(
             metric,
             SIGN_FLIP,
             perm.difference,
@@ -134,8 +134,8 @@ def compare_cells(
     return PairedResult(mc, perm, boot, accuracy_diff, decision)
 
 
-def _decide(
-    metric: Metric,
+def decide(
+    metric: str,
     test: str,
     diff: float,
     p_value: float,
@@ -147,6 +147,7 @@ def _decide(
     alpha: float,
     power: float,
 ) -> Decision:
+    """The outcome word for one test's figures: every task type's comparisons use it."""
     outcome: Outcome
     if discordant == 0:
         outcome = "identical"

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptops.errors import UserInputError
-from promptops.evals import power as pw
 from promptops.evals.evalset import iter_cases
 from promptops.evals.suite import resolve_suite
+from promptops.metrics import power as pw
 from promptops.runs.summary import ClassificationSummary
 
 DEFAULT_DISCORDANCE = (0.05, 0.10, 0.20, 0.40)

@@ -12,8 +12,6 @@ their lines are read back from disk, so memory stays flat however many cases a r
 from __future__ import annotations
 
 import heapq
-import json
-from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +19,14 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import ValidationError
 
 from promptops.errors import UserInputError
 from promptops.evals.cells import code_dtype
 from promptops.evals.columns import TestColumns, id_digest
+from promptops.runs.rows import ClassificationRow, Tally
 
-MISSING = -2  # a repeat sample with no result line (in `Totals.samples`)
+MISSING = -2  # a repeat sample with no result line (in the samples array)
 
 
 @dataclass
@@ -110,45 +110,42 @@ class Outcomes:
         kept: NDArray[np.int64] = found[self.positions[found] == positions]
         return kept
 
-    def records(self, picked: list[tuple[int, int]]) -> list[dict[str, Any]]:
-        """The full records of picked (position, offset) cases, read back from disk."""
+    def rows(self, picked: list[tuple[int, int]]) -> list[ClassificationRow]:
+        """The full rows of picked (position, offset) cases, read back from disk."""
         out = []
         with self.path.open("rb") as handle:
             for _, offset in picked:
                 handle.seek(offset)
-                out.append(json.loads(handle.readline()))
+                out.append(ClassificationRow.model_validate_json(handle.readline()))
         return out
 
 
-@dataclass
-class Totals:
-    """Sums over every sample of every evaluated case (repeats included)."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    latencies: array[float] = field(default_factory=lambda: array("f"))  # calls, not cache hits
-    samples: NDArray[np.int16] | None = None  # (test cases, repeats) label codes, or MISSING
-    resent: int = 0  # results sent again after an earlier run's transient error
-
-
-def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(byte offset, record) for every non-blank line."""
+def _rows(path: Path) -> Iterator[tuple[int, ClassificationRow]]:
+    """(byte offset, row) for every non-blank line; a line that is no classification row
+    means the folder holds something else: that is an error."""
     if not path.exists():
         return
     offset = 0
     with path.open("rb") as handle:
         for line in handle:
             if line.strip():
-                yield offset, json.loads(line)
+                try:
+                    yield offset, ClassificationRow.model_validate_json(line)
+                except ValidationError as exc:
+                    raise UserInputError(
+                        f"result line at byte {offset} is not a classification result "
+                        f"({exc.error_count()} problem(s)); use another --out",
+                        where=str(path),
+                    ) from exc
             offset += len(line)
 
 
 def read_results(
     path: Path, columns: TestColumns, *, repeat: int = 1, worst: int = 10, per_class: int = 3
-) -> tuple[Outcomes, Totals]:
-    """Outcomes of the test cases in `columns` and the totals; with `repeat` >= 2, every
-    sample's prediction per case as well; `worst` and `per_class` size the `Picks`. A line
+) -> tuple[Outcomes, Tally, NDArray[np.int16] | None]:
+    """Outcomes of the test cases in `columns`, the totals and, with `repeat` >= 2, every
+    sample's label code per case (test cases x repeats, MISSING where a sample has no
+    line); `worst` and `per_class` size the `Picks`. A line
     whose index or id does not match the evalset means the folder holds another evalset's
     results: that is an error."""
     labels = list(columns.labels)
@@ -163,46 +160,35 @@ def read_results(
     picks = Picks(worst, per_class)
     probs: NDArray[np.float64] | None = None
     all_probs = True
-    totals = Totals()
-    if repeat >= 2:
-        totals.samples = np.full((n, repeat), MISSING, dtype=np.int16)
-    for offset, record in _lines(path):
-        index = record.get("index")
-        if (
-            not isinstance(index, int)
-            or not 0 <= index < n
-            or (id_digest(str(record["id"])) != columns.digests[index])
-        ):
+    tally = Tally()
+    samples = np.full((n, repeat), MISSING, dtype=np.int16) if repeat >= 2 else None
+    for offset, row in _rows(path):
+        index = row.index
+        if not 0 <= index < n or id_digest(row.id) != columns.digests[index]:
             raise UserInputError(
-                f"result line at byte {offset} (id {record.get('id')!r}) is not a case of "
+                f"result line at byte {offset} (id {row.id!r}) is not a case of "
                 "this evalset; use another --out",
                 where=str(path),
             )
-        totals.prompt_tokens += int(record["prompt_tokens"])
-        totals.completion_tokens += int(record["completion_tokens"])
-        totals.cost_usd += float(record["cost_usd"])
-        totals.resent += bool(record.get("resent"))
-        if not record.get("cached"):
-            totals.latencies.append(float(record["latency_s"]))
-        predicted = record["predicted"]
+        tally.add_call(row)
+        predicted = row.predicted
         label = code.get(predicted, none) if predicted is not None else none
-        sample = int(record["sample"])
-        if totals.samples is not None and 0 <= sample < repeat:
-            totals.samples[index, sample] = label
-        if sample != 0:
+        if samples is not None and 0 <= row.sample < repeat:
+            samples[index, row.sample] = label
+        if row.sample != 0:
             continue
         present[index] = True
         pred[index] = label
-        raw = record.get("raw_label_probs")
+        raw = row.raw_label_probs
         raw_pred[index] = code.get(max(raw, key=raw.__getitem__), none) if raw else label
-        label_probs = record.get("label_probs")
-        if record.get("error"):
+        label_probs = row.label_probs
+        if row.error:
             errors[index] = True
             picks.add_error(index, offset)
         else:
             confidence = float((label_probs or {}).get(predicted, 0.0)) if predicted else 0.0
             picks.add(index, offset, int(true[index]), label, confidence)
-        invalid[index] = bool(record.get("invalid"))
+        invalid[index] = row.invalid
         if not label_probs:
             all_probs, probs = False, None
         elif all_probs:
@@ -227,4 +213,7 @@ def read_results(
         picks=picks,
         path=path,
     )
-    return outcomes, totals
+    tally.n_cases = len(outcomes)
+    tally.n_errors = int(outcomes.errors.sum())
+    tally.n_invalid = int((outcomes.invalid & ~outcomes.errors).sum())
+    return outcomes, tally, samples

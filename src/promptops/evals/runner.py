@@ -1,7 +1,9 @@
-"""`promptops eval`: check the cases, send them, score them, compare with baselines, report.
+"""`promptops eval`: check the cases, send them, score them the prompt's kind's way.
 
-Order matters: every check that can refuse the run (labels, variables, ids, leakage, PII)
-runs before anything is sent, so a bad evalset costs nothing and writes nothing.
+Order matters: every check that can refuse the run (expected values, variables, ids,
+leakage, PII) runs before anything is sent, so a bad evalset costs nothing and writes
+nothing. The kind (`runs.kinds.RunKind`, picked by `prompt.task`) reads each answer and
+builds the summary; everything else here is the same for every kind.
 """
 
 from __future__ import annotations
@@ -10,46 +12,33 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 import httpx2
-import numpy as np
-from numpy.typing import NDArray
 
 from promptops.distributed.cluster import RaySettings, require_ray
 from promptops.errors import ConfigError, EvalsetError
-from promptops.evals import summarize as sm
-from promptops.evals.baselines import fit_baselines
-from promptops.evals.checks import (
-    BalanceCounter,
-    ClassBalance,
-    PiiScan,
-    PiiScanner,
-    validate_cases,
-)
-from promptops.evals.columns import TestColumns
+from promptops.evals.checks import BalanceCounter, ClassBalance, PiiScan, PiiScanner, validate_cases
 from promptops.evals.evalset import Case, EvalsetFile, evalset_hash
 from promptops.evals.findings import MAX_LISTED, balance_findings, leakage_findings, pii_findings
-from promptops.evals.metrics import classification_metrics_codes
-from promptops.evals.results import Outcomes, read_results
-from promptops.evals.sending import Progress, finished, jobs, send_all
+from promptops.evals.sending import CaseJob, case_row, finished, jobs
 from promptops.evals.suite import Suite, resolve_suite
-from promptops.llm.cache import ResponseCache
-from promptops.llm.client import ClientStats, LLMClient
+from promptops.evals.temporal import split_evalset, temporal_findings
+from promptops.llm.client import ClientStats
 from promptops.llm.profile import EndpointProfile
-from promptops.llm.retry import TRANSIENT_KINDS
+from promptops.llm.types import Completion
 from promptops.memory import release_free_memory
 from promptops.prompts import Prompt, declared_variables
 from promptops.prompts.calibrator import Calibrator, calibrator_for
-from promptops.runs import summary as s
-from promptops.runs.folder import SUMMARY, RunFolder, write_json
+from promptops.registry import Registry
+from promptops.runs import lifecycle
+from promptops.runs.envelope import EvalEnvelope, EvalsetInfo, Finding, Header, ModelInfo
+from promptops.runs.kinds import RunKind, ScoredRun
+from promptops.runs.sending import Job, Progress, send_all
 from promptops.suites import RunFlags, RunOutcome
-
-EXAMPLES_PER_CLASS = 3  # wrong answers shown for each lowest-recall class
 
 
 @dataclass
@@ -62,65 +51,58 @@ class EvalOptions(RunFlags):
     ray: RaySettings = field(default_factory=RaySettings)
 
 
-EvalOutcome = RunOutcome[s.ClassificationSummary]
+EvalOutcome = RunOutcome[EvalEnvelope]
 
 
 @dataclass
 class Scan:
-    """What one pass over the evalset keeps: the test split as compact columns, the train
-    split (baselines and the leakage check need its texts), counts, balance and PII."""
+    """What one pass over the evalset keeps: the number of test cases, the train split
+    (baselines and the leakage check need its texts), counts, balance and PII."""
 
-    columns: TestColumns
+    n_test: int
     train: list[Case]
-    balance: ClassBalance
+    n_by_split: dict[str, int]
+    balance: ClassBalance | None  # for prompts with labels
     pii: PiiScan
-    warnings: list[s.Finding]
-
-    @property
-    def n_by_split(self) -> dict[str, int]:
-        """Cases per split, labelled or not (the balance counts them all, in split order)."""
-        return {
-            split: sum(row.values()) + self.balance.unlabelled[split]
-            for split, row in self.balance.counts.items()
-        }
+    warnings: list[Finding]
 
 
 @dataclass
 class Prepared:
     suite: Suite
     prompt: Prompt
+    kind: RunKind
     evalset: EvalsetFile
     evalset_sha256: str
     scan: Scan
     profile: EndpointProfile
-    findings: list[s.Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def n_test(self) -> int:
-        return len(self.scan.columns)
+        return self.scan.n_test
 
 
-def prepare(suite_ref: str, options: EvalOptions) -> Prepared:
+def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> Prepared:
     """Load and check everything; raises a UserInputError before anything is sent."""
     suite, _ = resolve_suite(suite_ref)
     prompt = suite.prompt_from(suite.prompt, options.prompt)
-    if prompt.task != "classification" or not prompt.labels:
-        raise EvalsetError(
-            f"{prompt.identity} is a {prompt.task} prompt; `eval` scores classification prompts",
-            where=prompt.source,
-        )
+    kind = kind_of(prompt, kinds)
     path = options.evalset or suite.path_of(suite.evalset)
-    evalset = EvalsetFile(path)
-    scan = _scan(evalset, prompt)
-    if not scan.columns:
+    evalset = split_evalset(suite, path)
+    scan = _scan(evalset, prompt, kind)
+    if not scan.n_test:
         raise EvalsetError("no cases in the test split: nothing to score", where=str(path))
     findings = list(scan.warnings)
-    findings += leakage_findings(suite, prompt, evalset, scan.train, len(scan.columns), path)
+    findings += leakage_findings(suite, prompt, evalset, scan.train, scan.n_test, path)
     findings += pii_findings(suite, scan.pii, path)
-    findings += balance_findings(scan.balance)
+    if scan.balance is not None:
+        findings += balance_findings(scan.balance)
+    findings += temporal_findings(evalset, fail=suite.temporal_leakage == "fail", path=path)
     return Prepared(
         suite=suite,
         prompt=prompt,
+        kind=kind,
         evalset=evalset,
         evalset_sha256=evalset_hash(path),
         scan=scan,
@@ -129,18 +111,33 @@ def prepare(suite_ref: str, options: EvalOptions) -> Prepared:
     )
 
 
-def _scan(evalset: EvalsetFile, prompt: Prompt) -> Scan:
+def kind_of(prompt: Prompt, kinds: Registry[RunKind]) -> RunKind:
+    """The kind that scores `prompt.task`; an unknown task names the tasks `eval` scores."""
+    for _, kind in kinds:
+        if prompt.task in kind.tasks:
+            return kind
+    tasks = sorted(task for _, kind in kinds for task in kind.tasks)
+    raise EvalsetError(
+        f"{prompt.identity} is a {prompt.task} prompt; `eval` scores {', '.join(tasks)} prompts",
+        where=prompt.source,
+    )
+
+
+def _scan(evalset: EvalsetFile, prompt: Prompt, kind: RunKind) -> Scan:
     """Validate every case and collect what the run keeps, in one streaming pass."""
-    labels = list(prompt.labels or ())
-    columns, train = TestColumns(tuple(labels)), []
-    balance, pii = BalanceCounter(labels), PiiScanner(keep=MAX_LISTED)
+    n_test, train, splits = 0, [], dict[str, int]()
+    balance = BalanceCounter(list(prompt.labels)) if prompt.labels else None
+    pii = PiiScanner(keep=MAX_LISTED)
 
     def tapped() -> Iterator[Case]:
+        nonlocal n_test
         for case in evalset:
-            balance.add(case)
+            splits[case.split] = splits.get(case.split, 0) + 1
+            if balance is not None:
+                balance.add(case)
             pii.add(case)
             if case.split == "test":
-                columns.add(case)
+                n_test += 1
             elif case.split == "train":
                 train.append(case)
             yield case
@@ -148,12 +145,21 @@ def _scan(evalset: EvalsetFile, prompt: Prompt) -> Scan:
     specs = declared_variables(prompt)
     required = [n for n, v in specs.items() if v.required and v.default is None]
     optional = [n for n in specs if n not in required]
-    found = validate_cases(tapped(), labels, required, evalset.path, optional_variables=optional)
+    found = validate_cases(
+        tapped(),
+        None,
+        required,
+        evalset.path,
+        optional_variables=optional,
+        check_expected=lambda expected: kind.check_expected(prompt, expected),
+    )
     warnings = [
-        s.Finding(check="evalset", severity="warning", message=f"{w.where}: {w.message}")
+        Finding(check="evalset", severity="warning", message=f"{w.where}: {w.message}")
         for w in found[:MAX_LISTED]
     ]
-    return Scan(columns, train, balance.result(), pii.result(), warnings)
+    n_by_split = {split: splits[split] for split in sorted(splits)}
+    counted = balance.result() if balance is not None else None
+    return Scan(n_test, train, n_by_split, counted, pii.result(), warnings)
 
 
 def _fingerprint(prep: Prepared, repeat: int) -> dict[str, object]:
@@ -170,38 +176,29 @@ def _fingerprint(prep: Prepared, repeat: int) -> dict[str, object]:
 
 async def _send(
     prep: Prepared,
-    folder: RunFolder,
+    run: lifecycle.Started,
     repeat: int,
-    no_cache: bool,
-    retry_errors: bool,
+    options: EvalOptions,
     http_client: httpx2.AsyncClient | None,
     stream: TextIO,
 ) -> tuple[ClientStats, Calibrator]:
-    cache = None if no_cache else ResponseCache()
-    try:
-        async with LLMClient(prep.profile, cache=cache, http_client=http_client) as client:
-            calibrator = await calibrator_for(client, prep.prompt)
-            resent = folder.forget_errors(TRANSIENT_KINDS) if retry_errors else set()
-            done = finished(folder.records(), prep.n_test, repeat)
-            n_done = sum(done)
-            if n_done or resent:
-                stream.write(
-                    f"resuming: {n_done} result(s) already in {folder.path}; "
-                    f"{len(resent)} sent again after a transient error\n"
-                )
-            total = prep.n_test * repeat - n_done
-            await send_all(
-                client,
-                folder,
-                jobs(prep.prompt, prep.evalset.of_split("test"), repeat, done),
-                calibrator,
-                Progress(max(total, 0), stream),
-                resent,
-            )
-            return client.stats, calibrator
-    finally:
-        if cache is not None:
-            cache.close()
+    folder = run.folder
+    async with lifecycle.open_client(
+        prep.profile, cache=not options.no_cache, http_client=http_client
+    ) as client:
+        calibrator = await calibrator_for(client, prep.prompt)
+        resent = lifecycle.resend_transient(folder, options.retry_errors)
+        done = finished(folder.records(), prep.n_test, repeat)
+        n_done = sum(done)
+        lifecycle.say_resumed(stream, folder, n_done, len(resent))
+
+        async def row(job: Job[CaseJob], raw: Completion) -> dict[str, object]:
+            return case_row(prep.kind, prep.prompt, job.item, calibrator.apply(raw))
+
+        work = jobs(prep.prompt, prep.evalset.of_split("test"), repeat, done, resent)
+        total = max(prep.n_test * repeat - n_done, 0)
+        await send_all(client, folder, work, row, Progress(total, stream))
+        return client.stats, calibrator
 
 
 @contextlib.contextmanager
@@ -222,14 +219,16 @@ def _ray_actors(
 def run_eval(
     suite_ref: str,
     options: EvalOptions,
+    kinds: Registry[RunKind],
     *,
     http_client: httpx2.AsyncClient | None = None,
     stream: TextIO | None = None,
 ) -> EvalOutcome:
+    """Run a suite to its summary.json (the reports are the caller's: `promptops.lifecycle`)."""
     stream = stream or sys.stderr
     if options.executor == "ray":
         require_ray()  # before anything is checked or written
-    prep = prepare(suite_ref, options)
+    prep = prepare(suite_ref, options, kinds)
     if options.executor == "ray" and not prep.profile.embedded:
         raise ConfigError(
             f"runs the embedded model on Ray actors; profile {prep.profile.name} is the "
@@ -237,177 +236,61 @@ def run_eval(
             where="--executor ray",
         )
     repeat = options.repeat or prep.suite.repeat
-    started = datetime.now(UTC)
-    run_id = f"{prep.suite.name}-{started:%Y%m%dT%H%M%SZ}-{prep.prompt.short_hash[:8]}"
-    out_dir = options.out or Path("reports") / "runs" / run_id
-    folder = RunFolder(out_dir)
-    folder.open(_fingerprint(prep, repeat))
-    folder.save_prompt(prep.prompt)
+    run = lifecycle.start(prep.suite.name, prep.prompt, _fingerprint(prep, repeat), options.out)
     release_free_memory()  # what the checks used; a large evalset's sending starts lean
-    clock = time.perf_counter()
+    run.clock = time.perf_counter()
     try:
         with contextlib.ExitStack() as stack:
             if options.executor == "ray":
                 http_client = stack.enter_context(_ray_actors(prep, options, stream))
-            stats, calibrator = asyncio.run(
-                _send(
-                    prep,
-                    folder,
-                    repeat,
-                    options.no_cache,
-                    options.retry_errors,
-                    http_client,
-                    stream,
-                )
-            )
+            stats, calibrator = asyncio.run(_send(prep, run, repeat, options, http_client, stream))
     finally:
-        folder.close()
+        run.folder.close()
     release_free_memory()  # sending's churn, before the summary's columns are built
-    summary = build_summary(prep, folder, repeat, calibrator, stats)
-    summary.volatile.run_id = run_id
-    summary.volatile.started_at = started.isoformat(timespec="seconds")
-    summary.volatile.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
-    summary.volatile.duration_s = round(time.perf_counter() - clock, 3)
-    write_json(out_dir / SUMMARY, summary.model_dump(mode="json"))
-    from promptops.reports import write_reports
-
-    write_reports(summary, out_dir)
-    return EvalOutcome(summary, out_dir)
+    summary = prep.kind.summarize(_scored(prep, run, repeat, calibrator, stats))
+    lifecycle.finish(summary, run)
+    return EvalOutcome(summary, run.out_dir)
 
 
-def build_summary(
-    prep: Prepared, folder: RunFolder, repeat: int, calibrator: Calibrator, stats: ClientStats
-) -> s.ClassificationSummary:
-    suite, prompt = prep.suite, prep.prompt
-    labels = list(prompt.labels or ())
-    outcomes, totals = read_results(
-        folder.results_path,
-        prep.scan.columns,
-        repeat=repeat,
-        worst=suite.worst_cases,
-        per_class=EXAMPLES_PER_CLASS,
-    )
-    result = sm.metrics_model(
-        classification_metrics_codes(outcomes.true, outcomes.pred, labels, outcomes.probs())
-    )
-    fits = fit_baselines(
-        prep.scan.train,
-        prep.evalset.of_split("test"),
-        prep.n_test,
-        labels,
-        names=list(suite.baselines),
-        seed=suite.seed,
-    )
-    baselines = sm.compare_baselines(outcomes, fits, suite)
-    findings = list(prep.findings)
-    findings += [
-        s.Finding(check="baselines", severity="warning", message=f"{b.name}: {b.reason}")
-        for b in baselines
-        if b.status == "not_fit"
-    ]
-    if calibrator.status not in ("none", "contextual"):
-        findings.append(
-            s.Finding(check="calibration", severity="warning", message=calibrator.status)
-        )
-    n_cases = len(outcomes)
-    n_errors = int(outcomes.errors.sum())
-    error_rate = n_errors / n_cases if n_cases else 0.0
-    checks = sm.thresholds(suite, result, error_rate)
-    rule = sm.must_beat(suite, baselines)
-    if rule is not None:
-        checks.append(rule)
-    slice_rows, gap = sm.slices(outcomes, prep.scan.columns)
-    intervals = sm.intervals(outcomes, suite)
-    primary = suite.primary_metric
-    latencies = np.frombuffer(totals.latencies, dtype=np.float32)
-    return s.ClassificationSummary(
-        suite=suite.name,
-        prompt=s.PromptInfo(
-            name=prompt.name,
-            version=prompt.version,
-            identity=prompt.identity,
-            content_hash=prompt.content_hash,
-            source=prompt.source,
-        ),
-        model=s.ModelInfo(
-            profile=prep.profile.name,
-            model=prep.profile.model,
-            base_url=prep.profile.base_url,
+def _scored(
+    prep: Prepared,
+    run: lifecycle.Started,
+    repeat: int,
+    calibrator: Calibrator,
+    stats: ClientStats,
+) -> ScoredRun:
+    prompt, profile = prep.prompt, prep.profile
+    header = Header(
+        suite=prep.suite.name,
+        prompt=lifecycle.prompt_info(prompt),
+        model=ModelInfo(
+            profile=profile.name,
+            model=profile.model,
+            base_url=profile.base_url,
             temperature=prompt.model.temperature,
             max_tokens=prompt.model.max_tokens,
             calibration="contextual" if calibrator.active else "none",
         ),
-        evalset=s.EvalsetInfo(
+        evalset=EvalsetInfo(
             path=str(prep.evalset.path),
             sha256=prep.evalset_sha256,
             n_cases=sum(prep.scan.n_by_split.values()),
             n_by_split=prep.scan.n_by_split,
         ),
-        labels=labels,
-        n_cases=n_cases,
-        n_errors=n_errors,
-        n_resent=totals.resent,
-        n_invalid=int((outcomes.invalid & ~outcomes.errors).sum()),
-        primary_metric=suite.primary_metric,
-        metrics=result,
-        intervals=intervals,
-        sensitivity=sm.sensitivity(primary, baselines, intervals, n_cases, suite.alpha),
-        baselines=baselines,
-        verdict=sm.verdict(getattr(result, primary), baselines, suite.alpha, primary),
-        slices=slice_rows,
-        largest_gap=gap,
-        worst_cases=sm.worst_cases(outcomes, result),
-        findings=findings,
-        calibration=_calibration_effect(calibrator, outcomes),
-        repeats=sm.repeats(
-            outcomes, totals.samples, lambda at: _ids_at(prep.evalset.of_split("test"), at)
-        ),
-        usage=s.Usage(
-            prompt_tokens=totals.prompt_tokens,
-            completion_tokens=totals.completion_tokens,
-            cost_usd=round(totals.cost_usd, 6),
-        ),
-        thresholds=checks,
-        passed=all(t.passed for t in checks),
-        volatile=s.Volatile(
-            run_id="",
-            started_at="",
-            finished_at="",
-            duration_s=0.0,
-            latency_p50_s=_quantile(latencies, 0.50),
-            latency_p95_s=_quantile(latencies, 0.95),
-            latency_p99_s=_quantile(latencies, 0.99),
-            cache_hits=stats.cache_hits,
-            cache_misses=stats.cache_misses,
-            retries=stats.retries,
-            rate_limited=stats.rate_limited,
-            rate_limit_wait_s=round(stats.rate_limit_wait_s, 3),
-        ),
+        findings=list(prep.findings),
     )
-
-
-def _calibration_effect(calibrator: Calibrator, outcomes: Outcomes) -> s.CalibrationEffect | None:
-    """The run's answers decided without calibration, scored the same way."""
-    if calibrator.prior is None or not len(outcomes):
-        return None
-    raw = classification_metrics_codes(outcomes.true, outcomes.raw_pred, outcomes.labels)
-    changed = int((outcomes.raw_pred != outcomes.pred).sum())
-    return s.CalibrationEffect(
-        method="contextual",
-        prior=calibrator.prior,
-        uncalibrated_accuracy=raw.accuracy,
-        uncalibrated_macro_f1=raw.macro_f1,
-        changed_answers=changed,
+    row_model = prep.kind.row_model
+    return ScoredRun(
+        suite=prep.suite,
+        prompt=prompt,
+        profile=profile,
+        header=header,
+        repeat=repeat,
+        n_test=prep.n_test,
+        results_path=run.folder.results_path,
+        rows=lambda: run.folder.rows(row_model),
+        test=lambda: prep.evalset.of_split("test"),
+        train=prep.scan.train,
+        calibrator=calibrator,
+        stats=stats,
     )
-
-
-def _ids_at(cases: Iterable[Case], positions: NDArray[np.int64]) -> list[str]:
-    """The ids of the cases at `positions`, streamed from the evalset (none kept)."""
-    wanted = set(positions.tolist())
-    return [case.id for i, case in enumerate(cases) if i in wanted]
-
-
-def _quantile(values: NDArray[np.float32], q: float) -> float | None:
-    if not len(values):
-        return None
-    return round(float(np.quantile(values, q)), 6)

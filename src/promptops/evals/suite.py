@@ -4,7 +4,7 @@ thresholds and the baselines. Command-line options override it field by field.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -35,6 +35,57 @@ class PiiPolicy(_Strict):
         return self
 
 
+class SplitFractionsModel(_Strict):
+    """`split: auto`: the shares of rows for train and dev (the rest is test)."""
+
+    train: float = Field(0.6, gt=0, lt=1)
+    dev: float = Field(0.2, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _room_for_test(self) -> SplitFractionsModel:
+        if self.train + self.dev >= 1:
+            raise ValueError("train + dev must leave a share for test")
+        return self
+
+
+PrimaryMetric = Literal[
+    "macro_f1",
+    "accuracy",
+    # extraction (promptops.tasks.extraction)
+    "field_f1",
+    "exact_match",
+    "schema_valid_rate",
+    # generation (promptops.tasks.generation)
+    "rouge1",
+    "rouge2",
+    "rouge_l",
+    "bleu",
+    "chrf",
+]
+ThresholdMetric = Literal[
+    "macro_f1",
+    "accuracy",
+    "invalid_rate",
+    "error_rate",
+    "field_f1",
+    "field_precision",
+    "field_recall",
+    "field_f1_macro",
+    "exact_match",
+    "schema_valid_rate",
+    "parse_error_rate",
+    "rouge1",
+    "rouge2",
+    "rouge_l",
+    "bleu",
+    "chrf",
+    "semantic_similarity",
+    "judge.pass_rate",
+    "judge.error_rate",
+    "judge.kappa",
+]
+
+
 class Suite(SuiteFile):
     name: str
     description: str = ""
@@ -42,10 +93,8 @@ class Suite(SuiteFile):
     evalset: str
     profile: str = "embedded"
     endpoint: EndpointOverrides = Field(default_factory=EndpointOverrides)
-    primary_metric: Literal["macro_f1", "accuracy"] = "macro_f1"
-    thresholds: dict[Literal["macro_f1", "accuracy", "invalid_rate", "error_rate"], Bound] = Field(
-        default_factory=dict
-    )
+    primary_metric: PrimaryMetric = "macro_f1"
+    thresholds: dict[ThresholdMetric, Bound] = Field(default_factory=dict)
     must_beat: Literal["none", "majority", "best"] = Field(
         "majority",
         description="which baseline the prompt must beat significantly for the run to pass",
@@ -53,6 +102,11 @@ class Suite(SuiteFile):
     baselines: tuple[str, ...] = ("majority", "tfidf_lr", "embedding_lr")
     leakage: LeakagePolicy = Field(default_factory=LeakagePolicy)
     pii: PiiPolicy = Field(default_factory=PiiPolicy)
+    split: Literal["given", "auto"] = Field(
+        "given", description="auto: assign splits by time (every row has one), else by id hash"
+    )
+    split_fractions: SplitFractionsModel = Field(default_factory=SplitFractionsModel)
+    temporal_leakage: Literal["fail", "warn"] = "fail"
     repeat: int = Field(1, ge=1)
     seed: int = 13
     bootstrap_samples: int = Field(2000, ge=100)
@@ -62,6 +116,10 @@ class Suite(SuiteFile):
     costs: ErrorCosts | None = None  # what errors cost the business (`business.py`)
     # `--against-baseline`: pass when the CI of (run - baseline) lies above -margin
     non_inferiority_margin: float | None = Field(None, gt=0, lt=1)
+    # task settings, validated by their run kind (promptops.tasks): a lower layer cannot
+    # import the models, so they stay mappings here
+    extraction: dict[str, Any] | None = None
+    generation: dict[str, Any] | None = None
 
     @field_validator("baselines")
     @classmethod

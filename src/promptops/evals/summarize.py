@@ -6,19 +6,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from promptops.evals import metrics as m
-from promptops.evals import paired, power, stats
+from promptops.evals import paired, stats
 from promptops.evals.baselines import BaselineResult as FitResult
 from promptops.evals.cells import tally
 from promptops.evals.columns import TestColumns
 from promptops.evals.results import MISSING, Outcomes
 from promptops.evals.suite import Suite
+from promptops.metrics import power
 from promptops.runs import summary as s
+from promptops.runs.rows import ClassificationRow
 
 MIN_SLICE = 5
 
@@ -42,21 +44,8 @@ def metrics_model(result: m.ClassificationMetrics) -> s.ClassificationMetrics:
         ),
         pr_auc_macro=prob.macro_pr_auc if prob else None,
         ece=prob.ece if prob else None,
-        reliability=reliability_model(prob.reliability) if prob else None,
+        reliability=list(prob.reliability) if prob else None,
     )
-
-
-def reliability_model(bins: Sequence[m.ReliabilityBin]) -> list[s.ReliabilityBin]:
-    return [
-        s.ReliabilityBin(
-            lower=b.lower,
-            upper=b.upper,
-            count=b.count,
-            confidence=b.mean_confidence,
-            accuracy=b.accuracy,
-        )
-        for b in bins
-    ]
 
 
 def intervals(outcomes: Outcomes, suite: Suite) -> dict[str, s.Interval]:
@@ -112,7 +101,7 @@ def compare_baselines(
         result = paired.compare_cells(
             cells,
             k,
-            metric=suite.primary_metric,
+            metric=cast(paired.Metric, suite.primary_metric),
             alpha=suite.alpha,
             n_resamples=suite.bootstrap_samples,
             seed=suite.seed,
@@ -295,17 +284,17 @@ def _present_macro_f1(confusion: NDArray[np.int64]) -> float:
     return float(m.class_scores(np.column_stack([kept, other]))[2].mean())
 
 
-def _view(record: dict[str, Any]) -> s.CaseView:
-    probs = record.get("label_probs") or {}
-    predicted = record.get("predicted")
+def _view(row: ClassificationRow) -> s.CaseView:
+    probs = row.label_probs or {}
+    predicted = row.predicted
     return s.CaseView(
-        id=str(record["id"]),
-        input=record["input"],
-        expected=record.get("expected"),
+        id=row.id,
+        input=row.input,
+        expected=row.expected,
         predicted=predicted,
         confidence=probs.get(predicted) if predicted is not None else None,
-        raw_output=record.get("raw_output"),
-        error=record.get("error"),
+        raw_output=row.raw_output,
+        error=row.error,
     )
 
 
@@ -332,7 +321,7 @@ def worst_cases(outcomes: Outcomes, metrics: s.ClassificationMetrics) -> s.Worst
 
 
 def _views(outcomes: Outcomes, picked: list[tuple[int, int]]) -> list[s.CaseView]:
-    return [_view(record) for record in outcomes.records(picked)]
+    return [_view(row) for row in outcomes.rows(picked)]
 
 
 def repeats(
@@ -366,32 +355,14 @@ def repeats(
     )
 
 
-def thresholds(
-    suite: Suite, metrics: s.ClassificationMetrics, error_rate: float
-) -> list[s.ThresholdResult]:
-    actual = {
+def measured(metrics: s.ClassificationMetrics, error_rate: float) -> dict[str, float | None]:
+    """The values a classification suite's thresholds may name."""
+    return {
         "macro_f1": metrics.macro_f1,
         "accuracy": metrics.accuracy,
         "invalid_rate": metrics.invalid_rate,
         "error_rate": error_rate,
     }
-    out = []
-    for name in sorted(suite.thresholds):
-        bound = suite.thresholds[name]
-        value = actual[name]
-        if bound.min is not None:
-            out.append(
-                s.ThresholdResult(
-                    metric=name, op=">=", value=bound.min, actual=value, passed=value >= bound.min
-                )
-            )
-        if bound.max is not None:
-            out.append(
-                s.ThresholdResult(
-                    metric=name, op="<=", value=bound.max, actual=value, passed=value <= bound.max
-                )
-            )
-    return out
 
 
 def must_beat(suite: Suite, baselines: list[s.BaselineResult]) -> s.ThresholdResult | None:

@@ -109,12 +109,15 @@ def generate(
     """Reply to `messages`: greedy at temperature 0, otherwise sampled (reproducibly when
     `seed` is set). `top_logprobs` (0-20) asks for per-token log-probabilities."""
     import torch
-    from transformers import GenerationConfig
 
     loaded = get_model()
     tokenizer = loaded.tokenizer
     stops = [s for s in (stop or ()) if s]
     with _lock:
+        # under the lock: transformers' lazy submodule import is not safe from two
+        # server threads at once ("cannot import name 'GenerationConfig'")
+        from transformers import GenerationConfig
+
         prompt = prompt_ids(loaded, messages)
         room = loaded.context_window - len(prompt)
         if max_tokens is None:

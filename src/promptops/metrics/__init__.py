@@ -2,7 +2,8 @@
 
 `evaluate_retrieval` scores a run (``{qid: {docid: score}}``) against qrels
 (``{qid: {docid: grade}}``); `promptops.metrics.trec` reads and writes the TREC files.
-The generation metrics score an answer against one or more gold answers, all in [0, 1].
+The generation metrics score an answer against one or more gold answers, all in [0, 1];
+`promptops.metrics.power` sizes paired tests (minimum detectable differences).
 """
 
 from __future__ import annotations

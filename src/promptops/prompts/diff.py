@@ -23,6 +23,10 @@ def canonical_lines(prompt: Prompt) -> list[str]:
     if prompt.labels:
         lines.append("labels:")
         lines.extend(f"  - {label}" for label in prompt.labels)
+    if prompt.positive_label is not None:
+        lines.append(f"positive_label: {prompt.positive_label}")
+    if prompt.score_range is not None:
+        lines.append(f"range: {json.dumps(list(prompt.score_range))}")
     if prompt.variables:
         for name, spec in sorted(prompt.variables.items()):
             fields = {k: v for k, v in spec.model_dump(mode="json").items() if v is not None}

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -20,11 +20,17 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.\-]+)?$")
 
 Role = Literal["system", "user", "assistant"]
+# The task types a prompt file may declare; `promptops.tasks` registers one scorer per name.
+TaskName = Literal["classification", "binary", "scoring", "extraction", "generation"]
+TASK_NAMES: tuple[str, ...] = get_args(TaskName)
+LABELLED_TASKS = frozenset({"classification", "binary"})
+# tasks whose answer the request may constrain to `labels` (scoring: optional number labels)
+CONSTRAINED_TASKS = LABELLED_TASKS | {"scoring"}
 VarType = Literal["string", "integer", "number", "boolean"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class ModelParams(_Strict):
@@ -86,8 +92,12 @@ class Prompt(_Strict):
     name: str
     version: str
     description: str = ""
-    task: Literal["classification", "generation", "extraction"] = "generation"
+    task: TaskName = "generation"
     labels: tuple[str, ...] | None = None
+    positive_label: str | None = Field(None, description="binary: the label scored as positive")
+    score_range: tuple[float, float] | None = Field(
+        None, alias="range", description="scoring: [lo, hi] an answer must fall within"
+    )
     model: ModelParams = Field(default_factory=ModelParams)
     variables: dict[str, Variable] | None = None
     examples: tuple[Example, ...] = ()
@@ -127,9 +137,15 @@ class Prompt(_Strict):
 
     @model_validator(mode="after")
     def _check_task(self) -> Prompt:
-        if self.task == "classification":
+        self._check_binary_and_scoring()
+        if self.task == "scoring":
+            if self.output_schema is not None:
+                raise ValueError("output_schema is for generation/extraction prompts")
+            if self.calibration is not None:
+                raise ValueError("calibration is only for classification or binary prompts")
+        elif self.task in LABELLED_TASKS:
             if not self.labels or len(self.labels) < 2:
-                raise ValueError("a classification prompt needs at least two labels")
+                raise ValueError(f"a {self.task} prompt needs at least two labels")
             if self.output_schema is not None:
                 raise ValueError("output_schema is for generation/extraction prompts, not labels")
             bad = [ex.output for ex in self.examples if ex.output not in self.labels]
@@ -137,12 +153,38 @@ class Prompt(_Strict):
                 raise ValueError(f"examples use outputs that are not labels: {sorted(set(bad))}")
         else:
             if self.labels is not None:
-                raise ValueError("labels are only allowed when task is classification")
+                raise ValueError("labels are only for classification, binary or scoring prompts")
             if self.calibration is not None:
-                raise ValueError("calibration is only for classification prompts")
+                raise ValueError("calibration is only for classification or binary prompts")
         if self.messages[-1].role != "user":
             raise ValueError("the last message must have role 'user'")
         return self
+
+    def _check_binary_and_scoring(self) -> None:
+        if self.task == "binary":
+            if not self.labels or len(self.labels) != 2:
+                raise ValueError("a binary prompt needs exactly two labels, e.g. [yes, no]")
+            if self.positive_label not in self.labels:
+                raise ValueError(
+                    f"a binary prompt needs positive_label, one of {list(self.labels)}"
+                )
+        elif self.positive_label is not None:
+            raise ValueError("positive_label is only for binary prompts")
+        if self.task == "scoring":
+            if self.score_range is None:
+                raise ValueError("a scoring prompt needs range: [lo, hi]")
+            lo, hi = self.score_range
+            if not lo < hi:
+                raise ValueError(f"range {list(self.score_range)}: lo must be below hi")
+            for label in self.labels or ():  # optional: the answer constrained to these numbers
+                try:
+                    inside = lo <= float(label) <= hi
+                except ValueError:
+                    inside = False
+                if not inside:
+                    raise ValueError(f"scoring label {label!r} is not a number within the range")
+        elif self.score_range is not None:
+            raise ValueError("range is only for scoring prompts")
 
     @property
     def identity(self) -> str:
@@ -156,8 +198,9 @@ class Prompt(_Strict):
     def canonical_content(self) -> dict[str, Any]:
         """Everything that decides the requests sent: what the content hash covers."""
         content = self.model_dump(mode="json", exclude={"name", "version", "description"})
-        if content.get("input_filter") is None:  # added later: absent keeps old hashes
-            content.pop("input_filter", None)
+        for late in ("input_filter", "positive_label", "score_range"):
+            if content.get(late) is None:  # added later: absent keeps old hashes
+                content.pop(late, None)
         return content
 
     @property

@@ -18,7 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from promptops.errors import RenderError
 from promptops.llm.types import ChatRequest
-from promptops.prompts.model import Prompt, Variable
+from promptops.prompts.model import CONSTRAINED_TASKS, Prompt, Variable
 
 # Names every template may use without declaring them.
 BUILTINS = frozenset({"labels"})
@@ -154,7 +154,7 @@ def build_request(
         messages=tuple(render_messages(prompt, values)),
         temperature=params.temperature,
         max_tokens=params.max_tokens,
-        labels=prompt.labels if prompt.task == "classification" else None,
+        labels=prompt.labels if prompt.task in CONSTRAINED_TASKS else None,
         top_p=params.top_p,
         stop=params.stop,
         seed=params.seed,

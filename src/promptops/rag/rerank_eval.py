@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from promptops.evals import power as pw
+from promptops.metrics import power as pw
 
 ALPHA_GRID = tuple(round(a, 1) for a in np.arange(0.0, 1.0001, 0.1))
 ALPHA_LEVEL = 0.05

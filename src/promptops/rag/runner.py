@@ -24,14 +24,12 @@ from typing import Any, TextIO
 
 import httpx2
 
-from promptops.evals.sending import Progress
-from promptops.llm.cache import ResponseCache
-from promptops.llm.client import ClientStats, LLMClient
+from promptops.llm.client import ClientStats
 from promptops.llm.profile import EndpointProfile
-from promptops.llm.retry import TRANSIENT_KINDS
+from promptops.llm.types import Completion
 from promptops.prompts import Prompt
 from promptops.rag import summarize
-from promptops.rag.answering import AnswerJob, answer_all
+from promptops.rag.answering import AnswerJob, scored_row
 from promptops.rag.chunking import ChunkingConfig
 from promptops.rag.corpus import Document, corpus_hash, load_corpus
 from promptops.rag.delivery import ContextFitter, Delivery
@@ -54,9 +52,13 @@ from promptops.rag.relevance import (
 )
 from promptops.rag.suite import RagSuite, resolve_rag_suite
 from promptops.rag.sweep import chunking_grid, sweep_chunking
+from promptops.runs import lifecycle
 from promptops.runs import rag_summary as rs
-from promptops.runs.folder import SUMMARY, RunFolder, write_atomic, write_json
-from promptops.runs.summary import Finding, PromptInfo
+from promptops.runs.envelope import Finding
+from promptops.runs.folder import RunFolder, write_atomic, write_json
+from promptops.runs.rows import RagRow, Tally
+from promptops.runs.sending import Job, Progress, send_all
+from promptops.runs.thresholds import check_thresholds
 from promptops.suites import RunFlags, RunOutcome
 
 QRELS = "qrels.json"
@@ -223,42 +225,41 @@ def _write_rankings(prep: Prepared, out_dir: Path) -> None:
     write_atomic(out_dir / RANKINGS, "\n".join(lines) + "\n")
 
 
-def _jobs(prep: Prepared, done: set[tuple[str, int]]) -> Iterator[AnswerJob]:
+def _jobs(prep: Prepared, done: set[tuple[str, int]]) -> Iterator[Job[AnswerJob]]:
     for q in prep.to_answer:
         if (q.qid, 0) in done:
             continue
-        yield question_job(  # the fit prepare() made, from the fitter's memo
+        job = question_job(  # the fit prepare() made, from the fitter's memo
             q,
             prep.rankings.by_pipeline[prep.generating][q.qid],
             prep.rankings.chunks,
             prep.fitter,
             relevant=frozenset(prep.qrels.get(q.qid, {})),
         )
+        yield Job(job.request, job)
 
 
 async def _send(
     prep: Prepared,
     folder: RunFolder,
-    no_cache: bool,
-    retry_errors: bool,
+    options: RagOptions,
     http_client: httpx2.AsyncClient | None,
     stream: TextIO,
 ) -> ClientStats:
-    cache = None if no_cache else ResponseCache()
     scorer = GroundingScorer(threshold=prep.suite.grounding.threshold)
-    try:
-        async with LLMClient(prep.profile, cache=cache, http_client=http_client) as client:
-            if retry_errors and (again := folder.forget_errors(TRANSIENT_KINDS)):
-                stream.write(f"sending {len(again)} question(s) again after a transient error\n")
-            done = folder.done_keys()
-            todo = sum((q.qid, 0) not in done for q in prep.to_answer)
-            if done:
-                stream.write(f"resuming: {len(done)} answer(s) already in {folder.path}\n")
-            await answer_all(client, folder, _jobs(prep, done), scorer, Progress(todo, stream))
-            return client.stats
-    finally:
-        if cache is not None:
-            cache.close()
+    async with lifecycle.open_client(
+        prep.profile, cache=not options.no_cache, http_client=http_client
+    ) as client:
+        resent = lifecycle.resend_transient(folder, options.retry_errors)
+        done = folder.done_keys()
+        lifecycle.say_resumed(stream, folder, len(done), len(resent))
+        todo = sum((q.qid, 0) not in done for q in prep.to_answer)
+
+        async def row(job: Job[AnswerJob], completion: Completion) -> dict[str, object]:
+            return (await scored_row(job.item, completion, scorer)).line()
+
+        await send_all(client, folder, _jobs(prep, done), row, Progress(todo, stream))
+        return client.stats
 
 
 def run_rag_eval(
@@ -268,6 +269,8 @@ def run_rag_eval(
     http_client: httpx2.AsyncClient | None = None,
     stream: TextIO | None = None,
 ) -> RagOutcome:
+    """Run a RAG suite to its summary.json (the reports are the caller's:
+    `promptops.lifecycle`)."""
     stream = stream or sys.stderr
     started = datetime.now(UTC)
     clock = time.perf_counter()
@@ -286,34 +289,23 @@ def run_rag_eval(
             suite.rerank.candidates if suite.rerank else None,
         )
     retrieval_s = time.perf_counter() - clock
-    run_id = f"{prep.suite.name}-{started:%Y%m%dT%H%M%SZ}-{prep.prompt.short_hash[:8]}"
-    out_dir = options.out or Path("reports") / "runs" / run_id
-    folder = RunFolder(out_dir)
-    folder.open(_fingerprint(prep))
-    folder.save_prompt(prep.prompt)
-    _write_rankings(prep, out_dir)
+    run = lifecycle.start(
+        prep.suite.name, prep.prompt, _fingerprint(prep), options.out, started=started
+    )
+    _write_rankings(prep, run.out_dir)
     stats = ClientStats()
     generation_clock = time.perf_counter()
     try:
         if prep.to_answer:
-            stats = asyncio.run(
-                _send(prep, folder, options.no_cache, options.retry_errors, http_client, stream)
-            )
+            stats = asyncio.run(_send(prep, run.folder, options, http_client, stream))
     finally:
-        folder.close()
+        run.folder.close()
     generation_s = time.perf_counter() - generation_clock
-    summary = build_summary(prep, folder, sweep, stats)
-    summary.volatile.run_id = run_id
-    summary.volatile.started_at = started.isoformat(timespec="seconds")
-    summary.volatile.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
-    summary.volatile.duration_s = round(time.perf_counter() - clock, 3)
+    summary = build_summary(prep, run.folder, sweep, stats)
     summary.volatile.retrieval_s = round(retrieval_s, 3)
     summary.volatile.generation_s = round(generation_s, 3)
-    write_json(out_dir / SUMMARY, summary.model_dump(mode="json"))
-    from promptops.reports.registry import write_all
-
-    write_all(summary, out_dir)
-    return RagOutcome(summary, out_dir)
+    lifecycle.finish(summary, run, clock=clock)
+    return RagOutcome(summary, run.out_dir)
 
 
 def build_summary(
@@ -330,18 +322,16 @@ def build_summary(
     )
     generating = next(p for p in pipelines if p.generates)
     wanted = {q.qid: i for i, q in enumerate(prep.to_answer)}
-    records = sorted(
-        (r for r in folder.records() if r["id"] in wanted), key=lambda r: wanted[r["id"]]
-    )
+    rows = sorted((r for r in folder.rows(RagRow) if r.id in wanted), key=lambda r: wanted[r.id])
     generation = None
     if prep.to_answer:
         generation = summarize.generation_section(
-            records,
-            [prep.deliveries[prep.generating][r["id"]] for r in records],
+            rows,
+            [prep.deliveries[prep.generating][r.id] for r in rows],
             generating.label,
             suite.grounding.threshold,
         )
-    checks, unmeasured = summarize.check_thresholds(
+    checks, unmeasured = check_thresholds(
         suite.thresholds, summarize.measured_values(generating, generation)
     )
     findings = list(prep.findings)
@@ -354,17 +344,13 @@ def build_summary(
                 details=unmeasured,
             )
         )
-    latencies = sorted(float(r["latency_s"]) for r in records if not r.get("cached"))
+    tally = Tally()
+    for row in rows:
+        tally.add_call(row)
     return rs.RagSummary(
         suite=suite.name,
         description=suite.description,
-        prompt=PromptInfo(
-            name=prompt.name,
-            version=prompt.version,
-            identity=prompt.identity,
-            content_hash=prompt.content_hash,
-            source=prompt.source,
-        ),
+        prompt=lifecycle.prompt_info(prompt),
         model=rs.RagModelInfo(
             profile=profile.name,
             model=profile.model,
@@ -383,7 +369,7 @@ def build_summary(
             sha256=file_sha256(prep.queries_path),
             n_questions=len(prep.queries),
             n_judged=len(prep.qrels),
-            n_generated=len(records),
+            n_generated=len(rows),
         ),
         chunking=rs.ChunkingInfo(
             size=prep.chunking.size, overlap=prep.chunking.overlap, encoding=prep.chunking.encoding
@@ -412,17 +398,7 @@ def build_summary(
         thresholds=checks,
         passed=all(t.passed for t in checks),
         volatile=rs.RagVolatile(
-            run_id="",
-            started_at="",
-            finished_at="",
-            duration_s=0.0,
-            retrieval_s=0.0,
-            generation_s=0.0,
-            latency_p50_s=_quantile(latencies, 0.50),
-            latency_p95_s=_quantile(latencies, 0.95),
-            cache_hits=stats.cache_hits,
-            cache_misses=stats.cache_misses,
-            retries=stats.retries,
+            **tally.volatile(stats).model_dump(), retrieval_s=0.0, generation_s=0.0
         ),
     )
 
@@ -433,11 +409,3 @@ def _counter_name(prep: Prepared) -> str:
     from promptops.tokens import encoding_name_for_model
 
     return f"tiktoken {encoding_name_for_model(prep.profile.model)} with OpenAI chat framing"
-
-
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    import numpy as np
-
-    return round(float(np.quantile(values, q)), 6)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
-from typing import Any
 
 import numpy as np
 
@@ -22,8 +21,7 @@ from promptops.rag.rankings import PipelineKey, Rankings
 from promptops.rag.relevance import QAQuery, delivered_ranking, ranking_run
 from promptops.rag.rerank_eval import paired_test
 from promptops.runs import rag_summary as rs
-from promptops.runs.summary import ThresholdResult, Usage
-from promptops.suites import Bound
+from promptops.runs.rows import GroundingRecord, RagRow, Tally
 
 RELEVANCE = (
     "a chunk is relevant to a question when its character range overlaps one of the question's "
@@ -145,39 +143,39 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return float(np.mean(kept)) if kept else None
 
 
-def grounding_figures(records: Sequence[dict[str, Any]], threshold: float) -> rs.GroundingFigures:
-    scored = [r["grounding"] for r in records if r.get("grounding") is not None]
-    means = {name: _mean(g[name] for g in scored) for name in GROUNDING_MEANS}
+def grounding_figures(rows: Sequence[RagRow], threshold: float) -> rs.GroundingFigures:
+    scored = [r.grounding for r in rows if r.grounding is not None]
+    means = {name: _mean(getattr(g, name) for g in scored) for name in GROUNDING_MEANS}
     return rs.GroundingFigures(
         threshold=threshold,
         answers=len(scored),
-        answers_citing=sum(bool(r["citations"]) for r in records if r.get("grounding")),
-        sentences=sum(len(g["sentences"]) for g in scored),
-        invalid_citations=sum(len(g["invalid_citations"]) for g in scored),
+        answers_citing=sum(bool(r.citations) for r in rows if r.grounding is not None),
+        sentences=sum(len(g.sentences) for g in scored),
+        invalid_citations=sum(len(g.invalid_citations) for g in scored),
         **means,
     )
 
 
-def overflow_views(records: Sequence[dict[str, Any]]) -> list[rs.OverflowView]:
+def overflow_views(rows: Sequence[RagRow]) -> list[rs.OverflowView]:
     return [
         rs.OverflowView(
-            id=r["id"],
-            needed=r["guard"]["needed"],
-            budget=r["guard"]["budget"],
-            delivered=r["guard"]["kept"],
-            dropped=r["guard"]["dropped"],
-            truncated=r["guard"]["truncated"],
-            refused=r["guard"].get("refused"),
+            id=r.id,
+            needed=r.guard.needed,
+            budget=r.guard.budget,
+            delivered=r.guard.kept,
+            dropped=r.guard.dropped,
+            truncated=r.guard.truncated,
+            refused=r.guard.refused,
         )
-        for r in records
-        if r["guard"]["overflowed"]
+        for r in rows
+        if r.guard.overflowed
     ]
 
 
-def unsupported_claims(grounding: dict[str, Any]) -> list[str]:
+def unsupported_claims(grounding: GroundingRecord | None) -> list[str]:
     """Each unsupported sentence with why: the claim spans its evidence does not hold."""
     lines = []
-    for sentence in grounding.get("sentences", []):
+    for sentence in grounding.sentences if grounding is not None else []:
         if sentence["supported"]:
             continue
         text = " ".join(sentence["text"].split())
@@ -187,62 +185,61 @@ def unsupported_claims(grounding: dict[str, Any]) -> list[str]:
     return lines
 
 
-def answer_view(r: dict[str, Any]) -> rs.AnswerView:
-    grounding = r.get("grounding") or {}
+def answer_view(r: RagRow) -> rs.AnswerView:
+    grounding = r.grounding
     return rs.AnswerView(
-        id=r["id"],
-        question=r["question"],
-        gold=r["gold"],
-        answer=r["answer"],
-        delivered=r["delivered"],
-        relevant_delivered=r["relevant_delivered"],
-        token_f1=r["quality"].get("token_f1"),
-        rouge_l=r["quality"].get("rouge_l"),
-        support=grounding.get("support"),
-        unsupported_rate=grounding.get("unsupported_rate"),
-        error=r["error"],
+        id=r.id,
+        question=r.question,
+        gold=r.gold,
+        answer=r.answer,
+        delivered=r.delivered,
+        relevant_delivered=r.relevant_delivered,
+        token_f1=r.quality.get("token_f1"),
+        rouge_l=r.quality.get("rouge_l"),
+        support=None if grounding is None else grounding.support,
+        unsupported_rate=None if grounding is None else grounding.unsupported_rate,
+        error=r.error,
         unsupported_claims=unsupported_claims(grounding),
     )
 
 
-def worst_answers(records: Sequence[dict[str, Any]], n: int = WORST_ANSWERS) -> list[rs.AnswerView]:
+def worst_answers(rows: Sequence[RagRow], n: int = WORST_ANSWERS) -> list[rs.AnswerView]:
     """The answered questions with the lowest token F1 (then lowest support, then id)."""
-    answered = [r for r in records if r["answer"] is not None]
+    answered = [r for r in rows if r.answer is not None]
 
-    def key(r: dict[str, Any]) -> tuple[float, float, str]:
-        support = (r.get("grounding") or {}).get("support")
-        return (r["quality"].get("token_f1") or 0.0, 1.0 if support is None else support, r["id"])
+    def key(r: RagRow) -> tuple[float, float, str]:
+        support = None if r.grounding is None else r.grounding.support
+        return (r.quality.get("token_f1") or 0.0, 1.0 if support is None else support, r.id)
 
     return [answer_view(r) for r in sorted(answered, key=key)[:n]]
 
 
 def generation_section(
-    records: Sequence[dict[str, Any]],
+    rows: Sequence[RagRow],
     deliveries: Sequence[Delivery],
     pipeline: str,
     threshold: float,
 ) -> rs.GenerationSection:
-    """`records` are the answered questions' rows in question order."""
-    scored = [r for r in records if r["gold"]]
+    """`rows` are the answered questions' rows in question order."""
+    scored = [r for r in rows if r.gold]
     metrics: dict[str, float | None] = dict.fromkeys(generation_metric_names())
     if scored:
-        answers = [r["answer"] or "" for r in scored]
-        metrics.update(corpus_scores(answers, [r["gold"] for r in scored]))
+        answers = [r.answer or "" for r in scored]
+        metrics.update(corpus_scores(answers, [r.gold for r in scored]))
+    tally = Tally()
+    for row in rows:
+        tally.add_call(row)
     return rs.GenerationSection(
         pipeline=pipeline,
-        n_questions=len(records),
-        n_errors=sum(r["error"] is not None for r in records),
+        n_questions=len(rows),
+        n_errors=sum(r.error is not None for r in rows),
         metrics=metrics,
-        grounding=grounding_figures(records, threshold),
-        guard=guard_counts(deliveries, (len(r["retrieved"]) for r in records)),
-        overflows=overflow_views(records),
-        worst=worst_answers(records),
-        errors=[answer_view(r) for r in records if r["error"] is not None],
-        usage=Usage(
-            prompt_tokens=sum(int(r["prompt_tokens"]) for r in records),
-            completion_tokens=sum(int(r["completion_tokens"]) for r in records),
-            cost_usd=round(sum(float(r["cost_usd"]) for r in records), 6),
-        ),
+        grounding=grounding_figures(rows, threshold),
+        guard=guard_counts(deliveries, (len(r.retrieved) for r in rows)),
+        overflows=overflow_views(rows),
+        worst=worst_answers(rows),
+        errors=[answer_view(r) for r in rows if r.error is not None],
+        usage=tally.usage(),
     )
 
 
@@ -261,30 +258,3 @@ def measured_values(
         grounding = generation.grounding
         values.update({f"grounding.{m}": getattr(grounding, m) for m in GROUNDING_MEANS})
     return values
-
-
-def check_thresholds(
-    thresholds: Mapping[str, Bound], values: Mapping[str, float | None]
-) -> tuple[list[ThresholdResult], list[str]]:
-    """Pass/fail rows for measured keys, and the keys this run did not measure.
-
-    A measured value that is undefined (e.g. validity when no answer cites anything) fails.
-    """
-    rows: list[ThresholdResult] = []
-    unmeasured: list[str] = []
-    for name in sorted(thresholds):
-        if name not in values:
-            unmeasured.append(name)
-            continue
-        bound, actual = thresholds[name], values[name]
-        if bound.min is not None:
-            ok = actual is not None and actual >= bound.min
-            rows.append(
-                ThresholdResult(metric=name, op=">=", value=bound.min, actual=actual, passed=ok)
-            )
-        if bound.max is not None:
-            ok = actual is not None and actual <= bound.max
-            rows.append(
-                ThresholdResult(metric=name, op="<=", value=bound.max, actual=actual, passed=ok)
-            )
-    return rows, unmeasured

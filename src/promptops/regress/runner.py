@@ -22,12 +22,12 @@ import httpx2
 from promptops.errors import EvalsetError, PromptopsError, UserInputError
 from promptops.evals import metrics as m
 from promptops.evals.evalset import Case, load_evalset
-from promptops.llm.client import LLMClient
 from promptops.llm.profile import EndpointOverrides, EndpointProfile, resolve_profile
 from promptops.llm.types import ChatRequest, Completion
 from promptops.prompts import Prompt, PromptStore, build_request, load_prompt
 from promptops.prompts.calibrator import calibrator_for
 from promptops.regress.recording import Mode, Recordings, RecordReplayTransport
+from promptops.runs.lifecycle import open_client
 
 REPLAY_API_KEY = "promptops-replay"  # a placeholder: replayed calls reach no endpoint
 LISTED_CASES = 8
@@ -262,7 +262,7 @@ class PromptRunner:
         out: list[Completion | None] = [None] * len(requests)
         async with (
             httpx2.AsyncClient(transport=transport, timeout=profile.timeout) as http,
-            LLMClient(profile, http_client=http, api_key=api_key) as client,
+            open_client(profile, cache=False, http_client=http, api_key=api_key) as client,
         ):
             calibrator = await calibrator_for(client, prompt)
             async for index, completion in client.complete_many(requests):

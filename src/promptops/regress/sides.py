@@ -17,7 +17,9 @@ from pydantic import ValidationError
 from promptops.errors import UserInputError
 from promptops.prompts.model import Prompt
 from promptops.runs.comparison import Side
-from promptops.runs.folder import PROMPT, RESULTS, SUMMARY
+from promptops.runs.folder import PROMPT, RESULTS, SUMMARY, RunFolder
+from promptops.runs.read import read_summary
+from promptops.runs.rows import ClassificationRow
 from promptops.runs.summary import ClassificationSummary
 
 DEFAULT_RESAMPLES = 2000
@@ -78,10 +80,10 @@ def load_run(path: Path) -> RunSide:
             f"no {SUMMARY}: not a finished run folder (runs write it when they end)",
             where=str(path),
         )
-    try:
-        summary = ClassificationSummary.model_validate(read_json(path / SUMMARY))
-    except ValidationError as exc:
-        raise UserInputError(f"not a run summary: {exc.errors()[0]['msg']}", str(path)) from None
+    summary = read_summary(path / SUMMARY)
+    if not isinstance(summary, ClassificationSummary):
+        kind = getattr(summary, "kind", "?")
+        raise UserInputError(f"a {kind} run; compare reads classification runs", str(path))
     prompt_file = path / PROMPT
     prompt = (
         load_prompt_snapshot(read_json(prompt_file), str(prompt_file))
@@ -119,22 +121,17 @@ def _outcomes(path: Path) -> dict[str, CaseOutcome]:
     if not path.is_file():
         raise UserInputError("no results file in the run folder", where=str(path))
     out: dict[str, CaseOutcome] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            if int(record.get("sample", 0)) != 0 or record.get("expected") is None:
-                continue
-            output = record.get("raw_output")
-            if output is None and record.get("error"):
-                output = f"error: {record['error']}"
-            case_id = str(record["id"])
-            out[case_id] = CaseOutcome(
-                id=case_id,
-                expected=str(record["expected"]),
-                predicted=record.get("predicted"),
-                input=record.get("input"),
-                output=output,
-            )
+    for row in RunFolder(path.parent).rows(ClassificationRow):
+        if row.sample != 0 or row.expected is None:
+            continue
+        output = row.raw_output
+        if output is None and row.error:
+            output = f"error: {row.error}"
+        out[row.id] = CaseOutcome(
+            id=row.id,
+            expected=row.expected,
+            predicted=row.predicted,
+            input=row.input,
+            output=output,
+        )
     return out

@@ -19,7 +19,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from promptops.errors import UserInputError
 from promptops.prompts.model import Prompt
@@ -28,6 +30,8 @@ RESULTS = "results.jsonl"
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 PROMPT = "prompt.json"
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -107,6 +111,15 @@ class RunFolder:
             for line in handle:
                 if line.strip():
                     yield json.loads(line)
+
+    def rows(self, model: type[M]) -> Iterator[M]:
+        """Every finished result as the run kind's row model, streamed from disk."""
+        if not self.results_path.exists():
+            return
+        with self.results_path.open("rb") as handle:
+            for line in handle:
+                if line.strip():
+                    yield model.model_validate_json(line)
 
     def forget_errors(self, kinds: frozenset[str]) -> set[tuple[str, int]]:
         """Drop the results that failed with one of `kinds`, so that they are sent again;

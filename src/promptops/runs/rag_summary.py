@@ -20,9 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from promptops.runs.summary import Finding, PromptInfo, ThresholdResult, Usage
+from promptops.runs.envelope import Envelope, Usage, Volatile
 
-SCHEMA_VERSION = 1
 Stage = Literal["first_stage", "reranked"]
 
 
@@ -231,28 +230,16 @@ class SweepSection(_Model):
     best: list[SweepBest] = Field(description="per pipeline, the setting that maximises it")
 
 
-class RagVolatile(_Model):
+class RagVolatile(Volatile):
     """Values that differ between runs with identical answers: never in report.md."""
 
-    run_id: str
-    started_at: str
-    finished_at: str
-    duration_s: float
     retrieval_s: float
     generation_s: float
-    latency_p50_s: float | None
-    latency_p95_s: float | None
-    cache_hits: int
-    cache_misses: int
-    retries: int
 
 
-class RagSummary(_Model):
-    schema_version: int = SCHEMA_VERSION
+class RagSummary(Envelope):
     kind: Literal["rag"] = "rag"
-    suite: str
     description: str
-    prompt: PromptInfo
     model: RagModelInfo
     corpus: CorpusInfo
     questions: QuestionsInfo
@@ -260,7 +247,4 @@ class RagSummary(_Model):
     retrieval: RetrievalSection
     generation: GenerationSection | None
     sweep: SweepSection | None = None
-    findings: list[Finding]
-    thresholds: list[ThresholdResult]
-    passed: bool
     volatile: RagVolatile

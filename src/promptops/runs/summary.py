@@ -12,37 +12,52 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+from promptops.runs.envelope import (
+    SCHEMA_VERSION,
+    EvalEnvelope,
+    EvalsetInfo,
+    Finding,
+    ModelInfo,
+    PromptInfo,
+    ThresholdResult,
+    Usage,
+    Volatile,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BaselineResult",
+    "CalibrationEffect",
+    "CaseView",
+    "ClassMetrics",
+    "ClassRecall",
+    "ClassificationMetrics",
+    "ClassificationSummary",
+    "Confusion",
+    "EvalsetInfo",
+    "Finding",
+    "Interval",
+    "McNemar",
+    "ModelInfo",
+    "PairedBootstrap",
+    "PairedDecision",
+    "PromptInfo",
+    "ReliabilityBin",
+    "Repeats",
+    "Sensitivity",
+    "SignFlip",
+    "SliceGap",
+    "SliceMetrics",
+    "ThresholdResult",
+    "Usage",
+    "Verdict",
+    "Volatile",
+    "WorstCases",
+]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class PromptInfo(_Model):
-    name: str
-    version: str
-    identity: str
-    content_hash: str
-    source: str | None = None
-
-
-class ModelInfo(_Model):
-    """Where answers came from; never carries an API key."""
-
-    profile: str
-    model: str
-    base_url: str | None  # None = embedded local model
-    temperature: float
-    max_tokens: int | None
-    calibration: str = "none"
-
-
-class EvalsetInfo(_Model):
-    path: str
-    sha256: str
-    n_cases: int
-    n_by_split: dict[str, int]
 
 
 class ClassMetrics(_Model):
@@ -203,29 +218,11 @@ class WorstCases(_Model):
     errors: list[CaseView] = Field(default_factory=list)
 
 
-class Finding(_Model):
-    """A pre-flight check result shown in reports (leakage, PII, balance)."""
-
-    check: str
-    severity: Literal["info", "warning", "error"]
-    message: str
-    details: list[str] = Field(default_factory=list)
-
-
 class Repeats(_Model):
     k: int
     mean_agreement: float
     pass_hat_k: float
     flaky_cases: list[str]
-
-
-class ThresholdResult(_Model):
-    metric: str
-    op: Literal[">=", "<="]
-    value: float
-    actual: float | None
-    passed: bool
-    note: str | None = None
 
 
 class CalibrationEffect(_Model):
@@ -239,41 +236,9 @@ class CalibrationEffect(_Model):
     changed_answers: int
 
 
-class Volatile(_Model):
-    """Values that differ between runs with identical answers: never in report.md."""
-
-    run_id: str
-    started_at: str
-    finished_at: str
-    duration_s: float
-    latency_p50_s: float | None
-    latency_p95_s: float | None
-    latency_p99_s: float | None
-    cache_hits: int
-    cache_misses: int
-    retries: int
-    rate_limited: int = 0  # 429 answers waited out (never counted against --max-retries)
-    rate_limit_wait_s: float = 0.0
-
-
-class Usage(_Model):
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-
-
-class ClassificationSummary(_Model):
-    schema_version: int = SCHEMA_VERSION
+class ClassificationSummary(EvalEnvelope):
     kind: Literal["classification"] = "classification"
-    suite: str
-    prompt: PromptInfo
-    model: ModelInfo
-    evalset: EvalsetInfo
     labels: list[str]
-    n_cases: int
-    n_errors: int
-    n_resent: int = 0  # cases re-sent on resume after a transient error
-    n_invalid: int
     primary_metric: str = "macro_f1"
     metrics: ClassificationMetrics
     intervals: dict[str, Interval]
@@ -283,10 +248,5 @@ class ClassificationSummary(_Model):
     slices: list[SliceMetrics]
     largest_gap: SliceGap | None
     worst_cases: WorstCases
-    findings: list[Finding]
     repeats: Repeats | None = None
     calibration: CalibrationEffect | None = None
-    usage: Usage
-    thresholds: list[ThresholdResult]
-    passed: bool
-    volatile: Volatile
