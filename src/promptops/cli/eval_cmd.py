@@ -69,10 +69,10 @@ def eval_command(
         from promptops.tasks.runner import TaskOptions
 
         task_options = TaskOptions(
-            prompt=prompt,
+            prompt=prompt[0] if prompt else None,
             evalset=evalset,
             base_url=base_url,
-            model=model,
+            model=model[0] if model else None,
             concurrency=concurrency,
             timeout=timeout,
             max_retries=max_retries,

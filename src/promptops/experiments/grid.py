@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from promptops.errors import ConfigError
-from promptops.evals.runner import EvalOptions, run_eval
+from promptops.lifecycle import EvalOptions, run_eval
 from promptops.runs.folder import SUMMARY, write_json
 
 GRID_JSON = "grid.json"

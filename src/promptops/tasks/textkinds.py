@@ -194,13 +194,7 @@ def task_document(
         findings_section("Pre-flight findings", s.findings),
         usage_section(s.usage),
         run_details(
-            [
-                ("Run id", v.run_id),
-                ("Started", v.started_at),
-                ("Finished", v.finished_at),
-                ("Duration", fmt.seconds(v.duration_s)),
-                ("Cache hits / misses", f"{fmt.count(v.cache_hits)} / {fmt.count(v.cache_misses)}"),
-            ]
+            v, s.usage, {"p50": v.latency_p50_s, "p95": v.latency_p95_s, "p99": v.latency_p99_s}
         ),
     ]
     return Document(
