@@ -21,6 +21,7 @@ import httpx2
 
 from promptops.distributed.cluster import RaySettings, require_ray
 from promptops.errors import ConfigError, EvalsetError
+from promptops.evals.baselines import BASELINES
 from promptops.evals.checks import BalanceCounter, ClassBalance, PiiScan, PiiScanner, validate_cases
 from promptops.evals.evalset import Case, EvalsetFile, evalset_hash
 from promptops.evals.findings import MAX_LISTED, balance_findings, leakage_findings, pii_findings
@@ -85,9 +86,12 @@ class Prepared:
 
 def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> Prepared:
     """Load and check everything; raises a UserInputError before anything is sent."""
-    suite, _ = resolve_suite(suite_ref)
+    suite, suite_path = resolve_suite(suite_ref)
     prompt = suite.prompt_from(suite.prompt, options.prompt)
     kind = kind_of(prompt, kinds)
+    if kind.name == "classification":  # the other kinds check their own baselines
+        for name in suite.baselines:
+            BASELINES.get(name, where=f"{suite_path}: baselines")
     path = options.evalset or suite.path_of(suite.evalset)
     evalset = split_evalset(suite, path)
     scan = _scan(evalset, prompt, kind)

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from promptops.business import ErrorCosts
-from promptops.errors import ConfigError
 from promptops.llm.profile import EndpointOverrides
 from promptops.runs.monitor_config import MonitorConfig
 from promptops.suites import Bound, SuiteFile, load_suite
@@ -120,18 +119,6 @@ class Suite(SuiteFile):
     # import the models, so they stay mappings here
     extraction: dict[str, Any] | None = None
     generation: dict[str, Any] | None = None
-
-    @field_validator("baselines")
-    @classmethod
-    def _known_baselines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from promptops.evals.baselines import BASELINES
-
-        try:
-            for name in value:
-                BASELINES.get(name)
-        except ConfigError as exc:
-            raise ValueError(exc.reason) from None
-        return value
 
 
 def resolve_suite(ref: str) -> tuple[Suite, Path]:
