@@ -67,7 +67,7 @@ def run_rag_eval(
     from promptops.rag.runner import run_rag_eval as run
 
     outcome = run(suite_ref, options, http_client=http_client, stream=stream)
-    write_reports(outcome.summary, outcome.out_dir)  # type: ignore[arg-type]
+    write_reports(outcome.summary, outcome.out_dir)
     return outcome
 
 
