@@ -14,10 +14,11 @@ from sklearn.metrics import average_precision_score, mean_absolute_error, roc_au
 
 from _regress_util import cli
 from promptops.errors import EvalsetError
+from promptops.lifecycle import EvalOptions, run_eval
 from promptops.prompts import load_prompt
 from promptops.prompts.model import TASK_NAMES
-from promptops.tasks.runner import TaskOptions, run_task
 from promptops.tasks.starter import NAMES, starter_files
+from promptops.tasks.summary import TaskSummary
 from promptops.testing.openai_server import FakeOpenAIServer, last_user_message
 
 
@@ -82,10 +83,11 @@ def _results(out: Path) -> list[dict[str, Any]]:
 def test_binary_run_scores_from_label_probabilities(project: Path) -> None:
     _binary_project(project)
     with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
-        outcome = run_task(
-            "flag", TaskOptions(base_url=srv.base_url, model="m", out=project / "run")
+        outcome = run_eval(
+            "flag", EvalOptions(base_url=srv.base_url, model="m", out=project / "run")
         )
     summary = outcome.summary
+    assert isinstance(summary, TaskSummary)
     assert summary.kind == "binary" and summary.n_cases == 30
     rows = [r for r in _results(project / "run") if r["split"] == "test"]
     assert {"id", "expected", "raw_output", "answer"} <= set(rows[0])
@@ -113,9 +115,10 @@ def test_without_dev_split_threshold_is_half_and_said(project: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows if r["split"] != "dev"))
     with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
-        summary = run_task(
-            "flag", TaskOptions(base_url=srv.base_url, model="m", out=project / "run")
+        summary = run_eval(
+            "flag", EvalOptions(base_url=srv.base_url, model="m", out=project / "run")
         ).summary
+    assert isinstance(summary, TaskSummary)
     assert summary.threshold == 0.5
     assert summary.threshold_source == "default 0.5: no dev split"
     assert "default 0.5: no dev split" in (project / "run" / "report.md").read_text()
@@ -150,10 +153,11 @@ def test_scoring_counts_invalid_answers_and_never_clips(project: Path) -> None:
         return {0: "7", 1: "about 1"}.get(i, str(i - 0.5))
 
     with FakeOpenAIServer(answer=answer) as srv:
-        outcome = run_task(
-            "rate", TaskOptions(base_url=srv.base_url, model="m", out=project / "run", repeat=2)
+        outcome = run_eval(
+            "rate", EvalOptions(base_url=srv.base_url, model="m", out=project / "run", repeat=2)
         )
     summary = outcome.summary
+    assert isinstance(summary, TaskSummary)
     assert summary.kind == "scoring" and summary.n_invalid == 4
     reasons = {c.reason for c in summary.invalid_cases}
     assert any("outside the range" in (r or "") for r in reasons)

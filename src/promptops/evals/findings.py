@@ -11,11 +11,18 @@ from typing import Protocol
 from promptops.errors import EvalsetError
 from promptops.evals.checks import ClassBalance, PiiScan, find_leakage
 from promptops.evals.evalset import Case, EvalsetFile, case_text
-from promptops.evals.suite import PiiPolicy, Suite
+from promptops.evals.suite import LeakagePolicy, PiiPolicy
 from promptops.prompts import Prompt
 from promptops.runs import summary as s
 
 MAX_LISTED = 10
+
+
+class HasLeakagePolicy(Protocol):
+    """A suite of any task type: what `leakage_findings` reads."""
+
+    @property
+    def leakage(self) -> LeakagePolicy: ...
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class _IdTexts:
 
 
 def leakage_findings(
-    suite: Suite,
+    suite: HasLeakagePolicy,
     prompt: Prompt,
     evalset: EvalsetFile,
     train_cases: list[Case],

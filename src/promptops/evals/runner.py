@@ -15,20 +15,21 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, Protocol, TextIO, cast
 
 import httpx2
+from pydantic import ConfigDict
 
 from promptops.distributed.cluster import RaySettings, require_ray
-from promptops.errors import ConfigError, EvalsetError
+from promptops.errors import ConfigError, EvalsetError, UserInputError
 from promptops.evals.checks import BalanceCounter, ClassBalance, PiiScan, PiiScanner, validate_cases
 from promptops.evals.evalset import Case, EvalsetFile, evalset_hash
 from promptops.evals.findings import MAX_LISTED, balance_findings, leakage_findings, pii_findings
 from promptops.evals.sending import CaseJob, case_row, finished, jobs
-from promptops.evals.suite import Suite, resolve_suite
+from promptops.evals.suite import LeakagePolicy, PiiPolicy, SplitFractionsModel, Suite
 from promptops.evals.temporal import split_evalset, temporal_findings
 from promptops.llm.client import ClientStats
-from promptops.llm.profile import EndpointProfile
+from promptops.llm.profile import EndpointOverrides, EndpointProfile
 from promptops.llm.types import Completion
 from promptops.memory import release_free_memory
 from promptops.prompts import Prompt, declared_variables
@@ -36,9 +37,9 @@ from promptops.prompts.calibrator import Calibrator, calibrator_for
 from promptops.registry import Registry
 from promptops.runs import lifecycle
 from promptops.runs.envelope import EvalEnvelope, EvalsetInfo, Finding, Header, ModelInfo
-from promptops.runs.kinds import RunKind, ScoredRun
+from promptops.runs.kinds import RunKind, ScoredRun, sent_splits
 from promptops.runs.sending import Job, Progress, send_all
-from promptops.suites import RunFlags, RunOutcome
+from promptops.suites import RunFlags, RunOutcome, SuiteFile, load_suite
 
 
 @dataclass
@@ -54,6 +55,47 @@ class EvalOptions(RunFlags):
 EvalOutcome = RunOutcome[EvalEnvelope]
 
 
+class RunSuite(Protocol):
+    """What the lifecycle reads of a suite, whichever model a kind validates it with
+    (`evals.suite.Suite`, or the kind's `suite_model`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def evalset(self) -> str: ...
+    @property
+    def profile(self) -> str: ...
+    @property
+    def endpoint(self) -> EndpointOverrides: ...
+    @property
+    def repeat(self) -> int: ...
+    @property
+    def leakage(self) -> LeakagePolicy: ...
+    @property
+    def pii(self) -> PiiPolicy: ...
+    @property
+    def split(self) -> Literal["given", "auto"]: ...
+    @property
+    def split_fractions(self) -> SplitFractionsModel: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def temporal_leakage(self) -> Literal["fail", "warn"]: ...
+
+    def path_of(self, ref: str) -> Path: ...
+    def prompt_from(self, ref: str, override: str | None = None) -> Prompt: ...
+
+
+class _PromptOnly(SuiteFile):
+    """A suite file read for its prompt alone, to find the kind that validates the rest."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str
+
+
 @dataclass
 class Scan:
     """What one pass over the evalset keeps: the number of test cases, the train split
@@ -61,7 +103,7 @@ class Scan:
 
     n_test: int
     train: list[Case]
-    n_by_split: dict[str, int]
+    n_by_split: dict[str, int]  # every split's count (a kind may send more than test)
     balance: ClassBalance | None  # for prompts with labels
     pii: PiiScan
     warnings: list[Finding]
@@ -69,7 +111,7 @@ class Scan:
 
 @dataclass
 class Prepared:
-    suite: Suite
+    suite: RunSuite
     prompt: Prompt
     kind: RunKind
     evalset: EvalsetFile
@@ -85,7 +127,8 @@ class Prepared:
 
 def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> Prepared:
     """Load and check everything; raises a UserInputError before anything is sent."""
-    suite, _ = resolve_suite(suite_ref)
+    loaded, _ = load_suite(suite_ref, _suite_model(suite_ref, options, kinds))
+    suite = cast(RunSuite, loaded)  # Suite, or a kind's suite model: both have these fields
     prompt = suite.prompt_from(suite.prompt, options.prompt)
     kind = kind_of(prompt, kinds)
     path = options.evalset or suite.path_of(suite.evalset)
@@ -109,6 +152,18 @@ def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> P
         profile=options.profile(suite.profile, suite.endpoint),
         findings=findings,
     )
+
+
+def _suite_model(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> type[SuiteFile]:
+    """The suite model of the kind that scores the suite's prompt (`suite_model`, else
+    `Suite`); a problem found here is left to the full load and its checks to report."""
+    try:
+        loose, _ = load_suite(suite_ref, _PromptOnly)
+        kind = kind_of(loose.prompt_from(loose.prompt, options.prompt), kinds)
+    except UserInputError:
+        return Suite
+    model: type[SuiteFile] = getattr(kind, "suite_model", Suite)
+    return model
 
 
 def kind_of(prompt: Prompt, kinds: Registry[RunKind]) -> RunKind:
@@ -188,16 +243,29 @@ async def _send(
     ) as client:
         calibrator = await calibrator_for(client, prep.prompt)
         resent = lifecycle.resend_transient(folder, options.retry_errors)
-        done = finished(folder.records(), prep.n_test, repeat)
-        n_done = sum(done)
+        splits = sent_splits(prep.kind)
+        done = {
+            split: finished(
+                (r for r in folder.records() if r.get("split", "test") == split),
+                prep.scan.n_by_split.get(split, 0),
+                repeat,
+            )
+            for split in splits
+        }
+        n_done = sum(sum(d) for d in done.values())
         lifecycle.say_resumed(stream, folder, n_done, len(resent))
 
         async def row(job: Job[CaseJob], raw: Completion) -> dict[str, object]:
             return case_row(prep.kind, prep.prompt, job.item, calibrator.apply(raw))
 
-        work = jobs(prep.prompt, prep.evalset.of_split("test"), repeat, done, resent)
-        total = max(prep.n_test * repeat - n_done, 0)
-        await send_all(client, folder, work, row, Progress(total, stream))
+        def work() -> Iterator[Job[CaseJob]]:
+            for split in splits:
+                cases = prep.evalset.of_split(split)
+                yield from jobs(prep.prompt, cases, repeat, done[split], resent)
+
+        n_sent = sum(prep.scan.n_by_split.get(split, 0) for split in splits)
+        total = max(n_sent * repeat - n_done, 0)
+        await send_all(client, folder, work(), row, Progress(total, stream))
         return client.stats, calibrator
 
 
@@ -288,9 +356,11 @@ def _scored(
         repeat=repeat,
         n_test=prep.n_test,
         results_path=run.folder.results_path,
-        rows=lambda: run.folder.rows(row_model),
+        rows=lambda: (r for r in run.folder.rows(row_model) if r.split == "test"),
         test=lambda: prep.evalset.of_split("test"),
         train=prep.scan.train,
         calibrator=calibrator,
         stats=stats,
+        dev_rows=lambda: (r for r in run.folder.rows(row_model) if r.split == "dev"),
+        dev=lambda: prep.evalset.of_split("dev"),
     )
