@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, mean_absolute_error, roc_auc_score
 
+import promptops
 from _regress_util import cli
 from promptops.errors import EvalsetError
 from promptops.lifecycle import EvalOptions, run_eval
@@ -109,16 +110,36 @@ def test_binary_run_scores_from_label_probabilities(project: Path) -> None:
     assert saved["kind"] == "binary" and "pr_auc" in saved["metrics"]
 
 
+def test_a_binary_run_resumes_dev_and_test_answers_apart(project: Path) -> None:
+    """Dev rows and test rows carry their split and their index within it: a resumed run
+    sends only the missing ones of each split and scores the same."""
+    _binary_project(project)
+    run = project / "run"
+    with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
+        options = EvalOptions(base_url=srv.base_url, model="m", out=run, no_cache=True)
+        first = run_eval("flag", options).summary
+        lines = (run / "results.jsonl").read_text().splitlines()
+        assert sorted({json.loads(line)["split"] for line in lines}) == ["dev", "test"]
+        kept = [line for line in lines if json.loads(line)["id"] not in {"dev-3", "test-7"}]
+        (run / "results.jsonl").write_text("".join(line + "\n" for line in kept))
+        srv.reset()
+        again = run_eval("flag", options).summary
+        assert len(srv.requests) == 2
+    rows = _results(run)
+    assert len(rows) == 45 and len({(r["split"], r["index"]) for r in rows}) == 45
+    assert isinstance(first, TaskSummary) and isinstance(again, TaskSummary)
+    assert again.metrics == first.metrics and again.threshold == first.threshold
+
+
 def test_without_dev_split_threshold_is_half_and_said(project: Path) -> None:
     _binary_project(project)
     path = project / "evalsets" / "flag.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows if r["split"] != "dev"))
     with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
-        summary = run_eval(
-            "flag", EvalOptions(base_url=srv.base_url, model="m", out=project / "run")
-        ).summary
-    assert isinstance(summary, TaskSummary)
+        done = promptops.run_suite("flag", base_url=srv.base_url, model="m", out="run")
+    summary = done.summary  # the Python API runs a binary suite through the same lifecycle
+    assert isinstance(summary, TaskSummary) and done.folder == Path("run")
     assert summary.threshold == 0.5
     assert summary.threshold_source == "default 0.5: no dev split"
     assert "default 0.5: no dev split" in (project / "run" / "report.md").read_text()
