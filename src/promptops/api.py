@@ -184,18 +184,18 @@ def run_suite(
     from promptops import lifecycle
 
     if options is None:
-        rag = lifecycle.is_rag_suite(str(suite))
-        if rag and evalset is not None:
+        ref = None if prompt is None else str(prompt)
+        folder = None if out is None else Path(out)
+        if not lifecycle.is_rag_suite(str(suite)):
+            given = None if evalset is None else Path(evalset)
+            options = lifecycle.EvalOptions(
+                prompt=ref, evalset=given, base_url=base_url, model=model, out=folder
+            )
+        elif evalset is not None:
             raise UserInputError("a RAG suite has questions, not an evalset", where="evalset")
-        options = (lifecycle.RagOptions if rag else lifecycle.EvalOptions)(
-            prompt=None if prompt is None else str(prompt),
-            base_url=base_url,
-            model=model,
-            out=None if out is None else Path(out),
-        )
-        if isinstance(options, lifecycle.EvalOptions) and evalset is not None:
-            options.evalset = Path(evalset)
-    if isinstance(options, lifecycle.RagOptions):
+        else:
+            options = lifecycle.RagOptions(prompt=ref, base_url=base_url, model=model, out=folder)
+    if not isinstance(options, lifecycle.EvalOptions):  # RAG: its stack loads only now
         answered = lifecycle.run_rag_eval(str(suite), options)
         return SuiteRun(answered.summary, answered.out_dir)
     outcome = lifecycle.run_eval(str(suite), options)

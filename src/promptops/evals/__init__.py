@@ -21,7 +21,7 @@ from promptops.evals.checks import (
 )
 from promptops.evals.evalset import Case, case_text, cases_in_split, evalset_hash, load_evalset
 from promptops.evals.metrics import (
-    ClassificationMetrics,
+    ClassificationScores,
     ClassScores,
     ProbabilityMetrics,
     classification_metrics,
@@ -51,7 +51,7 @@ __all__ = [
     "Case",
     "ClassBalance",
     "ClassScores",
-    "ClassificationMetrics",
+    "ClassificationScores",
     "ConfidenceInterval",
     "Decision",
     "Finding",

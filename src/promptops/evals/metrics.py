@@ -52,7 +52,10 @@ class ProbabilityMetrics:
 
 
 @dataclass(frozen=True)
-class ClassificationMetrics:
+class ClassificationScores:
+    """What `classification_metrics` computes; the summary keeps a view of it
+    (`runs.summary.ClassificationMetrics`, built by `evals.summarize.metrics_model`)."""
+
     labels: tuple[str, ...]
     n: int
     accuracy: float
@@ -254,7 +257,7 @@ def classification_metrics(
     y_pred: Sequence[str | None],
     labels: Sequence[str],
     probs: NDArray[np.float64] | None = None,
-) -> ClassificationMetrics:
+) -> ClassificationScores:
     """All classification metrics; `probs` is (n cases, n labels) in `labels` order."""
     true, pred = encode(y_true, y_pred, labels)
     return classification_metrics_codes(true, pred, labels, probs)
@@ -265,7 +268,7 @@ def classification_metrics_codes(
     pred: NDArray[np.integer],
     labels: Sequence[str],
     probs: NDArray[np.float64] | None = None,
-) -> ClassificationMetrics:
+) -> ClassificationScores:
     """`classification_metrics` on label codes (see `encode`)."""
     n_labels = len(labels)
     confusion = confusion_from_codes(true, pred, n_labels)
@@ -278,7 +281,7 @@ def classification_metrics_codes(
         if probs.shape != (n, n_labels):
             raise ValueError(f"probabilities have shape {probs.shape}, expected {(n, n_labels)}")
         prob_metrics = probability_metrics(true, probs)
-    return ClassificationMetrics(
+    return ClassificationScores(
         labels=tuple(labels),
         n=n,
         accuracy=accuracy_of(confusion),

@@ -25,7 +25,8 @@ from promptops.runs.rows import ClassificationRow
 MIN_SLICE = 5
 
 
-def metrics_model(result: m.ClassificationMetrics) -> s.ClassificationMetrics:
+def metrics_model(result: m.ClassificationScores) -> s.ClassificationMetrics:
+    """The summary's view of computed scores."""
     prob = result.probability
     return s.ClassificationMetrics(
         accuracy=result.accuracy,

@@ -4,13 +4,16 @@ through the same steps, and its reports are rendered here, above the domain pack
     run_eval(suite, options)       any evalset kind (classification, ...), by `prompt.task`
     run_rag_eval(suite, options)   a RAG suite (`is_rag_suite` tells one from the other)
     run_kinds()                    the registry of evalset kinds (`runs.kinds.RunKind`)
+
+The RAG names (`RagOptions`, `RagOutcome`, `run_rag_eval`) load the RAG stack (scikit-learn,
+tiktoken, ...) on first use only, so an `eval` run does not carry it.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx2
 
@@ -18,11 +21,12 @@ from promptops.errors import UserInputError
 from promptops.evals.runner import EvalOptions, EvalOutcome
 from promptops.evals.runner import run_eval as _run_eval
 from promptops.lifecycle.kinds import register_kind, run_kinds
-from promptops.rag.runner import RagOptions, RagOutcome
-from promptops.rag.runner import run_rag_eval as _run_rag_eval
 from promptops.reports import write_reports
 from promptops.suites import SUITES_DIR
 from promptops.yamlio import read_yaml
+
+if TYPE_CHECKING:
+    from promptops.rag.runner import RagOptions, RagOutcome
 
 __all__ = [
     "EvalOptions",
@@ -60,7 +64,9 @@ def run_rag_eval(
     stream: TextIO | None = None,
 ) -> RagOutcome:
     """`promptops rag-eval`: retrieval, generation and grounding; summary.json and reports."""
-    outcome = _run_rag_eval(suite_ref, options, http_client=http_client, stream=stream)
+    from promptops.rag.runner import run_rag_eval as run
+
+    outcome = run(suite_ref, options, http_client=http_client, stream=stream)
     write_reports(outcome.summary, outcome.out_dir)
     return outcome
 
@@ -78,3 +84,11 @@ def is_rag_suite(ref: str) -> bool:
     except UserInputError:
         return False
     return isinstance(data, dict) and "corpus" in data
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("RagOptions", "RagOutcome"):
+        from promptops.rag import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'promptops.lifecycle' has no attribute {name!r}")

@@ -1,10 +1,11 @@
-"""`promptops rag-eval`: retrieve, fit the context, answer, score, report.
+"""`promptops rag-eval`: retrieve, fit the context, answer, score (the reports are rendered
+by `promptops.lifecycle`).
 
 Order matters, as in `eval`: the suite, prompt, corpus and questions are checked, every
 question is retrieved with every pipeline and its context fitted before anything is sent, so a
 bad suite or a context the policy refuses costs nothing and writes nothing. Answers are then
 written to results.jsonl one by one (a restart with the same --out sends only what is missing),
-and summary.json and the reports are built from the rankings and those rows alone.
+and summary.json is built from the rankings and those rows alone.
 
 With a chunking sweep (`chunk_sizes` / `overlaps`) the run is retrieval only: the suite's own
 chunking is measured as usual (retrieved and delivered), the grid is added, nothing is sent.

@@ -75,7 +75,7 @@ class Volatile(_Model):
     duration_s: float
     latency_p50_s: float | None
     latency_p95_s: float | None
-    latency_p99_s: float | None
+    latency_p99_s: float | None = None  # RAG summaries written before the envelope lack it
     cache_hits: int
     cache_misses: int
     retries: int
