@@ -67,6 +67,7 @@ def volatile(seed: int = 1) -> rs.RagVolatile:
         generation_s=150.125,
         latency_p50_s=2.5,
         latency_p95_s=4.75,
+        latency_p99_s=None,
         cache_hits=seed,
         cache_misses=40 - seed,
         retries=0,

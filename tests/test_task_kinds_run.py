@@ -156,3 +156,32 @@ def test_regression_against_a_saved_baseline_exits_1(
         finally:
             DEGRADED["on"] = False
     assert code == 1 and "REGRESSION" in out, out
+    assert "current minus saved" in out
+    code, out, _ = cli(["compare", "base", "worse"], monkeypatch, capsys)
+    assert code == 1 and "B minus A" in out and "REGRESSION" in out
+    assert cli(["compare", "base", "same"], monkeypatch, capsys)[0] == 0
+
+
+def test_repeated_answers_report_their_agreement(project: Path) -> None:
+    calls: dict[str, int] = {}
+
+    def varying(body: dict[str, Any]) -> str:
+        """Every third utterance gets a different answer on its second sample."""
+        text = last_user_message(body)
+        calls[text] = calls.get(text, 0) + 1
+        index = list(GOLD).index(text) if text in GOLD else -1
+        if calls[text] > 1 and index % 3 == 0:
+            return "{}"
+        return _answer(body)
+
+    with FakeOpenAIServer(answer=varying) as server:
+        options = EvalOptions(
+            base_url=server.base_url, model="fake-model", out=project / "run", repeat=2
+        )
+        summary = run_eval("slots", options).summary
+    flaky = [SLOTS[i]["id"] for i in range(0, 12, 3) if SLOTS[i]["split"] == "test"]
+    assert summary.n_cases == 12
+    repeats = summary.repeats  # type: ignore[attr-defined]
+    assert repeats["k"] == 2 and repeats["flaky_cases"] == sorted(flaky)
+    assert repeats["mean_agreement"] == pytest.approx(1 - 0.5 * len(flaky) / 12)
+    assert "Repeated answers" in (project / "run" / "report.md").read_text()

@@ -42,7 +42,15 @@ def compare_command(
     the primary metric or fails one of its own thresholds, 0 otherwise, 2 for bad input.
     """
     from promptops.regress.compare import compare_paths, write_comparison
+    from promptops.tasks import textregress
 
+    if b.is_dir() and textregress.run_kind(b) in textregress.KINDS:
+        regression = textregress.against_task_baseline(a, b, alpha)
+        for line in regression.lines():
+            typer.echo(line)
+        failed = regression.exit_code or not regression.passed
+        typer.echo(f"{'FAIL' if failed else 'PASS'}: B {'fails' if failed else 'holds'}")
+        raise typer.Exit(1 if failed else 0)
     summary = compare_paths(a, b, alpha=alpha)
     if out is None and not b.is_dir():
         raise UserInputError("B is not a run folder: give --out for the comparison files", "--out")

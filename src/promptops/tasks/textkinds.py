@@ -9,6 +9,7 @@ byte-stable (volatile facts only in the HTML run details).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -24,7 +25,16 @@ from promptops.reports.common import (
     threshold_table,
     usage_section,
 )
-from promptops.reports.document import Banner, Block, Document, Section, Span, Strong, span
+from promptops.reports.document import (
+    Banner,
+    Block,
+    Document,
+    Paragraph,
+    Section,
+    Span,
+    Strong,
+    span,
+)
 from promptops.runs.envelope import EvalEnvelope, ThresholdResult
 from promptops.runs.kinds import ScoredRun
 from promptops.runs.rows import CaseRow
@@ -41,6 +51,7 @@ class TaskSummary(EvalEnvelope):
     slices: list[dict[str, Any]]
     worst_cases: list[dict[str, Any]]
     settings: dict[str, Any]
+    repeats: dict[str, Any] | None = None  # `--repeat N`: how often a case's answers agree
 
 
 class ExtractionSummary(TaskSummary):
@@ -92,6 +103,32 @@ def scored_rows(run: ScoredRun, cost_known: bool) -> list[TaskRow]:
         )
         for r in rows
     ]
+
+
+MAX_FLAKY = 20
+
+
+def repeat_agreement(
+    run: ScoredRun, canonical: Callable[[CaseRow], str | None]
+) -> dict[str, Any] | None:
+    """With `--repeat N`: per case, the share of its N answers equal to its most frequent
+    one (`canonical` says when two answers are equal; a failed call is the answer None);
+    the mean over cases and the cases that did not always agree. None for one sample."""
+    answers: dict[str, list[str | None]] = {}
+    for row in run.rows():
+        answers.setdefault(row.id, []).append(None if row.error else canonical(row))
+    if not answers or max(map(len, answers.values())) < 2:
+        return None
+    agreement = {
+        case: Counter(found).most_common(1)[0][1] / len(found) for case, found in answers.items()
+    }
+    flaky = sorted(case for case, share in agreement.items() if share < 1)
+    return {
+        "k": min(map(len, answers.values())),
+        "mean_agreement": sum(agreement.values()) / len(agreement),
+        "n_flaky": len(flaky),
+        "flaky_cases": flaky[:MAX_FLAKY],
+    }
 
 
 def train_rows(cases: Iterable[Any]) -> list[TaskRow]:
@@ -153,6 +190,7 @@ def task_document(
     body = [
         Section("verdict", "Verdict", tuple(blocks)),
         *sections(payload),
+        *_repeats(s),
         findings_section("Pre-flight findings", s.findings),
         usage_section(s.usage),
         run_details(
@@ -171,6 +209,21 @@ def task_document(
         sections=tuple(body),
         footer=footer("summary.json", s.schema_version),
     )
+
+
+def _repeats(s: TaskSummary) -> list[Section]:
+    r = s.repeats
+    if r is None:
+        return []
+    text = (
+        f"{r['k']} answers per case: mean agreement {fmt.pct(r['mean_agreement'])} (share of a "
+        f"case's answers equal to its most frequent one); {fmt.count(r['n_flaky'])} cases did "
+        "not always agree. Headline metrics score the first answer of each case."
+    )
+    blocks: list[Block] = [Paragraph(span(text))]
+    if r["flaky_cases"]:
+        blocks.append(Paragraph(span("Cases that changed: " + ", ".join(r["flaky_cases"]))))
+    return [Section("repeats", "Repeated answers", tuple(blocks))]
 
 
 def _meta(s: TaskSummary) -> tuple[tuple[str, Span], ...]:

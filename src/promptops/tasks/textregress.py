@@ -87,16 +87,18 @@ class Regression:
     paired: Paired
     shared: int
     only_now: int  # cases of this run the record lacks (not compared)
+    passed: bool = True  # the current run's own thresholds
 
     @property
     def exit_code(self) -> int:
+        """1 when the current run is significantly worse (its thresholds are the caller's)."""
         return 1 if self.paired.b_worse else 0
 
     def lines(self) -> list[str]:
         p, c = self.paired, self.paired.comparison
         verdict = "REGRESSION" if p.b_worse else "better" if p.b_better else "no significant change"
         return [
-            f"{p.metric}: current minus baseline {c.difference:+.3f} "
+            f"{p.metric}: {p.b} minus {p.a} {c.difference:+.3f} "
             f"(95% CI [{c.low:+.3f}, {c.high:+.3f}], paired bootstrap p {fmt.pvalue(c.p_value)}, "
             f"{self.shared} shared cases): {verdict}",
             *(
@@ -107,21 +109,34 @@ class Regression:
         ]
 
 
-def against_task_baseline(record_path: Path, run_dir: Path, alpha: float) -> Regression:
-    """This run against the saved record on their shared cases (see the module docstring)."""
-    record = _read_json(record_path)
+def _saved(reference: Path) -> tuple[str, dict[str, str | None], str]:
+    """(task, case id -> raw answer, label) of a saved record or of a run folder."""
+    if reference.is_dir():
+        task = run_kind(reference)
+        if task not in KINDS:
+            raise UserInputError("not an extraction or generation run", where=str(reference))
+        rows = _headline_rows(reference)
+        answers = {r["id"]: None if r.get("error") else r.get("raw_output") for r in rows}
+        return str(task), answers, "A"
+    record = _read_json(reference)
     if record.get("kind") != RECORD_KIND:
         raise UserInputError(
             "not an extraction/generation baseline record; save one from this kind of run",
-            where=str(record_path),
+            where=str(reference),
         )
+    return record["task"], {c["id"]: c["raw_output"] for c in record["cases"]}, "saved"
+
+
+def against_task_baseline(record_path: Path, run_dir: Path, alpha: float) -> Regression:
+    """This run against the saved record, or another run folder, on their shared cases (see
+    the module docstring); `compare A B` is this with A's folder as the record."""
+    task, saved, label = _saved(record_path)
     summary = _read_json(run_dir / "summary.json")
-    if summary["kind"] != record["task"]:
+    if summary["kind"] != task:
         raise UserInputError(
-            f"the baseline is a {record['task']} run, this is a {summary['kind']} run",
+            f"the reference is a {task} run, this is a {summary['kind']} run",
             where=str(record_path),
         )
-    saved = {c["id"]: c["raw_output"] for c in record["cases"]}
     rows = [r for r in _headline_rows(run_dir) if r["id"] in saved]
     if not rows:
         raise UserInputError("no case in common with the baseline", where=str(record_path))
@@ -161,4 +176,6 @@ def against_task_baseline(record_path: Path, run_dir: Path, alpha: float) -> Reg
             alpha=alpha,
         )
     total = len(_headline_rows(run_dir))
-    return Regression(record_path, paired, len(rows), total - len(rows))
+    current = "B" if label == "A" else "current"
+    named = Paired(paired.metric, label, current, paired.n, paired.comparison, paired.alpha)
+    return Regression(record_path, named, len(rows), total - len(rows), bool(summary["passed"]))

@@ -17,6 +17,7 @@ from promptops.tasks.extraction.sections import extraction_sections
 from promptops.tasks.textkinds import (
     ExtractionSummary,
     TaskRowModel,
+    repeat_agreement,
     scored_rows,
     settings_of,
     task_document,
@@ -94,6 +95,9 @@ class Extraction:
                 **settings.model_dump(mode="json"),
                 "output_schema": run.prompt.output_schema,
             },
+            repeats=repeat_agreement(
+                run, lambda row: json.dumps(row.predicted, sort_keys=True, ensure_ascii=False)
+            ),
             thresholds=checks,
             passed=all(t.passed for t in checks),
         )

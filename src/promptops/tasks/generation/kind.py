@@ -24,6 +24,7 @@ from promptops.tasks.generation.textmetrics import references_of
 from promptops.tasks.textkinds import (
     GenerationSummary,
     TaskRowModel,
+    repeat_agreement,
     scored_rows,
     settings_of,
     task_document,
@@ -109,6 +110,7 @@ class Generation:
             assertions=payload["assertions"],
             judge=payload["judge"],
             settings=settings.model_dump(mode="json", by_alias=True),
+            repeats=repeat_agreement(run, lambda row: row.raw_output),
             thresholds=checks,
             passed=all(t.passed for t in checks),
         )
