@@ -181,7 +181,10 @@ def kind_of(prompt: Prompt, kinds: Registry[RunKind]) -> RunKind:
 def _scan(evalset: EvalsetFile, prompt: Prompt, kind: RunKind) -> Scan:
     """Validate every case and collect what the run keeps, in one streaming pass."""
     n_test, train, splits = 0, [], dict[str, int]()
-    balance = BalanceCounter(list(prompt.labels)) if prompt.labels else None
+    # class balance of label answers; a prompt with a `range` scores numbers (its labels, if
+    # any, are the numbers it may answer, not classes)
+    classes = prompt.labels if prompt.score_range is None else ()
+    balance = BalanceCounter(list(classes)) if classes else None
     pii = PiiScanner(keep=MAX_LISTED)
 
     def tapped() -> Iterator[Case]:
