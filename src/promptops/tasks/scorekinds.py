@@ -110,12 +110,13 @@ def _summarize(run: ScoredRun) -> ts.TaskSummary:
     )
     binary = prompt.task == "binary"
     test_cases: list[Case] = list(run.test())
-    dev_cases: list[Case] = list(run.dev()) if binary else []
+    dev_cases: list[Case] = list(run.dev())  # baselines predict them (binary: threshold)
     test_rows, dev_rows = list(run.rows()), list(run.dev_rows()) if binary else []
     records = _headline(test_rows, len(test_cases))
     answers = [ev.read_answer(r, prompt) for r in records]
-    dev_answers = [ev.read_answer(r, prompt) for r in _headline(dev_rows, len(dev_cases))]
-    dev = ev.Scored.of(dev_cases, dev_answers, prompt)
+    sent_dev = dev_cases if binary else []  # scoring sends no dev case
+    dev_answers = [ev.read_answer(r, prompt) for r in _headline(dev_rows, len(sent_dev))]
+    dev = ev.Scored.of(sent_dev, dev_answers, prompt)
     test = ev.Scored.of(test_cases, answers, prompt)
     threshold, source = ev.choose_threshold(dev) if binary else (0.5, "")
     metrics = ev.Metrics(prompt, suite, threshold)
