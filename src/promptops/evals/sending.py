@@ -1,5 +1,6 @@
-"""An eval's jobs: every case the kind sends (and repeat sample) still to answer, as a request, and
-the result row its answer becomes (read the kind's way). `runs.sending` sends them."""
+"""An eval's jobs: every case its kind sends (and repeat sample) still to answer, as a
+request, and the result row its answer becomes (read the kind's way). `runs.sending` sends
+them."""
 
 from __future__ import annotations
 
