@@ -111,10 +111,10 @@ def _summarize(run: ScoredRun) -> ts.TaskSummary:
     binary = prompt.task == "binary"
     test_cases: list[Case] = list(run.test())
     dev_cases: list[Case] = list(run.dev())  # baselines predict them (binary: threshold)
-    test_rows, dev_rows = list(run.rows()), list(run.dev_rows()) if binary else []
+    sent_dev = dev_cases if binary else []  # the dev cases answered (scoring sends none)
+    test_rows, dev_rows = list(run.rows()), list(run.dev_rows())
     records = _headline(test_rows, len(test_cases))
     answers = [ev.read_answer(r, prompt) for r in records]
-    sent_dev = dev_cases if binary else []  # scoring sends no dev case
     dev_answers = [ev.read_answer(r, prompt) for r in _headline(dev_rows, len(sent_dev))]
     dev = ev.Scored.of(sent_dev, dev_answers, prompt)
     test = ev.Scored.of(test_cases, answers, prompt)
