@@ -131,6 +131,20 @@ def test_a_binary_run_resumes_dev_and_test_answers_apart(project: Path) -> None:
     assert again.metrics == first.metrics and again.threshold == first.threshold
 
 
+def test_a_binary_test_input_seen_in_dev_is_leakage(project: Path) -> None:
+    """The threshold is tuned on dev answers, so dev counts as seen data for binary runs."""
+    _binary_project(project)
+    path = project / "evalsets" / "flag.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    test0 = next(r for r in rows if r["id"] == "test-0")
+    next(r for r in rows if r["id"] == "dev-1")["input"] = dict(test0["input"])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    options = EvalOptions(base_url="http://127.0.0.1:9/v1", model="m", out=project / "run")
+    with pytest.raises(EvalsetError, match="leakage") as info:
+        run_eval("flag", options)
+    assert "test-0 ~ train:dev-1" in str(info.value) and not (project / "run").exists()
+
+
 def test_without_dev_split_threshold_is_half_and_said(project: Path) -> None:
     _binary_project(project)
     path = project / "evalsets" / "flag.jsonl"

@@ -42,8 +42,10 @@ def leakage_findings(
     train_cases: list[Case],
     n_test: int,
     path: Path,
+    seen_as: str = "train",
 ) -> list[s.Finding]:
-    """Test inputs shared with train or few-shot examples: refused unless the suite allows."""
+    """Test inputs shared with train (`seen_as`: "train/dev" when the run tunes on dev
+    answers too) or few-shot examples: refused unless the suite allows."""
     train = [(c.id, case_text(c)) for c in train_cases]
     few_shot = ["\n".join(str(v) for v in ex.input.values()) for ex in prompt.examples]
     report = find_leakage(
@@ -59,7 +61,7 @@ def leakage_findings(
                 severity="info",
                 message=(
                     f"no exact or near-duplicate (>= {report.threshold}) inputs shared between "
-                    f"test ({n_test}) and train ({len(train)}) "
+                    f"test ({n_test}) and {seen_as} ({len(train)}) "
                     f"or few-shot examples ({len(few_shot)})"
                 ),
             )

@@ -103,6 +103,7 @@ class Scan:
 
     n_test: int
     train: list[Case]
+    dev: list[Case]  # kept only when the kind sends the dev split (it tunes on those answers)
     n_by_split: dict[str, int]  # every split's count (a kind may send more than test)
     balance: ClassBalance | None  # for prompts with labels
     pii: PiiScan
@@ -137,7 +138,8 @@ def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> P
     if not scan.n_test:
         raise EvalsetError("no cases in the test split: nothing to score", where=str(path))
     findings = list(scan.warnings)
-    findings += leakage_findings(suite, prompt, evalset, scan.train, scan.n_test, path)
+    seen, seen_as = (scan.train + scan.dev, "train/dev") if scan.dev else (scan.train, "train")
+    findings += leakage_findings(suite, prompt, evalset, seen, scan.n_test, path, seen_as)
     findings += pii_findings(suite, scan.pii, path)
     if scan.balance is not None:
         findings += balance_findings(scan.balance)
@@ -180,7 +182,8 @@ def kind_of(prompt: Prompt, kinds: Registry[RunKind]) -> RunKind:
 
 def _scan(evalset: EvalsetFile, prompt: Prompt, kind: RunKind) -> Scan:
     """Validate every case and collect what the run keeps, in one streaming pass."""
-    n_test, train, splits = 0, [], dict[str, int]()
+    n_test, train, dev, splits = 0, [], [], dict[str, int]()
+    keep_dev = "dev" in sent_splits(kind)
     # class balance of label answers; a prompt with a `range` scores numbers (its labels, if
     # any, are the numbers it may answer, not classes)
     classes = prompt.labels if prompt.score_range is None else ()
@@ -198,6 +201,8 @@ def _scan(evalset: EvalsetFile, prompt: Prompt, kind: RunKind) -> Scan:
                 n_test += 1
             elif case.split == "train":
                 train.append(case)
+            elif case.split == "dev" and keep_dev:
+                dev.append(case)
             yield case
 
     specs = declared_variables(prompt)
@@ -217,7 +222,7 @@ def _scan(evalset: EvalsetFile, prompt: Prompt, kind: RunKind) -> Scan:
     ]
     n_by_split = {split: splits[split] for split in sorted(splits)}
     counted = balance.result() if balance is not None else None
-    return Scan(n_test, train, n_by_split, counted, pii.result(), warnings)
+    return Scan(n_test, train, dev, n_by_split, counted, pii.result(), warnings)
 
 
 def _fingerprint(prep: Prepared, repeat: int) -> dict[str, object]:
