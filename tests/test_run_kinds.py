@@ -136,10 +136,14 @@ def test_the_kind_checks_every_expected_value_before_anything_is_sent(here: Path
 
 
 def test_a_task_no_kind_scores_names_the_tasks_eval_scores(here: Path) -> None:
-    project(here, ["2"])
-    scoring = PROMPT.replace("task: generation", "task: scoring\nrange: [0, 5]")
-    (here / "prompts" / "echo.yaml").write_text(scoring, encoding="utf-8")
-    with pytest.raises(
-        EvalsetError, match="`eval` scores classification, extraction, generation prompts"
-    ):
-        run_eval("echo", EvalOptions(out=here / "run"), run_kinds())
+    project(here, ["echo: hello 0"])
+    classification_only: Registry[RunKind] = Registry("run kind")
+    register_kind(classification_only, Classification())
+    with pytest.raises(EvalsetError, match="`eval` scores classification prompts"):
+        run_eval("echo", EvalOptions(out=here / "run"), classification_only)
+
+
+def test_the_built_in_kinds_score_every_task_type() -> None:
+    from promptops.prompts.model import TASK_NAMES
+
+    assert sorted(t for _, kind in run_kinds() for t in kind.tasks) == sorted(TASK_NAMES)

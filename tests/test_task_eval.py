@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, mean_absolute_error, roc_auc_score
 
+import promptops
 from _regress_util import cli
 from promptops.errors import EvalsetError
+from promptops.lifecycle import EvalOptions, run_eval
 from promptops.prompts import load_prompt
 from promptops.prompts.model import TASK_NAMES
-from promptops.tasks.runner import TaskOptions, run_task
 from promptops.tasks.starter import NAMES, starter_files
+from promptops.tasks.summary import TaskSummary
 from promptops.testing.openai_server import FakeOpenAIServer, last_user_message
 
 
@@ -82,10 +84,11 @@ def _results(out: Path) -> list[dict[str, Any]]:
 def test_binary_run_scores_from_label_probabilities(project: Path) -> None:
     _binary_project(project)
     with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
-        outcome = run_task(
-            "flag", TaskOptions(base_url=srv.base_url, model="m", out=project / "run")
+        outcome = run_eval(
+            "flag", EvalOptions(base_url=srv.base_url, model="m", out=project / "run")
         )
     summary = outcome.summary
+    assert isinstance(summary, TaskSummary)
     assert summary.kind == "binary" and summary.n_cases == 30
     rows = [r for r in _results(project / "run") if r["split"] == "test"]
     assert {"id", "expected", "raw_output", "answer"} <= set(rows[0])
@@ -107,15 +110,50 @@ def test_binary_run_scores_from_label_probabilities(project: Path) -> None:
     assert saved["kind"] == "binary" and "pr_auc" in saved["metrics"]
 
 
+def test_a_binary_run_resumes_dev_and_test_answers_apart(project: Path) -> None:
+    """Dev rows and test rows carry their split and their index within it: a resumed run
+    sends only the missing ones of each split and scores the same."""
+    _binary_project(project)
+    run = project / "run"
+    with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
+        options = EvalOptions(base_url=srv.base_url, model="m", out=run, no_cache=True)
+        first = run_eval("flag", options).summary
+        lines = (run / "results.jsonl").read_text().splitlines()
+        assert sorted({json.loads(line)["split"] for line in lines}) == ["dev", "test"]
+        kept = [line for line in lines if json.loads(line)["id"] not in {"dev-3", "test-7"}]
+        (run / "results.jsonl").write_text("".join(line + "\n" for line in kept))
+        srv.reset()
+        again = run_eval("flag", options).summary
+        assert len(srv.requests) == 2
+    rows = _results(run)
+    assert len(rows) == 45 and len({(r["split"], r["index"]) for r in rows}) == 45
+    assert isinstance(first, TaskSummary) and isinstance(again, TaskSummary)
+    assert again.metrics == first.metrics and again.threshold == first.threshold
+
+
+def test_a_binary_test_input_seen_in_dev_is_leakage(project: Path) -> None:
+    """The threshold is tuned on dev answers, so dev counts as seen data for binary runs."""
+    _binary_project(project)
+    path = project / "evalsets" / "flag.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    test0 = next(r for r in rows if r["id"] == "test-0")
+    next(r for r in rows if r["id"] == "dev-1")["input"] = dict(test0["input"])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    options = EvalOptions(base_url="http://127.0.0.1:9/v1", model="m", out=project / "run")
+    with pytest.raises(EvalsetError, match="leakage") as info:
+        run_eval("flag", options)
+    assert "test-0 ~ train:dev-1" in str(info.value) and not (project / "run").exists()
+
+
 def test_without_dev_split_threshold_is_half_and_said(project: Path) -> None:
     _binary_project(project)
     path = project / "evalsets" / "flag.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows if r["split"] != "dev"))
     with FakeOpenAIServer(answer=yes_no, choice_extra=leaning(0.3)) as srv:
-        summary = run_task(
-            "flag", TaskOptions(base_url=srv.base_url, model="m", out=project / "run")
-        ).summary
+        done = promptops.run_suite("flag", base_url=srv.base_url, model="m", out="run")
+    summary = done.summary  # the Python API runs a binary suite through the same lifecycle
+    assert isinstance(summary, TaskSummary) and done.folder == Path("run")
     assert summary.threshold == 0.5
     assert summary.threshold_source == "default 0.5: no dev split"
     assert "default 0.5: no dev split" in (project / "run" / "report.md").read_text()
@@ -150,10 +188,11 @@ def test_scoring_counts_invalid_answers_and_never_clips(project: Path) -> None:
         return {0: "7", 1: "about 1"}.get(i, str(i - 0.5))
 
     with FakeOpenAIServer(answer=answer) as srv:
-        outcome = run_task(
-            "rate", TaskOptions(base_url=srv.base_url, model="m", out=project / "run", repeat=2)
+        outcome = run_eval(
+            "rate", EvalOptions(base_url=srv.base_url, model="m", out=project / "run", repeat=2)
         )
     summary = outcome.summary
+    assert isinstance(summary, TaskSummary)
     assert summary.kind == "scoring" and summary.n_invalid == 4
     reasons = {c.reason for c in summary.invalid_cases}
     assert any("outside the range" in (r or "") for r in reasons)

@@ -47,45 +47,24 @@ def eval_command(
     ray_address: str | None = executor_options.RAY_ADDRESS,
     workers: int | None = executor_options.WORKERS,
 ) -> None:
-    """Score a classification prompt on golden cases beside baselines it must beat.
+    """Score a prompt (any task type) on golden cases beside baselines it must beat.
 
     Exit code 0 when the suite's thresholds hold, 1 when one fails (or, with
     --against-baseline, when the run is significantly worse than the baseline), 2 for bad
     input.
     """
     from promptops.api import run_suite
+    from promptops.cli.task_eval import print_task_headline
     from promptops.distributed.cluster import RaySettings
     from promptops.errors import ConfigError
     from promptops.experiments.grid import is_grid
     from promptops.lifecycle import EvalOptions
     from promptops.runs.summary import ClassificationSummary
+    from promptops.tasks.summary import TaskSummary
 
     ray = ray_settings(executor, ray_address, workers)
     settle_imports()
-    from promptops.tasks.runner import KINDS, task_of_suite
-
-    if task_of_suite(name) in KINDS:  # binary and scoring prompts (`promptops.tasks`)
-        from promptops.cli.task_eval import run_task_suite
-        from promptops.tasks.runner import TaskOptions
-
-        task_options = TaskOptions(
-            prompt=prompt[0] if prompt else None,
-            evalset=evalset,
-            base_url=base_url,
-            model=model[0] if model else None,
-            concurrency=concurrency,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_wait=max_wait,
-            repeat=repeat,
-            no_cache=no_cache,
-            retry_errors=not no_retry_errors,
-            out=out,
-        )
-        raise typer.Exit(
-            run_task_suite(name, task_options, against=baseline, compare=against_baseline)
-        )
-    reference: tuple[Path, float] | None = None
+    reference: tuple[Path, float, int] | None = None
     if against_baseline or baseline is not None:
         from promptops.regress.compare import baseline_for
 
@@ -133,6 +112,8 @@ def eval_command(
             from promptops.reports.words import sensitivity_sentence
 
             typer.echo(sensitivity_sentence(summary) or "")
+    elif isinstance(summary, TaskSummary):  # binary and scoring
+        print_task_headline(summary)
     else:
         primary = getattr(summary, "primary_metric", None)
         shown = getattr(summary, "intervals", {}).get(primary) if primary else None
@@ -151,9 +132,16 @@ def eval_command(
         from promptops.cli.compare_cmd import print_verdict
         from promptops.regress.compare import compare_with_baseline
 
-        path, alpha = reference
+        path, alpha, seed = reference
         typer.echo(f"against baseline {path}:")
-        if summary.kind in ("extraction", "generation"):
+        if summary.kind in ("binary", "scoring"):
+            from promptops.tasks.regression import check_against
+
+            checked = check_against(path, outcome.folder, alpha=alpha, seed=seed)
+            for line in checked.lines():
+                typer.echo(f"  {line}")
+            exit_code = max(exit_code, checked.exit_code)
+        elif summary.kind in ("extraction", "generation"):
             from promptops.tasks.textregress import against_task_baseline
 
             regression = against_task_baseline(path, outcome.folder, alpha)

@@ -11,11 +11,18 @@ from typing import Protocol
 from promptops.errors import EvalsetError
 from promptops.evals.checks import ClassBalance, PiiScan, find_leakage
 from promptops.evals.evalset import Case, EvalsetFile, case_text
-from promptops.evals.suite import PiiPolicy, Suite
+from promptops.evals.suite import LeakagePolicy, PiiPolicy
 from promptops.prompts import Prompt
 from promptops.runs import summary as s
 
 MAX_LISTED = 10
+
+
+class HasLeakagePolicy(Protocol):
+    """A suite of any task type: what `leakage_findings` reads."""
+
+    @property
+    def leakage(self) -> LeakagePolicy: ...
 
 
 @dataclass(frozen=True)
@@ -29,14 +36,16 @@ class _IdTexts:
 
 
 def leakage_findings(
-    suite: Suite,
+    suite: HasLeakagePolicy,
     prompt: Prompt,
     evalset: EvalsetFile,
     train_cases: list[Case],
     n_test: int,
     path: Path,
+    seen_as: str = "train",
 ) -> list[s.Finding]:
-    """Test inputs shared with train or few-shot examples: refused unless the suite allows."""
+    """Test inputs shared with train (`seen_as`: "train/dev" when the run tunes on dev
+    answers too) or few-shot examples: refused unless the suite allows."""
     train = [(c.id, case_text(c)) for c in train_cases]
     few_shot = ["\n".join(str(v) for v in ex.input.values()) for ex in prompt.examples]
     report = find_leakage(
@@ -52,7 +61,7 @@ def leakage_findings(
                 severity="info",
                 message=(
                     f"no exact or near-duplicate (>= {report.threshold}) inputs shared between "
-                    f"test ({n_test}) and train ({len(train)}) "
+                    f"test ({n_test}) and {seen_as} ({len(train)}) "
                     f"or few-shot examples ({len(few_shot)})"
                 ),
             )

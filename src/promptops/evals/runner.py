@@ -15,21 +15,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, Protocol, TextIO, cast
 
 import httpx2
+from pydantic import ConfigDict
 
 from promptops.distributed.cluster import RaySettings, require_ray
-from promptops.errors import ConfigError, EvalsetError
+from promptops.errors import ConfigError, EvalsetError, UserInputError
 from promptops.evals.baselines import BASELINES
 from promptops.evals.checks import BalanceCounter, ClassBalance, PiiScan, PiiScanner, validate_cases
 from promptops.evals.evalset import Case, EvalsetFile, evalset_hash
 from promptops.evals.findings import MAX_LISTED, balance_findings, leakage_findings, pii_findings
 from promptops.evals.sending import CaseJob, case_row, finished, jobs
-from promptops.evals.suite import Suite, resolve_suite
+from promptops.evals.suite import LeakagePolicy, PiiPolicy, SplitFractionsModel, Suite
 from promptops.evals.temporal import split_evalset, temporal_findings
 from promptops.llm.client import ClientStats
-from promptops.llm.profile import EndpointProfile
+from promptops.llm.profile import EndpointOverrides, EndpointProfile
 from promptops.llm.types import Completion
 from promptops.memory import release_free_memory
 from promptops.prompts import Prompt, declared_variables
@@ -37,9 +38,9 @@ from promptops.prompts.calibrator import Calibrator, calibrator_for
 from promptops.registry import Registry
 from promptops.runs import lifecycle
 from promptops.runs.envelope import EvalEnvelope, EvalsetInfo, Finding, Header, ModelInfo
-from promptops.runs.kinds import RunKind, ScoredRun
+from promptops.runs.kinds import RunKind, ScoredRun, sent_splits
 from promptops.runs.sending import Job, Progress, send_all
-from promptops.suites import RunFlags, RunOutcome
+from promptops.suites import RunFlags, RunOutcome, SuiteFile, load_suite
 
 
 @dataclass
@@ -55,6 +56,47 @@ class EvalOptions(RunFlags):
 EvalOutcome = RunOutcome[EvalEnvelope]
 
 
+class RunSuite(Protocol):
+    """What the lifecycle reads of a suite, whichever model a kind validates it with
+    (`evals.suite.Suite`, or the kind's `suite_model`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def evalset(self) -> str: ...
+    @property
+    def profile(self) -> str: ...
+    @property
+    def endpoint(self) -> EndpointOverrides: ...
+    @property
+    def repeat(self) -> int: ...
+    @property
+    def leakage(self) -> LeakagePolicy: ...
+    @property
+    def pii(self) -> PiiPolicy: ...
+    @property
+    def split(self) -> Literal["given", "auto"]: ...
+    @property
+    def split_fractions(self) -> SplitFractionsModel: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def temporal_leakage(self) -> Literal["fail", "warn"]: ...
+
+    def path_of(self, ref: str) -> Path: ...
+    def prompt_from(self, ref: str, override: str | None = None) -> Prompt: ...
+
+
+class _PromptOnly(SuiteFile):
+    """A suite file read for its prompt alone, to find the kind that validates the rest."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str
+
+
 @dataclass
 class Scan:
     """What one pass over the evalset keeps: the number of test cases, the train split
@@ -62,7 +104,8 @@ class Scan:
 
     n_test: int
     train: list[Case]
-    n_by_split: dict[str, int]
+    dev: list[Case]  # kept only when the kind sends the dev split (it tunes on those answers)
+    n_by_split: dict[str, int]  # every split's count (a kind may send more than test)
     balance: ClassBalance | None  # for prompts with labels
     pii: PiiScan
     warnings: list[Finding]
@@ -70,7 +113,7 @@ class Scan:
 
 @dataclass
 class Prepared:
-    suite: Suite
+    suite: RunSuite
     prompt: Prompt
     kind: RunKind
     evalset: EvalsetFile
@@ -86,7 +129,8 @@ class Prepared:
 
 def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> Prepared:
     """Load and check everything; raises a UserInputError before anything is sent."""
-    suite, suite_path = resolve_suite(suite_ref)
+    loaded, suite_path = load_suite(suite_ref, _suite_model(suite_ref, options, kinds))
+    suite = cast(RunSuite, loaded)  # Suite, or a kind's suite model: both have these fields
     prompt = suite.prompt_from(suite.prompt, options.prompt)
     kind = kind_of(prompt, kinds)
     if kind.name == "classification":  # the other kinds check their own baselines
@@ -98,7 +142,8 @@ def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> P
     if not scan.n_test:
         raise EvalsetError("no cases in the test split: nothing to score", where=str(path))
     findings = list(scan.warnings)
-    findings += leakage_findings(suite, prompt, evalset, scan.train, scan.n_test, path)
+    seen, seen_as = (scan.train + scan.dev, "train/dev") if scan.dev else (scan.train, "train")
+    findings += leakage_findings(suite, prompt, evalset, seen, scan.n_test, path, seen_as)
     findings += pii_findings(suite, scan.pii, path)
     if scan.balance is not None:
         findings += balance_findings(scan.balance)
@@ -115,6 +160,18 @@ def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> P
     )
 
 
+def _suite_model(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> type[SuiteFile]:
+    """The suite model of the kind that scores the suite's prompt (`suite_model`, else
+    `Suite`); a problem found here is left to the full load and its checks to report."""
+    try:
+        loose, _ = load_suite(suite_ref, _PromptOnly)
+        kind = kind_of(loose.prompt_from(loose.prompt, options.prompt), kinds)
+    except UserInputError:
+        return Suite
+    model: type[SuiteFile] = getattr(kind, "suite_model", Suite)
+    return model
+
+
 def kind_of(prompt: Prompt, kinds: Registry[RunKind]) -> RunKind:
     """The kind that scores `prompt.task`; an unknown task names the tasks `eval` scores."""
     for _, kind in kinds:
@@ -129,8 +186,12 @@ def kind_of(prompt: Prompt, kinds: Registry[RunKind]) -> RunKind:
 
 def _scan(evalset: EvalsetFile, prompt: Prompt, kind: RunKind) -> Scan:
     """Validate every case and collect what the run keeps, in one streaming pass."""
-    n_test, train, splits = 0, [], dict[str, int]()
-    balance = BalanceCounter(list(prompt.labels)) if prompt.labels else None
+    n_test, train, dev, splits = 0, [], [], dict[str, int]()
+    keep_dev = "dev" in sent_splits(kind)
+    # class balance of label answers; a prompt with a `range` scores numbers (its labels, if
+    # any, are the numbers it may answer, not classes)
+    classes = prompt.labels if prompt.score_range is None else ()
+    balance = BalanceCounter(list(classes)) if classes else None
     pii = PiiScanner(keep=MAX_LISTED)
 
     def tapped() -> Iterator[Case]:
@@ -144,6 +205,8 @@ def _scan(evalset: EvalsetFile, prompt: Prompt, kind: RunKind) -> Scan:
                 n_test += 1
             elif case.split == "train":
                 train.append(case)
+            elif case.split == "dev" and keep_dev:
+                dev.append(case)
             yield case
 
     specs = declared_variables(prompt)
@@ -163,7 +226,7 @@ def _scan(evalset: EvalsetFile, prompt: Prompt, kind: RunKind) -> Scan:
     ]
     n_by_split = {split: splits[split] for split in sorted(splits)}
     counted = balance.result() if balance is not None else None
-    return Scan(n_test, train, n_by_split, counted, pii.result(), warnings)
+    return Scan(n_test, train, dev, n_by_split, counted, pii.result(), warnings)
 
 
 def _fingerprint(prep: Prepared, repeat: int) -> dict[str, object]:
@@ -192,16 +255,29 @@ async def _send(
     ) as client:
         calibrator = await calibrator_for(client, prep.prompt)
         resent = lifecycle.resend_transient(folder, options.retry_errors)
-        done = finished(folder.records(), prep.n_test, repeat)
-        n_done = sum(done)
+        splits = sent_splits(prep.kind)
+        done = {
+            split: finished(
+                (r for r in folder.records() if r.get("split", "test") == split),
+                prep.scan.n_by_split.get(split, 0),
+                repeat,
+            )
+            for split in splits
+        }
+        n_done = sum(sum(d) for d in done.values())
         lifecycle.say_resumed(stream, folder, n_done, len(resent))
 
         async def row(job: Job[CaseJob], raw: Completion) -> dict[str, object]:
             return case_row(prep.kind, prep.prompt, job.item, calibrator.apply(raw))
 
-        work = jobs(prep.prompt, prep.evalset.of_split("test"), repeat, done, resent)
-        total = max(prep.n_test * repeat - n_done, 0)
-        await send_all(client, folder, work, row, Progress(total, stream))
+        def work() -> Iterator[Job[CaseJob]]:
+            for split in splits:
+                cases = prep.evalset.of_split(split)
+                yield from jobs(prep.prompt, cases, repeat, done[split], resent)
+
+        n_sent = sum(prep.scan.n_by_split.get(split, 0) for split in splits)
+        total = max(n_sent * repeat - n_done, 0)
+        await send_all(client, folder, work(), row, Progress(total, stream))
         return client.stats, calibrator
 
 
@@ -292,9 +368,11 @@ def _scored(
         repeat=repeat,
         n_test=prep.n_test,
         results_path=run.folder.results_path,
-        rows=lambda: run.folder.rows(row_model),
+        rows=lambda: (r for r in run.folder.rows(row_model) if r.split == "test"),
         test=lambda: prep.evalset.of_split("test"),
         train=prep.scan.train,
         calibrator=calibrator,
         stats=stats,
+        dev_rows=lambda: (r for r in run.folder.rows(row_model) if r.split == "dev"),
+        dev=lambda: prep.evalset.of_split("dev"),
     )

@@ -1,5 +1,6 @@
-"""An eval's jobs: every test case (and repeat sample) still to answer, as a request, and
-the result row its answer becomes (read the kind's way). `runs.sending` sends them."""
+"""An eval's jobs: every case its kind sends (and repeat sample) still to answer, as a
+request, and the result row its answer becomes (read the kind's way). `runs.sending` sends
+them."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from promptops.runs.sending import Job
 
 @dataclass(frozen=True)
 class CaseJob:
-    index: int  # the case's position in the test split
+    index: int  # the case's position in its split (`case.split`)
     case: Case
     sample: int
     resent: bool = False  # sent again after an earlier run ended it with a transient error

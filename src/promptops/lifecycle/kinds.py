@@ -19,6 +19,8 @@ from promptops.runs.kinds import RunKind
 from promptops.runs.read import SUMMARY_MODELS
 from promptops.tasks.extraction.kind import Extraction, extraction_document
 from promptops.tasks.generation.kind import Generation, generation_document
+from promptops.tasks.report import document as score_document
+from promptops.tasks.scorekinds import Binary, Scoring
 
 __all__ = ["register_kind", "run_kinds"]
 
@@ -30,8 +32,12 @@ def run_kinds() -> Registry[RunKind]:
     register_kind(kinds, Classification())
     register_kind(kinds, Extraction())
     register_kind(kinds, Generation())
+    register_kind(kinds, Binary())
+    register_kind(kinds, Scoring())
     _report(Extraction.name, extraction_document)
     _report(Generation.name, generation_document)
+    _report(Binary.name, score_document)
+    _report(Scoring.name, score_document)
     return kinds
 
 

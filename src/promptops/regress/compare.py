@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
 from promptops.errors import EvalsetError, UserInputError
 from promptops.evals import metrics as m
@@ -35,6 +36,7 @@ from promptops.reports.words import decision_words, p_words
 from promptops.runs import comparison as c
 from promptops.runs.folder import write_json
 from promptops.runs.summary import ClassMetrics, PairedBootstrap, SignFlip
+from promptops.suites import SuiteFile, load_suite
 
 COMPARISON_JSON = "comparison.json"
 
@@ -337,13 +339,22 @@ def write_comparison(summary: c.ComparisonSummary, out_dir: Path) -> list[Path]:
     return [out_dir / COMPARISON_JSON, *write_all(summary, out_dir)]
 
 
-def baseline_for(suite_ref: str, explicit: Path | None) -> tuple[Path, float]:
-    """The baseline record `eval --against-baseline` compares with, and the suite's alpha.
+class _SuiteRef(SuiteFile):
+    """What `baseline_for` reads of a suite of any kind (the run validates the rest)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    alpha: float = Field(0.05, gt=0, lt=1)
+    seed: int = 13
+
+
+def baseline_for(suite_ref: str, explicit: Path | None) -> tuple[Path, float, int]:
+    """The baseline record `eval --against-baseline` compares with, and the suite's alpha
+    and seed.
 
     Checked before the run starts, so a missing baseline costs no model calls."""
-    from promptops.evals.suite import resolve_suite
-
-    suite, _ = resolve_suite(suite_ref)
+    suite, _ = load_suite(suite_ref, _SuiteRef)
     path = explicit or default_path(suite.name)
     if not path.is_file():
         raise UserInputError(
@@ -351,7 +362,7 @@ def baseline_for(suite_ref: str, explicit: Path | None) -> tuple[Path, float]:
             "`promptops baseline save <run folder>`",
             where=str(path),
         )
-    return path, suite.alpha
+    return path, suite.alpha, suite.seed
 
 
 def compare_with_baseline(

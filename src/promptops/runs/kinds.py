@@ -17,6 +17,15 @@ case through one send loop, writes each result row, stamps the volatile fields, 
   evalset's train and test splits (baselines fit on train) and the common header;
 - `summary_model`: that summary's class (`read_summary` validates summary.json with it).
 
+Two optional attributes, read with `getattr` so a kind that needs neither omits them:
+
+- `splits`: the evalset splits whose cases are sent, in order (default `("test",)`); a binary
+  kind sends `("dev", "test")` to choose its decision threshold on the dev answers, never on
+  test. A split the evalset lacks sends nothing. Rows carry their `split`; `row.index` is
+  the case's position in its split;
+- `suite_model`: the suite file's model when the kind has settings of its own (default
+  `promptops.evals.suite.Suite`).
+
 A kind registers in the orchestration layer (`promptops.lifecycle.kinds.run_kinds`), one
 `register` line per kind; nothing registers itself by being imported.
 """
@@ -37,7 +46,9 @@ from promptops.runs.envelope import EvalEnvelope, Header, ThresholdResult
 from promptops.runs.rows import CaseRow
 from promptops.runs.thresholds import check_thresholds
 
-__all__ = ["Answer", "RunKind", "ScoredRun"]
+__all__ = ["Answer", "RunKind", "ScoredRun", "sent_splits"]
+
+DEFAULT_SPLITS = ("test",)
 
 
 @dataclass(frozen=True)
@@ -58,8 +69,9 @@ class ScoredRun:
     `rows()` streams `results.jsonl` (at `results_path`) as the kind's `row_model` (call it
     again for a second pass); `row.index` is the case's position in `test()`, a view that streams
     the test split's cases (`promptops.evals.evalset.Case`) from the evalset file each time it
-    is iterated; `train` holds
-    the train split's cases (baselines fit on them). Build the summary with
+    is iterated; `train` holds the train split's cases (baselines fit on them). A kind that
+    sends the dev split too (`splits`) reads its answers with `dev_rows()` and its cases
+    with `dev()`; `rows()` and `test()` stay the test split's. Build the summary with
     `Summary(**run.header.fields(), **tally.fields(run.stats), ...)` (`runs.rows.Tally` sums
     the rows); `check_thresholds(values)` turns the suite's thresholds and the measured values
     into pass/fail rows.
@@ -77,6 +89,8 @@ class ScoredRun:
     train: Sequence[Any]
     calibrator: Calibrator
     stats: ClientStats
+    dev_rows: Callable[[], Iterator[CaseRow]] = lambda: iter(())
+    dev: Callable[[], Iterable[Any]] = lambda: ()
 
     def check_thresholds(self, values: Mapping[str, float | None]) -> list[ThresholdResult]:
         """Pass/fail rows of the suite's thresholds; a threshold on a value this run did not
@@ -104,3 +118,9 @@ class RunKind(Protocol):
     def parse(self, prompt: Prompt, completion: Completion) -> Answer: ...
 
     def summarize(self, run: ScoredRun) -> EvalEnvelope: ...
+
+
+def sent_splits(kind: RunKind) -> tuple[str, ...]:
+    """The splits `kind` has sent, in order: its `splits`, else the test split alone."""
+    splits: tuple[str, ...] = getattr(kind, "splits", DEFAULT_SPLITS)
+    return splits

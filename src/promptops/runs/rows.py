@@ -67,7 +67,7 @@ class CallFacts(BaseModel):
 
 
 class CaseRow(CallFacts):
-    """One answered evalset case (sample `sample` of the case at `index` in the test split):
+    """One answered evalset case (sample `sample` of the case at `index` in its `split`):
     the case, the raw output and the kind's parsed answer (`predicted`, None when invalid or
     failed). `resent` marks a case sent again after an earlier run ended in a transient error."""
 

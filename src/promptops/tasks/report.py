@@ -4,8 +4,6 @@ cache counts) goes into the document, so report.md is byte-stable for identical 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from promptops.reports.document import (
     Banner,
     BulletList,
@@ -21,7 +19,6 @@ from promptops.reports.document import (
     Text,
     span,
 )
-from promptops.runs.folder import write_atomic
 from promptops.tasks import summary as ts
 
 
@@ -273,13 +270,3 @@ def document(summary: ts.TaskSummary) -> Document:
         sections=tuple(x for x in sections if x is not None),
         footer="promptops",
     )
-
-
-def write_task_reports(summary: ts.TaskSummary, out_dir: Path) -> list[Path]:
-    from promptops.reports.render import render_html, render_markdown
-
-    doc = document(summary)
-    md, html = out_dir / "report.md", out_dir / "report.html"
-    write_atomic(md, render_markdown(doc))
-    write_atomic(html, render_html(doc))
-    return [md, html]

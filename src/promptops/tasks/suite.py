@@ -1,5 +1,5 @@
 """A binary or scoring suite: `evalsets/NAME.yaml`, like a classification suite, with the
-task's own metrics for `primary_metric` and `thresholds`.
+task's own metrics for `primary_metric` and `thresholds` (the run kinds' `suite_model`).
 
 A threshold is written `{metric: ">= 0.6"}` or `{metric: {min: 0.6}}`; the metric must be one
 the task reports (or `invalid_rate`, `error_rate`).
@@ -8,14 +8,13 @@ the task reports (or `invalid_rate`, `error_rate`).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from promptops.evals.suite import LeakagePolicy, PiiPolicy, SplitFractionsModel
 from promptops.llm.profile import EndpointOverrides
-from promptops.suites import Bound, SuiteFile, load_suite
+from promptops.suites import Bound, SuiteFile
 from promptops.tasks.binary import DEFAULT_TARGET_PRECISION
 
 _BOUND = re.compile(r"^\s*(>=|<=)\s*([-+]?\d+(?:\.\d*)?)\s*$")
@@ -63,7 +62,3 @@ class TaskSuite(SuiteFile):
                 bound = {"min" if op == ">=" else "max": float(number)}
             out[key] = bound
         return out
-
-
-def resolve_task_suite(ref: str) -> tuple[TaskSuite, Path]:
-    return load_suite(ref, TaskSuite)

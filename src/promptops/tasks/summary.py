@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from promptops.runs import summary as s
+from promptops.runs.envelope import EvalEnvelope
 
 
 class _Model(BaseModel):
@@ -78,23 +79,17 @@ class Agreement(_Model):
     n_cases: int
 
 
-class TaskSummary(_Model):
-    schema_version: int = 1
+class TaskSummary(EvalEnvelope):
+    """The envelope (`kind` is the task) and the binary or scoring payload."""
+
     kind: Literal["binary", "scoring"]
-    suite: str
-    prompt: s.PromptInfo
-    model: s.ModelInfo
-    evalset: s.EvalsetInfo
-    n_cases: int  # test cases
-    n_errors: int
-    n_invalid: int
     primary_metric: str
     higher_is_better: bool
     metrics: dict[str, float | None]
     intervals: dict[str, TaskInterval]
     positive_label: str | None = None
     threshold: float | None = None
-    threshold_source: str | None = None  # "dev split (n cases)" or "default 0.5: no dev split"
+    threshold_source: str | None = None  # max F1 on the dev split, or the default and why
     target_precision: float | None = None
     score_range: tuple[float, float] | None = None
     baselines: list[TaskBaseline]
@@ -102,10 +97,5 @@ class TaskSummary(_Model):
     slices: list[TaskSlice]
     worst_cases: list[TaskCase]
     invalid_cases: list[TaskCase]
-    calibration: list[CalibrationPoint] = []
+    calibration: list[CalibrationPoint] = Field(default_factory=list)
     repeats: Agreement | None = None
-    findings: list[s.Finding]
-    thresholds: list[s.ThresholdResult]
-    passed: bool
-    usage: s.Usage
-    volatile: s.Volatile
