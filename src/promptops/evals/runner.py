@@ -133,7 +133,7 @@ def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> P
     suite = cast(RunSuite, loaded)  # Suite, or a kind's suite model: both have these fields
     prompt = suite.prompt_from(suite.prompt, options.prompt)
     kind = kind_of(prompt, kinds)
-    if kind.name == "classification":  # the other kinds check their own baselines
+    if kind.name == "classification" and isinstance(suite, Suite):  # others check their own
         for name in suite.baselines:
             BASELINES.get(name, where=f"{suite_path}: baselines")
     path = options.evalset or suite.path_of(suite.evalset)
