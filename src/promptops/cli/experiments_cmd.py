@@ -70,17 +70,23 @@ def grid_command(
     return 0
 
 
+def _run_suite(suite_ref: str) -> object:
+    """The suite as its run kind validates it (a binary suite is not a classification one)."""
+    from promptops.evals.runner import load_run_suite
+    from promptops.lifecycle import run_kinds
+
+    return load_run_suite(suite_ref, run_kinds())
+
+
 def against_baseline_code(suite_ref: str, comparison: ComparisonSummary) -> int:
     """The exit code of `--against-baseline`: with `non_inferiority_margin` in the suite,
     non-inferiority decides; else "significantly worse" fails, as before."""
-    from promptops.evals.suite import resolve_suite
-
-    suite, _ = resolve_suite(suite_ref)
-    if suite.non_inferiority_margin is None:
+    margin = getattr(_run_suite(suite_ref), "non_inferiority_margin", None)
+    if margin is None:
         return comparison.exit_code
     from promptops.experiments.noninferiority import decide
 
-    result = decide(comparison, suite.non_inferiority_margin)
+    result = decide(comparison, margin)
     mark = "PASS" if result.passed else "FAIL"
     typer.echo(f"  {mark} {result.sentence()}")
     return 0 if result.passed and comparison.verdict.b_passed else 1
@@ -88,10 +94,10 @@ def against_baseline_code(suite_ref: str, comparison: ComparisonSummary) -> int:
 
 def after_run(suite_ref: str, run_folder: Path, mlflow: str | None) -> int:
     """Business cost (when the suite declares costs) and MLflow logging of a finished run."""
-    from promptops.evals.suite import resolve_suite
+    from promptops.evals.suite import Suite
 
-    suite, _ = resolve_suite(suite_ref)
-    if suite.costs is not None:
+    suite = _run_suite(suite_ref)
+    if isinstance(suite, Suite) and suite.costs is not None:
         from promptops.experiments.costing import profile_prices, run_business_cost
         from promptops.runs.folder import SUMMARY
         from promptops.runs.summary import ClassificationSummary

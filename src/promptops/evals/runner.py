@@ -160,6 +160,15 @@ def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> P
     )
 
 
+def load_run_suite(
+    suite_ref: str, kinds: Registry[RunKind], options: EvalOptions | None = None
+) -> SuiteFile:
+    """The suite validated by the model of the kind that scores its prompt."""
+    options = options or EvalOptions()
+    suite, _ = load_suite(suite_ref, _suite_model(suite_ref, options, kinds))
+    return suite
+
+
 def _suite_model(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> type[SuiteFile]:
     """The suite model of the kind that scores the suite's prompt (`suite_model`, else
     `Suite`); a problem found here is left to the full load and its checks to report."""
