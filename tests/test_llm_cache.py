@@ -15,7 +15,7 @@ import pytest
 from _llm_util import LABELS, labelled_case, profile_for
 from promptops.llm.cache import CACHE_DIR_ENV, ResponseCache, cache_key, default_cache_path
 from promptops.llm.client import LLMClient
-from promptops.llm.types import ChatRequest, Completion, Usage
+from promptops.llm.types import ChatRequest, Completion, TokenCounts
 from promptops.testing import FakeOpenAIServer, FaultPlan
 
 SECRET = "sk-test-5ecret-DO-NOT-STORE-9f8e7d"
@@ -38,7 +38,7 @@ def test_round_trip_keeps_every_answer_field(tmp_path: Path) -> None:
         label="beta",
         label_probs={"alpha": 0.1, "beta": 0.9},
         finish_reason="stop",
-        usage=Usage(12, 3),
+        usage=TokenCounts(12, 3),
         cost_usd=0.0042,
         latency_s=0.25,
         model="m-1",

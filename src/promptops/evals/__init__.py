@@ -6,10 +6,10 @@ it, so importing this package stays cheap.
 
 from __future__ import annotations
 
-from promptops.evals.baselines import BASELINES, BaselineResult, run_baselines
+from promptops.evals.baselines import BASELINES, BaselinePredictions, run_baselines
 from promptops.evals.checks import (
+    CaseProblem,
     ClassBalance,
-    Finding,
     LeakagePair,
     LeakageReport,
     PiiFinding,
@@ -47,14 +47,14 @@ from promptops.metrics.power import connor_mde, connor_n, connor_power, miettine
 
 __all__ = [
     "BASELINES",
-    "BaselineResult",
+    "BaselinePredictions",
     "Case",
+    "CaseProblem",
     "ClassBalance",
     "ClassScores",
     "ClassificationScores",
     "ConfidenceInterval",
     "Decision",
-    "Finding",
     "LeakagePair",
     "LeakageReport",
     "McNemarResult",

@@ -40,7 +40,7 @@ BaselineFit = Callable[[Sequence[str], Sequence[str], Sequence[str], int], Predi
 
 
 @dataclass(frozen=True)
-class BaselineResult:
+class BaselinePredictions:
     """Predictions (and probabilities in label order) for the evaluated cases in evalset
     order, or why there are none."""
 
@@ -175,7 +175,7 @@ def run_baselines(
     eval_split: str = "test",
     train_split: str = "train",
     seed: int = 0,
-) -> list[BaselineResult]:
+) -> list[BaselinePredictions]:
     """Fit each named baseline on `train_split` and predict the `eval_split` cases.
 
     `cases` is iterated once to collect the train split and once more per fitted baseline
@@ -216,7 +216,7 @@ def fit_baselines(
     names: Sequence[str] | None = None,
     train_split: str = "train",
     seed: int = 0,
-) -> list[BaselineResult]:
+) -> list[BaselinePredictions]:
     """Fit each named baseline on the labelled `train` cases and predict the `n_evaluated`
     `evaluated` cases (iterated once per fitted baseline), for a caller that already holds
     the train split."""
@@ -233,7 +233,7 @@ def fit_baselines(
     for name in names:
         if problem is not None and not (name == "majority" and train):
             results.append(
-                BaselineResult(name, tuple(labels), n_evaluated, None, None, error=problem)
+                BaselinePredictions(name, tuple(labels), n_evaluated, None, None, error=problem)
             )
             continue
         started = time.perf_counter()
@@ -242,6 +242,6 @@ def fit_baselines(
         codes = _argmax_codes(proba)
         elapsed = time.perf_counter() - started
         results.append(
-            BaselineResult(name, tuple(labels), n_evaluated, codes, proba, None, elapsed)
+            BaselinePredictions(name, tuple(labels), n_evaluated, codes, proba, None, elapsed)
         )
     return results

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from promptops.evals import metrics as m
 from promptops.evals import paired, stats
-from promptops.evals.baselines import BaselineResult as FitResult
+from promptops.evals.baselines import BaselinePredictions as FitResult
 from promptops.evals.cells import tally
 from promptops.evals.columns import TestColumns
 from promptops.evals.results import MISSING, Outcomes

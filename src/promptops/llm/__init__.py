@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from promptops.llm.client import EMBEDDED_BASE_URL, ClientStats, LLMClient
     from promptops.llm.profile import EndpointOverrides, EndpointProfile, Prices, resolve_profile
     from promptops.llm.retry import TRANSIENT_KINDS, MalformedResponseError
-    from promptops.llm.types import ChatRequest, Completion, Usage
+    from promptops.llm.types import ChatRequest, Completion, TokenCounts
 
 _WHERE = {
     "ChatRequest": "types",
@@ -33,7 +33,7 @@ _WHERE = {
     "Prices": "profile",
     "ResponseCache": "cache",
     "TRANSIENT_KINDS": "retry",
-    "Usage": "types",
+    "TokenCounts": "types",
     "calibrate": "calibration",
     "content_free_prior": "calibration",
     "resolve_profile": "profile",
@@ -51,7 +51,7 @@ __all__ = [
     "MalformedResponseError",
     "Prices",
     "ResponseCache",
-    "Usage",
+    "TokenCounts",
     "calibrate",
     "content_free_prior",
     "resolve_profile",

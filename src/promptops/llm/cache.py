@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from promptops.errors import ConfigError
-from promptops.llm.types import Completion, Usage
+from promptops.llm.types import Completion, TokenCounts
 
 CACHE_DIR_ENV = "PROMPTOPS_CACHE_DIR"
 CACHE_FILE = "responses.sqlite3"
@@ -148,7 +148,7 @@ def _decode(value: str) -> Completion:
         label_probs=data["label_probs"],
         invalid=data["invalid"],
         finish_reason=data["finish_reason"],
-        usage=Usage(data["prompt_tokens"], data["completion_tokens"]),
+        usage=TokenCounts(data["prompt_tokens"], data["completion_tokens"]),
         cost_usd=data["cost_usd"],
         latency_s=data["latency_s"],
         cached=True,

@@ -34,7 +34,7 @@ from promptops.llm.parse import parse_choice
 from promptops.llm.profile import EndpointProfile
 from promptops.llm.ratelimit_headers import RateHeaders, read_rate_headers
 from promptops.llm.retry import BackoffPolicy, MalformedResponseError, RetryDecision, should_retry
-from promptops.llm.types import ChatRequest, Completion, Usage
+from promptops.llm.types import ChatRequest, Completion, TokenCounts
 
 EMBEDDED_BASE_URL = "http://embedded.local/v1"
 TOP_LOGPROBS = 20
@@ -300,7 +300,7 @@ class LLMClient:
         completion = body.get("max_tokens") or self._completion_tokens
         return chars * self._tokens_per_char + float(completion)
 
-    def _learn_tokens(self, chars: int, usage: Usage) -> None:
+    def _learn_tokens(self, chars: int, usage: TokenCounts) -> None:
         """Tokens per prompt character and completion tokens, as `usage` reports them."""
         if usage.prompt_tokens > 0 and chars > 0:
             self._tokens_per_char += 0.1 * (usage.prompt_tokens / chars - self._tokens_per_char)
@@ -318,7 +318,7 @@ class LLMClient:
         choice = choices[0]
         parsed = parse_choice(choice, req.labels)
         usage = response.get("usage")
-        tokens = Usage(
+        tokens = TokenCounts(
             prompt_tokens=_count(usage, "prompt_tokens"),
             completion_tokens=_count(usage, "completion_tokens"),
         )

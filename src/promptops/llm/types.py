@@ -34,7 +34,7 @@ class ChatRequest:
 
 
 @dataclass
-class Usage:
+class TokenCounts:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -58,7 +58,7 @@ class Completion:
     raw_label_probs: dict[str, float] | None = None  # before calibration, when calibrated
     invalid: bool = False
     finish_reason: str | None = None
-    usage: Usage = field(default_factory=Usage)
+    usage: TokenCounts = field(default_factory=TokenCounts)
     cost_usd: float = 0.0
     latency_s: float = 0.0
     cached: bool = False
