@@ -268,7 +268,7 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install promptops
+      - run: pip install 'promptops[local]'
       - run: promptops eval {name} --out reports/runs/ci
       - if: always()
         run: cat reports/runs/ci/report.md >> "$GITHUB_STEP_SUMMARY" || true
