@@ -37,7 +37,7 @@ from promptops.reports.document import (
 )
 from promptops.runs.envelope import EvalEnvelope, ThresholdResult
 from promptops.runs.kinds import ScoredRun
-from promptops.runs.rows import CaseRow
+from promptops.runs.rows import CaseRow, Tally
 from promptops.tasks.casework import TaskRow
 
 
@@ -172,6 +172,40 @@ def verdict_checks(
             )
         )
     return checks
+
+
+def summary_fields(
+    run: ScoredRun,
+    rows: list[TaskRow],
+    payload: Mapping[str, Any],
+    primary: str,
+    measured: Mapping[str, float | None],
+    invalid_rate: float,
+) -> dict[str, Any]:
+    """The fields every text kind's summary shares: header, tally, the payload's headline parts
+    and the verdict (thresholds on `measured` plus error and invalid rates, then `must_beat`)."""
+    n = len(rows)
+    checked = {
+        **measured,
+        "error_rate": sum(r.output is None for r in rows) / n if n else 0.0,
+        "invalid_rate": invalid_rate,
+    }
+    checks = verdict_checks(run, checked, payload["baselines"])
+    tally = Tally()
+    for r in run.rows():
+        tally.add(r)
+    return {
+        **run.header.fields(),
+        **tally.fields(run.stats),
+        "primary_metric": primary,
+        "metrics": payload["metrics"],
+        "intervals": payload["intervals"],
+        "baselines": payload["baselines"],
+        "slices": payload["slices"],
+        "worst_cases": payload["worst_cases"],
+        "thresholds": checks,
+        "passed": all(t.passed for t in checks),
+    }
 
 
 def task_document(
