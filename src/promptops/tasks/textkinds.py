@@ -18,6 +18,7 @@ from pydantic import Field
 from promptops.errors import EvalsetError
 from promptops.reports import fmt
 from promptops.reports.common import (
+    eval_meta,
     findings_section,
     footer,
     run_details,
@@ -255,22 +256,10 @@ def _repeats(s: TaskSummary) -> list[Section]:
 
 
 def _meta(s: TaskSummary) -> tuple[tuple[str, Span], ...]:
-    splits = ", ".join(f"{name} {fmt.count(n)}" for name, n in sorted(s.evalset.n_by_split.items()))
-    return (
-        ("Prompt", span(f"{s.prompt.identity} (content hash {s.prompt.content_hash})")),
-        (
-            "Model",
-            span(
-                f"{s.model.model} via profile {s.model.profile}, "
-                f"temperature {fmt.num(s.model.temperature, 2)}"
-            ),
-        ),
-        (
-            "Evalset",
-            span(
-                f"{s.evalset.path} (sha256 {s.evalset.sha256[:16]}), {fmt.count(s.n_cases)} "
-                f"test cases scored ({splits}); errors {fmt.count(s.n_errors)}, invalid "
-                f"{fmt.count(s.n_invalid)}"
-            ),
+    return eval_meta(
+        s,
+        lambda splits: (
+            f"{fmt.count(s.n_cases)} test cases scored ({splits}); errors "
+            f"{fmt.count(s.n_errors)}, invalid {fmt.count(s.n_invalid)}"
         ),
     )
