@@ -151,6 +151,16 @@ def settings_of(suite: Any, key: str, model: Any) -> Any:
         raise EvalsetError(f"{first['msg']}", where=f"evalsets/{suite.name}.yaml: {where}") from exc
 
 
+def resampling(suite: Any) -> dict[str, Any]:
+    """The suite's statistics settings, as the text kinds' evaluate functions take them."""
+    return {
+        "alpha": suite.alpha,
+        "n_resamples": suite.bootstrap_samples,
+        "seed": suite.seed,
+        "worst_cases": suite.worst_cases,
+    }
+
+
 def verdict_checks(
     run: ScoredRun, measured: Mapping[str, float | None], baselines: list[dict[str, Any]]
 ) -> list[ThresholdResult]:

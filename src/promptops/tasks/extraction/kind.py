@@ -17,6 +17,7 @@ from promptops.tasks.textkinds import (
     ExtractionSummary,
     TaskRowModel,
     repeat_agreement,
+    resampling,
     scored_rows,
     settings_of,
     summary_fields,
@@ -63,10 +64,7 @@ class Extraction:
             run.prompt.output_schema,
             settings,
             primary=primary,
-            alpha=suite.alpha,
-            n_resamples=suite.bootstrap_samples,
-            seed=suite.seed,
-            worst_cases=suite.worst_cases,
+            **resampling(suite),
         )
         payload = result.payload()
         metrics = payload["metrics"]

@@ -24,6 +24,7 @@ from promptops.tasks.textkinds import (
     GenerationSummary,
     TaskRowModel,
     repeat_agreement,
+    resampling,
     scored_rows,
     settings_of,
     summary_fields,
@@ -81,10 +82,7 @@ class Generation:
             grades=grades,
             judge_raw=raw,
             primary=primary,
-            alpha=suite.alpha,
-            n_resamples=suite.bootstrap_samples,
-            seed=suite.seed,
-            worst_cases=suite.worst_cases,
+            **resampling(suite),
         )
         payload = result.payload()
         return GenerationSummary(
