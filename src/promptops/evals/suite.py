@@ -85,13 +85,18 @@ ThresholdMetric = Literal[
 ]
 
 
-class Suite(SuiteFile):
+class PromptSuite(SuiteFile):
+    """What every suite over an evalset names first: the prompt, the evalset, the endpoint."""
+
     name: str
     description: str = ""
     prompt: str
     evalset: str
     profile: str = "embedded"
     endpoint: EndpointOverrides = Field(default_factory=EndpointOverrides)
+
+
+class Suite(PromptSuite):
     primary_metric: PrimaryMetric = "macro_f1"
     thresholds: dict[ThresholdMetric, Bound] = Field(default_factory=dict)
     must_beat: Literal["none", "majority", "best"] = Field(

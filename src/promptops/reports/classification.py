@@ -12,6 +12,7 @@ from promptops.reports import fmt
 from promptops.reports.common import (
     columns,
     cut,
+    eval_meta,
     findings_section,
     footer,
     run_details,
@@ -83,23 +84,10 @@ def classification_document(s: ClassificationSummary) -> Document:
 
 def _meta(s: ClassificationSummary) -> tuple[tuple[str, Span], ...]:
     calibration = "" if s.model.calibration == "none" else f", calibration {s.model.calibration}"
-    splits = ", ".join(f"{name} {fmt.count(n)}" for name, n in sorted(s.evalset.n_by_split.items()))
-    return (
-        ("Prompt", span(f"{s.prompt.identity} (content hash {s.prompt.content_hash})")),
-        (
-            "Model",
-            span(
-                f"{s.model.model} via profile {s.model.profile}, "
-                f"temperature {fmt.num(s.model.temperature, 2)}{calibration}"
-            ),
-        ),
-        (
-            "Evalset",
-            span(
-                f"{s.evalset.path} (sha256 {s.evalset.sha256[:16]}), {fmt.count(s.n_cases)} cases"
-                + (f" ({splits})" if splits else "")
-            ),
-        ),
+    return eval_meta(
+        s,
+        lambda splits: f"{fmt.count(s.n_cases)} cases" + (f" ({splits})" if splits else ""),
+        calibration,
     )
 
 

@@ -22,6 +22,7 @@ from promptops.reports.document import (
     para,
     span,
 )
+from promptops.runs.envelope import EvalEnvelope
 from promptops.runs.summary import Finding, ThresholdResult, Usage
 
 CELL_LIMIT = 200  # Markdown table cells; the HTML page clips at its own, longer limit
@@ -133,6 +134,25 @@ def run_details(
         rows += [("Prompt / completion tokens", tokens), ("Cost", fmt.money(usage.cost_usd))]
     table = Table(("Detail", "Value"), tuple((span(k), Num(x)) for k, x in rows))
     return Section("run", "Run details", (table,), volatile=True)
+
+
+def eval_meta(
+    s: EvalEnvelope, cases: Callable[[str], str], model_note: str = ""
+) -> tuple[tuple[str, Span], ...]:
+    """The header lines of an evalset run's report: prompt, model, evalset. `cases` words the
+    case counts from the per-split counts ("" when the evalset has no splits)."""
+    splits = ", ".join(f"{name} {fmt.count(n)}" for name, n in sorted(s.evalset.n_by_split.items()))
+    return (
+        ("Prompt", span(f"{s.prompt.identity} (content hash {s.prompt.content_hash})")),
+        (
+            "Model",
+            span(
+                f"{s.model.model} via profile {s.model.profile}, "
+                f"temperature {fmt.num(s.model.temperature, 2)}{model_note}"
+            ),
+        ),
+        ("Evalset", span(f"{s.evalset.path} (sha256 {s.evalset.sha256[:16]}), {cases(splits)}")),
+    )
 
 
 def footer(source: str, schema_version: int) -> str:

@@ -84,6 +84,24 @@ class Paired:
         }
 
 
+def baseline_entries(
+    baselines: Mapping[str, Mapping[str, Any]],
+    descriptions: Mapping[str, str],
+    comparisons: Sequence[Paired],
+) -> list[dict[str, Any]]:
+    """The summary's baseline list: each baseline's metrics and its paired test against the
+    prompt (None where it had none)."""
+    return [
+        {
+            "name": name,
+            "description": descriptions[name],
+            "metrics": metrics,
+            "paired": next((c.to_dict() for c in comparisons if c.a == name), None),
+        }
+        for name, metrics in baselines.items()
+    ]
+
+
 def paired(
     metric: str,
     names: tuple[str, str],

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from promptops.evals.evalset import Case
+from promptops.evals.summarize import decision_model
 from promptops.prompts import Prompt
 from promptops.runs import summary as s
 from promptops.tasks import binary as b
@@ -145,23 +146,6 @@ def intervals(metrics: Metrics, test: Scored, suite: TaskSuite) -> dict[str, ts.
     return out
 
 
-def _decision(d: Any) -> s.PairedDecision:
-    return s.PairedDecision(
-        metric=d.metric,
-        test=d.test,
-        diff=d.diff,
-        p_value=d.p_value,
-        alpha=d.alpha,
-        outcome=d.outcome,
-        n=d.n,
-        discordant=d.discordant,
-        smallest_p=d.smallest_p,
-        mde=d.mde,
-        power=d.power,
-        mde_method=d.mde_method,
-    )
-
-
 def baseline_rows(
     fitted: Sequence[Fitted],
     metrics: Metrics,
@@ -214,7 +198,7 @@ def baseline_rows(
             diff=pt.diff,
             low=pt.low,
             high=pt.high,
-            decision=_decision(pt.decision),
+            decision=decision_model(pt.decision),
             mcnemar_mid_p=None if pt.mcnemar is None else pt.mcnemar.mid_p,
             prompt_better=pt.b_better,
             prompt_worse=pt.b_worse,

@@ -4,6 +4,7 @@ slice table. Payload dicts, not run objects, so a report renders from summary.js
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -116,3 +117,8 @@ def slices_section(
     ]
     table = Table(("Tag", "Cases", *(label for _, label in columns)), tuple(rows))
     return Section("slices", "Slices", (table,))
+
+
+def shown(value: Any) -> str:
+    """An expected value as the report prints it: text as is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

@@ -12,21 +12,14 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from promptops.evals.suite import LeakagePolicy, PiiPolicy, SplitFractionsModel
-from promptops.llm.profile import EndpointOverrides
-from promptops.suites import Bound, SuiteFile
+from promptops.evals.suite import LeakagePolicy, PiiPolicy, PromptSuite, SplitFractionsModel
+from promptops.suites import Bound
 from promptops.tasks.binary import DEFAULT_TARGET_PRECISION
 
 _BOUND = re.compile(r"^\s*(>=|<=)\s*([-+]?\d+(?:\.\d*)?)\s*$")
 
 
-class TaskSuite(SuiteFile):
-    name: str
-    description: str = ""
-    prompt: str
-    evalset: str
-    profile: str = "embedded"
-    endpoint: EndpointOverrides = Field(default_factory=EndpointOverrides)
+class TaskSuite(PromptSuite):
     primary_metric: str | None = None  # None: the task's (pr_auc, mae)
     thresholds: dict[str, Bound] = Field(default_factory=dict)
     must_beat: Literal["none", "first", "best"] = Field(

@@ -18,6 +18,7 @@ from pydantic import Field
 from promptops.errors import EvalsetError
 from promptops.reports import fmt
 from promptops.reports.common import (
+    eval_meta,
     findings_section,
     footer,
     run_details,
@@ -37,7 +38,7 @@ from promptops.reports.document import (
 )
 from promptops.runs.envelope import EvalEnvelope, ThresholdResult
 from promptops.runs.kinds import ScoredRun
-from promptops.runs.rows import CaseRow
+from promptops.runs.rows import CaseRow, Tally
 from promptops.tasks.casework import TaskRow
 
 
@@ -150,6 +151,16 @@ def settings_of(suite: Any, key: str, model: Any) -> Any:
         raise EvalsetError(f"{first['msg']}", where=f"evalsets/{suite.name}.yaml: {where}") from exc
 
 
+def resampling(suite: Any) -> dict[str, Any]:
+    """The suite's statistics settings, as the text kinds' evaluate functions take them."""
+    return {
+        "alpha": suite.alpha,
+        "n_resamples": suite.bootstrap_samples,
+        "seed": suite.seed,
+        "worst_cases": suite.worst_cases,
+    }
+
+
 def verdict_checks(
     run: ScoredRun, measured: Mapping[str, float | None], baselines: list[dict[str, Any]]
 ) -> list[ThresholdResult]:
@@ -172,6 +183,40 @@ def verdict_checks(
             )
         )
     return checks
+
+
+def summary_fields(
+    run: ScoredRun,
+    rows: list[TaskRow],
+    payload: Mapping[str, Any],
+    primary: str,
+    measured: Mapping[str, float | None],
+    invalid_rate: float,
+) -> dict[str, Any]:
+    """The fields every text kind's summary shares: header, tally, the payload's headline parts
+    and the verdict (thresholds on `measured` plus error and invalid rates, then `must_beat`)."""
+    n = len(rows)
+    checked = {
+        **measured,
+        "error_rate": sum(r.output is None for r in rows) / n if n else 0.0,
+        "invalid_rate": invalid_rate,
+    }
+    checks = verdict_checks(run, checked, payload["baselines"])
+    tally = Tally()
+    for r in run.rows():
+        tally.add(r)
+    return {
+        **run.header.fields(),
+        **tally.fields(run.stats),
+        "primary_metric": primary,
+        "metrics": payload["metrics"],
+        "intervals": payload["intervals"],
+        "baselines": payload["baselines"],
+        "slices": payload["slices"],
+        "worst_cases": payload["worst_cases"],
+        "thresholds": checks,
+        "passed": all(t.passed for t in checks),
+    }
 
 
 def task_document(
@@ -221,22 +266,10 @@ def _repeats(s: TaskSummary) -> list[Section]:
 
 
 def _meta(s: TaskSummary) -> tuple[tuple[str, Span], ...]:
-    splits = ", ".join(f"{name} {fmt.count(n)}" for name, n in sorted(s.evalset.n_by_split.items()))
-    return (
-        ("Prompt", span(f"{s.prompt.identity} (content hash {s.prompt.content_hash})")),
-        (
-            "Model",
-            span(
-                f"{s.model.model} via profile {s.model.profile}, "
-                f"temperature {fmt.num(s.model.temperature, 2)}"
-            ),
-        ),
-        (
-            "Evalset",
-            span(
-                f"{s.evalset.path} (sha256 {s.evalset.sha256[:16]}), {fmt.count(s.n_cases)} "
-                f"test cases scored ({splits}); errors {fmt.count(s.n_errors)}, invalid "
-                f"{fmt.count(s.n_invalid)}"
-            ),
+    return eval_meta(
+        s,
+        lambda splits: (
+            f"{fmt.count(s.n_cases)} test cases scored ({splits}); errors "
+            f"{fmt.count(s.n_errors)}, invalid {fmt.count(s.n_invalid)}"
         ),
     )

@@ -18,7 +18,14 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from promptops.errors import EvalsetError
-from promptops.tasks.casework import Paired, TaskRow, interval_dict, paired, slices
+from promptops.tasks.casework import (
+    Paired,
+    TaskRow,
+    baseline_entries,
+    interval_dict,
+    paired,
+    slices,
+)
 from promptops.tasks.extraction.gazetteer import fit_gazetteer
 from promptops.tasks.extraction.normalize import FieldNormalization, declared_steps
 from promptops.tasks.extraction.scoring import (
@@ -138,15 +145,7 @@ class ExtractionRun:
             "metrics": self.metrics.flat(),
             "intervals": self.intervals,
             "normalization": self.normalization,
-            "baselines": [
-                {
-                    "name": name,
-                    "description": BASELINE_DESCRIPTIONS[name],
-                    "metrics": metrics,
-                    "paired": next((c.to_dict() for c in self.comparisons if c.a == name), None),
-                }
-                for name, metrics in self.baselines.items()
-            ],
+            "baselines": baseline_entries(self.baselines, BASELINE_DESCRIPTIONS, self.comparisons),
             "slices": self.slices,
             "worst_cases": self.worst,
         }

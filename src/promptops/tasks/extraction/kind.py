@@ -10,7 +10,6 @@ from promptops.llm.types import Completion
 from promptops.prompts import Prompt
 from promptops.reports.document import Document
 from promptops.runs.kinds import Answer, ScoredRun
-from promptops.runs.rows import Tally
 from promptops.tasks.extraction.evaluate import ExtractionSettings, evaluate_extraction
 from promptops.tasks.extraction.scoring import parse_answer
 from promptops.tasks.extraction.sections import extraction_sections
@@ -18,11 +17,12 @@ from promptops.tasks.textkinds import (
     ExtractionSummary,
     TaskRowModel,
     repeat_agreement,
+    resampling,
     scored_rows,
     settings_of,
+    summary_fields,
     task_document,
     train_rows,
-    verdict_checks,
 )
 
 
@@ -64,32 +64,15 @@ class Extraction:
             run.prompt.output_schema,
             settings,
             primary=primary,
-            alpha=suite.alpha,
-            n_resamples=suite.bootstrap_samples,
-            seed=suite.seed,
-            worst_cases=suite.worst_cases,
+            **resampling(suite),
         )
         payload = result.payload()
-        n = len(rows)
-        errors = sum(r.output is None for r in rows)
-        measured: dict[str, float | None] = {
-            k: v for k, v in payload["metrics"].items() if isinstance(v, float)
-        }
-        measured["error_rate"] = errors / n if n else 0.0
-        measured["invalid_rate"] = 1 - payload["metrics"]["schema_valid_rate"]
-        checks = verdict_checks(run, measured, payload["baselines"])
-        tally = Tally()
-        for r in run.rows():
-            tally.add(r)
+        metrics = payload["metrics"]
+        measured = {k: v for k, v in metrics.items() if isinstance(v, float)}
         return ExtractionSummary(
-            **run.header.fields(),
-            **tally.fields(run.stats),
-            primary_metric=primary,
-            metrics=payload["metrics"],
-            intervals=payload["intervals"],
-            baselines=payload["baselines"],
-            slices=payload["slices"],
-            worst_cases=payload["worst_cases"],
+            **summary_fields(
+                run, rows, payload, primary, measured, 1 - metrics["schema_valid_rate"]
+            ),
             normalization=payload["normalization"],
             settings={
                 **settings.model_dump(mode="json"),
@@ -98,8 +81,6 @@ class Extraction:
             repeats=repeat_agreement(
                 run, lambda row: json.dumps(row.predicted, sort_keys=True, ensure_ascii=False)
             ),
-            thresholds=checks,
-            passed=all(t.passed for t in checks),
         )
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +18,7 @@ from promptops.reports.document import (
     Table,
     span,
 )
-from promptops.tasks.sectionparts import baselines_section, metric_table, slices_section
+from promptops.tasks.sectionparts import baselines_section, metric_table, shown, slices_section
 
 HEADLINE = (
     ("field_f1", "Field F1 (micro)"),
@@ -100,10 +99,6 @@ def _fields(payload: Mapping[str, Any]) -> Section:
     return Section("fields", "Per-field scores", tuple(blocks))
 
 
-def _show(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
 def _worst(payload: Mapping[str, Any]) -> Section | None:
     worst = payload.get("worst_cases") or []
     if not worst:
@@ -113,7 +108,7 @@ def _worst(payload: Mapping[str, Any]) -> Section | None:
             span(w["id"]),
             cut(w["problem"]),
             cut(w["input"]),
-            cut(_show(w["expected"])),
+            cut(shown(w["expected"])),
             cut("(no answer)" if w["raw_output"] is None else w["raw_output"]),
         )
         for w in worst

@@ -20,7 +20,14 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from promptops.errors import EvalsetError
-from promptops.tasks.casework import Paired, TaskRow, interval_dict, paired, slices
+from promptops.tasks.casework import (
+    Paired,
+    TaskRow,
+    baseline_entries,
+    interval_dict,
+    paired,
+    slices,
+)
 from promptops.tasks.generation.assertions import (
     Answer,
     AssertionSpec,
@@ -107,15 +114,7 @@ class GenerationRun:
             "similarity_method": self.similarity_method,
             "assertions": self.assertions,
             "judge": self.judge,
-            "baselines": [
-                {
-                    "name": name,
-                    "description": BASELINE_DESCRIPTIONS[name],
-                    "metrics": metrics,
-                    "paired": next((c.to_dict() for c in self.comparisons if c.a == name), None),
-                }
-                for name, metrics in self.baselines.items()
-            ],
+            "baselines": baseline_entries(self.baselines, BASELINE_DESCRIPTIONS, self.comparisons),
             "slices": self.slices,
             "worst_cases": self.worst,
         }

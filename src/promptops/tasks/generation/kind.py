@@ -15,7 +15,6 @@ from promptops.prompts import Prompt, build_request, declared_variables
 from promptops.reports.document import Document
 from promptops.runs.kinds import Answer, ScoredRun
 from promptops.runs.lifecycle import open_client
-from promptops.runs.rows import Tally
 from promptops.tasks.casework import TaskRow
 from promptops.tasks.generation.evaluate import GenerationSettings, evaluate_generation
 from promptops.tasks.generation.judge import judge_variables, read_grade
@@ -25,11 +24,12 @@ from promptops.tasks.textkinds import (
     GenerationSummary,
     TaskRowModel,
     repeat_agreement,
+    resampling,
     scored_rows,
     settings_of,
+    summary_fields,
     task_document,
     train_rows,
-    verdict_checks,
 )
 
 _PRIMARY = ("rouge1", "rouge2", "rouge_l", "bleu", "chrf")
@@ -82,37 +82,17 @@ class Generation:
             grades=grades,
             judge_raw=raw,
             primary=primary,
-            alpha=suite.alpha,
-            n_resamples=suite.bootstrap_samples,
-            seed=suite.seed,
-            worst_cases=suite.worst_cases,
+            **resampling(suite),
         )
         payload = result.payload()
-        n = len(rows)
-        measured: dict[str, float | None] = dict(payload["metrics"])
-        measured["error_rate"] = sum(r.output is None for r in rows) / n if n else 0.0
-        measured["invalid_rate"] = 0.0
-        tally = Tally()
-        for r in run.rows():
-            tally.add(r)
-        checks = verdict_checks(run, measured, payload["baselines"])
         return GenerationSummary(
-            **run.header.fields(),
-            **tally.fields(run.stats),
-            primary_metric=primary,
-            metrics=payload["metrics"],
-            intervals=payload["intervals"],
-            baselines=payload["baselines"],
-            slices=payload["slices"],
-            worst_cases=payload["worst_cases"],
+            **summary_fields(run, rows, payload, primary, payload["metrics"], 0.0),
             no_reference=payload["no_reference"],
             similarity_method=payload["similarity_method"],
             assertions=payload["assertions"],
             judge=payload["judge"],
             settings=settings.model_dump(mode="json", by_alias=True),
             repeats=repeat_agreement(run, lambda row: row.raw_output),
-            thresholds=checks,
-            passed=all(t.passed for t in checks),
         )
 
 

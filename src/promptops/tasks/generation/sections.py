@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from promptops.reports import fmt
 from promptops.reports.common import cut
 from promptops.reports.document import Block, Cell, Num, Paragraph, Section, Table, span
-from promptops.tasks.sectionparts import baselines_section, metric_table, slices_section
+from promptops.tasks.sectionparts import baselines_section, metric_table, shown, slices_section
 
 HEADLINE = (
     ("rouge1", "ROUGE-1 F (best reference, mean)"),
@@ -116,10 +115,6 @@ def _judge(payload: Mapping[str, Any]) -> Section | None:
     return Section("judge", "Rubric judge", tuple(Paragraph(span(t)) for t in lines))
 
 
-def _show(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
 def _worst(payload: Mapping[str, Any]) -> Section | None:
     worst = payload.get("worst_cases") or []
     if not worst:
@@ -137,7 +132,7 @@ def _worst(payload: Mapping[str, Any]) -> Section | None:
                 cut(", ".join(w["failed_checks"]) or "none"),
                 cut(judged or fmt.MISSING),
                 cut("(no answer)" if w["raw_output"] is None else w["raw_output"]),
-                cut(_show(w["expected"])),
+                cut(shown(w["expected"])),
             )
         )
     table = Table(
