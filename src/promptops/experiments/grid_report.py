@@ -41,6 +41,15 @@ def _ci(low: float | None, high: float | None, digits: int = 3) -> Num:
     return Num(f"[{low:,.{digits}f}, {high:,.{digits}f}]")
 
 
+# what a cell's mean score is, per task kind (classification: accuracy)
+MEAN_SCORE = {
+    "binary": "accuracy at each run's decision threshold",
+    "scoring": "1 - |error| / width of the range, invalid 0",
+    "extraction": "field F1 per case",
+    "generation": "ROUGE-L F-measure per case",
+}
+
+
 def cells_section(g: GridSummary) -> Section:
     business = any(c.business_per_1000 is not None for c in g.cells)
     headers = [
@@ -84,7 +93,7 @@ def cells_section(g: GridSummary) -> Section:
                 span(
                     f"{len(g.cells)} cells of suite {g.suite}; cost basis: {g.cost_basis}. "
                     "Mean score is the per-case score the pairwise tests compare "
-                    "(accuracy for classification)."
+                    f"({MEAN_SCORE.get(g.kind, 'accuracy for classification')})."
                 )
             ),
             Table(tuple(headers), tuple(rows)),
