@@ -160,3 +160,40 @@ def test_generation_is_rouge_l_against_the_best_reference(tmp_path: Path) -> Non
     assert scores.rows["a"].score == pytest.approx(direct["rougeL"].fmeasure)
     assert 0 < scores.rows["a"].score < 1
     assert scores.rows["b"].score == 0.0 and scores.rows["c"].score == 0.0
+
+
+def test_binary_grid_over_two_models_tests_decisions_at_each_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """1 prompt x 2 models: right/wrong at each cell's own dev-chosen threshold, so McNemar."""
+    from sklearn.metrics import f1_score
+
+    from promptops.experiments.scores import per_case_scores
+    from test_task_eval import _binary_project, leaning, yes_no
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROMPTOPS_CACHE_DIR", str(tmp_path / "cache"))
+    _binary_project(tmp_path, n=20)
+    sharp, blunt = leaning(0.5), leaning(0.0)
+
+    def extra(body: dict[str, Any], text: str) -> dict[str, Any]:
+        return (sharp if body["model"] == "sharp" else blunt)(body, text)  # type: ignore[no-any-return]
+
+    with FakeOpenAIServer(answer=yes_no, choice_extra=extra) as server:
+        args = ["eval", "flag", "--model", "sharp", "--model", "blunt", "--out", "grid"]
+        code, _, err = cli([*args, "--base-url", server.base_url], monkeypatch, capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "grid" / "grid.json").read_text())["summary"]
+    assert summary["primary_metric"] == "pr_auc" and summary["kind"] == "binary"
+    (pair,) = summary["pairs"]
+    assert pair["test"].startswith("McNemar") and pair["n_shared"] == 20
+    for cell in summary["cells"]:
+        run = json.loads((tmp_path / "grid" / cell["id"] / "summary.json").read_text())
+        assert cell["quality"] == run["intervals"]["pr_auc"]["estimate"]
+        rows = per_case_scores(tmp_path / "grid" / cell["id"]).rows
+        # the decisions the reader scores are the ones behind the run's own F1 (scikit-learn)
+        truth = [rows[i].expected == "yes" for i in sorted(rows)]
+        right = [rows[i].score == 1.0 for i in sorted(rows)]
+        decided = [t == r for t, r in zip(truth, right, strict=True)]
+        assert f1_score(truth, decided) == pytest.approx(run["metrics"]["f1"])
+        assert cell["mean_score"] == pytest.approx(sum(right) / 20)

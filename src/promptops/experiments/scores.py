@@ -142,7 +142,7 @@ def task_kind(run_folder: Path) -> str:
 
 
 def per_case_scores(run_folder: Path) -> CaseScores:
-    """The headline answer (sample 0) of every labelled case of a run folder, scored."""
+    """The headline answer (sample 0) of every labelled test case of a run folder, scored."""
     register_builtins()
     kind = task_kind(run_folder)
     reader = SCORE_READERS.get(kind, where=str(run_folder / PROMPT))
@@ -156,7 +156,11 @@ def per_case_scores(run_folder: Path) -> CaseScores:
             if not line.strip():
                 continue
             record = json.loads(line)
-            if int(record.get("sample", 0)) != 0 or record.get("expected") is None:
+            if (
+                int(record.get("sample", 0)) != 0
+                or record.get("expected") is None
+                or record.get("split", "test") != "test"  # binary runs keep dev answers too
+            ):
                 continue
             row = reader(record, context)
             rows[row.id] = row
