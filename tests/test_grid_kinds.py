@@ -197,3 +197,50 @@ def test_binary_grid_over_two_models_tests_decisions_at_each_threshold(
         decided = [t == r for t, r in zip(truth, right, strict=True)]
         assert f1_score(truth, decided) == pytest.approx(run["metrics"]["f1"])
         assert cell["mean_score"] == pytest.approx(sum(right) / 20)
+
+
+def test_scoring_grid_turns_mae_around_on_the_frontier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """1 prompt x 2 models on a scoring suite: MAE is lower-better, so the close model is
+    the best cell and alone on the frontier; per-case scores are 1 - |err| / 5."""
+    from promptops.testing.openai_server import last_user_message
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROMPTOPS_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "evalsets").mkdir()
+    (tmp_path / "prompts" / "rate.yaml").write_text(
+        "name: rate\nversion: 1.0.0\ntask: scoring\nrange: [0, 5]\n"
+        "messages:\n  - role: user\n    content: 'Rate {{ text }}'\n"
+    )
+    rows = [
+        {"id": f"{s}-{i}", "input": {"text": f"item {i % 5} of {s}"}, "expected": i % 5, "split": s}
+        for s, n in (("train", 10), ("test", 10))
+        for i in range(n)
+    ]
+    (tmp_path / "evalsets" / "rate.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "evalsets" / "rate.yaml").write_text(
+        "name: rate\nprompt: rate\nevalset: rate.jsonl\nbaselines: [train_mean]\n"
+        "bootstrap_samples: 200\n"
+    )
+
+    def answer(body: dict[str, Any]) -> str:
+        i = int(last_user_message(body).split()[2])
+        return str(i if body["model"] == "close" else min(5, i + 2))
+
+    with FakeOpenAIServer(answer=answer) as server:
+        args = ["eval", "rate", "--model", "close", "--model", "far", "--out", "grid"]
+        code, _, err = cli([*args, "--base-url", server.base_url], monkeypatch, capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "grid" / "grid.json").read_text())["summary"]
+    cells = {c["id"]: c for c in summary["cells"]}
+    close, far = cells["suite-prompt__close"], cells["suite-prompt__far"]
+    assert summary["primary_metric"] == "mae" and not close["higher_is_better"]
+    assert close["quality"] == 0.0 < far["quality"]
+    assert close["mean_score"] == 1.0
+    far_errors = [min(5, i % 5 + 2) - i % 5 for i in range(10)]
+    assert far["mean_score"] == pytest.approx(1 - sum(far_errors) / 10 / 5)
+    assert summary["best"] == close["id"] and summary["cost_frontier"] == [close["id"]]
+    (pair,) = summary["pairs"]
+    assert pair["test"] != "McNemar mid-p" and pair["n_shared"] == 10
