@@ -195,9 +195,9 @@ def test_a_task_kind_adds_its_own_score_reader(tmp_path: Path) -> None:
     import itertools
 
     from promptops.experiments.pairwise import SIGN_FLIP_MEAN, compare_pair, sign_flip_mean
-    from promptops.experiments.scores import SCORE_READERS, CaseRow, per_case_scores
+    from promptops.experiments.scores import SCORE_READERS, CaseRow, RunContext, per_case_scores
 
-    def scoring(record: dict[str, object]) -> CaseRow:
+    def scoring(record: dict[str, object], context: RunContext) -> CaseRow:
         err = abs(float(record["predicted"]) - float(record["expected"]))  # type: ignore[arg-type]
         return CaseRow(str(record["id"]), 1 - err / 4, record["expected"], record["predicted"],
                        False, False, 0.0, 0.0)  # fmt: skip

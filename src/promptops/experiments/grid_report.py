@@ -4,6 +4,7 @@ render Markdown and HTML from it)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol, cast
 
 from promptops.experiments.grid import GridRun
 from promptops.experiments.grid_summary import CellFigures, GridSummary
@@ -39,6 +40,15 @@ def _ci(low: float | None, high: float | None, digits: int = 3) -> Num:
     if low is None or high is None:
         return Num("n/a")
     return Num(f"[{low:,.{digits}f}, {high:,.{digits}f}]")
+
+
+# what a cell's mean score is, per task kind (classification: accuracy)
+MEAN_SCORE = {
+    "binary": "accuracy at each run's decision threshold",
+    "scoring": "1 - |error| / width of the range, invalid 0",
+    "extraction": "field F1 per case",
+    "generation": "ROUGE-L F-measure per case",
+}
 
 
 def cells_section(g: GridSummary) -> Section:
@@ -84,7 +94,7 @@ def cells_section(g: GridSummary) -> Section:
                 span(
                     f"{len(g.cells)} cells of suite {g.suite}; cost basis: {g.cost_basis}. "
                     "Mean score is the per-case score the pairwise tests compare "
-                    "(accuracy for classification)."
+                    f"({MEAN_SCORE.get(g.kind, 'accuracy for classification')})."
                 )
             ),
             Table(tuple(headers), tuple(rows)),
@@ -206,17 +216,29 @@ def write_grid_report(g: GridSummary, folder: Path) -> list[Path]:
     return [md, html]
 
 
+class _GridSettings(Protocol):
+    alpha: float
+    bootstrap_samples: int
+    seed: int
+
+
 def finish_grid(run: GridRun) -> GridSummary:
     """Summarize a finished grid with its suite's alpha, costs and resampling settings;
     write grid.json (spec and figures) and the Markdown and HTML reports."""
-    from promptops.evals.suite import resolve_suite
+    from promptops.evals.runner import load_run_suite
     from promptops.experiments.grid import GRID_JSON, spec_json
     from promptops.experiments.grid_summary import summarize_grid
+    from promptops.lifecycle import run_kinds
     from promptops.runs.folder import write_json
 
-    suite, _ = resolve_suite(run.spec.suite)
+    # with its kind's suite model; every kind's suite keeps these settings
+    suite = cast(_GridSettings, load_run_suite(run.spec.suite, run_kinds()))
     summary = summarize_grid(
-        run, alpha=suite.alpha, costs=suite.costs, n_boot=suite.bootstrap_samples, seed=suite.seed
+        run,
+        alpha=suite.alpha,
+        costs=getattr(suite, "costs", None),  # error costs: classification suites only
+        n_boot=suite.bootstrap_samples,
+        seed=suite.seed,
     )
     write_json(
         run.folder / GRID_JSON,

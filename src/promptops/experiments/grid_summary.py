@@ -4,13 +4,13 @@ recommendation, read from the cells' run folders alone (what `grid.json` holds).
 Quality on the frontier is the suite's primary metric; cost is the expected business cost
 per 1,000 decisions when the suite declares `costs:`, else the price of the calls per 1,000
 cases. The pairwise tests and the recommendation use per-case scores (right/wrong for
-classification), so "not significantly worse" is a paired statement on the shared cases,
-Holm-adjusted over every pair of the grid.
+classification; each kind's reader in `scores` and `kindscores`), so "not significantly
+worse" is a paired statement on the shared cases, Holm-adjusted over every pair of the grid.
+A primary metric where lower is better (mae, rmse) is turned around for the frontiers.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,9 @@ from promptops.experiments.frontier import Point, pareto_frontier
 from promptops.experiments.grid import GridRun
 from promptops.experiments.pairwise import PairTest, all_pairs
 from promptops.experiments.scores import CaseScores, per_case_scores
+from promptops.lifecycle import run_kinds
 from promptops.runs.folder import SUMMARY
+from promptops.runs.read import read_summary
 
 
 class _Model(BaseModel):
@@ -42,6 +44,7 @@ class CellFigures(_Model):
     quality_low: float
     quality_high: float
     mean_score: float  # accuracy for classification
+    higher_is_better: bool = True  # of the primary metric (mae, rmse: lower)
     call_cost_per_1000: float  # USD, the price of the calls
     business_per_1000: float | None = None
     business_low: float | None = None
@@ -72,6 +75,7 @@ class GridSummary(_Model):
     suite: str
     alpha: float
     primary_metric: str
+    kind: str = "classification"  # the task kind of the cells (their per-case score)
     cost_basis: str  # "business cost (CUR)" or "call price (USD)"
     cells: list[CellFigures]
     cost_frontier: list[str]
@@ -93,17 +97,31 @@ def _quantile(values: list[float], q: float) -> float | None:
     return round(float(np.quantile(values, q)), 6) if values else None
 
 
+def _value(x: Any) -> float:
+    """An interval bound; an undefined one (a constant sample) is NaN."""
+    return float("nan") if x is None else float(x)
+
+
+def primary_interval(summary: BaseModel) -> tuple[str, float, float, float]:
+    """(name, estimate, low, high) of a typed summary's primary metric, whatever its kind:
+    every eval summary keeps `primary_metric` and its interval under `intervals`."""
+    data = summary.model_dump(mode="json")
+    primary = str(data["primary_metric"])
+    interval = data["intervals"][primary]
+    return primary, _value(interval["estimate"]), _value(interval["low"]), _value(interval["high"])
+
+
 def _load(
     cell_id: str,
     endpoint: str,
-    s: dict[str, Any],
+    summary: BaseModel,
     scores: CaseScores,
     costs: ErrorCosts | None,
     n_boot: int,
     seed: int,
 ) -> CellFigures:
-    primary = str(s["primary_metric"])
-    interval = s["intervals"][primary]
+    primary, estimate, low, high = primary_interval(summary)
+    s = summary.model_dump(mode="json")
     rows = list(scores.rows.values())
     n = max(len(rows), 1)
     latencies = [r.latency_s for r in rows if not r.error and not r.cached]
@@ -119,10 +137,11 @@ def _load(
         model=str(s["model"]["model"]),
         n_cases=len(rows),
         primary_metric=primary,
-        quality=float(interval["estimate"]),
-        quality_low=float(interval["low"]),
-        quality_high=float(interval["high"]),
+        quality=estimate,
+        quality_low=low,
+        quality_high=high,
         mean_score=scores.mean(),
+        higher_is_better=bool(s.get("higher_is_better", True)),
         call_cost_per_1000=sum(r.price(prices) for r in rows) / n * 1000,
         business_per_1000=None if business is None else business.estimate.per_1000,
         business_low=None if business is None else business.estimate.low,
@@ -134,6 +153,11 @@ def _load(
     )
 
 
+def _up(c: CellFigures) -> float:
+    """The primary metric with higher better, for the frontiers."""
+    return c.quality if c.higher_is_better else -c.quality
+
+
 def summarize_grid(
     run: GridRun,
     *,
@@ -142,28 +166,26 @@ def summarize_grid(
     n_boot: int = 2000,
     seed: int = 0,
 ) -> GridSummary:
+    run_kinds()  # every kind's summary model, for read_summary
     loaded = []
     for cell in run.cells:
-        summary = json.loads((cell.folder / SUMMARY).read_text(encoding="utf-8"))
+        summary = read_summary(cell.folder / SUMMARY)
         scores = per_case_scores(cell.folder)
         figures = _load(cell.id, cell.endpoint.label, summary, scores, costs, n_boot, seed)
         loaded.append(_Loaded(figures, scores))
     cells = [x.figures for x in loaded]
     pairs = all_pairs([(x.figures.id, x.scores) for x in loaded], alpha=alpha, seed=seed)
-    cost_front = pareto_frontier([Point(c.id, c.quality, c.ranking_cost) for c in cells])
+    cost_front = pareto_frontier([Point(c.id, _up(c), c.ranking_cost) for c in cells])
     latency_front = pareto_frontier(
-        [
-            Point(c.id, c.quality, c.latency_p50_s or 0.0)
-            for c in cells
-            if c.latency_p50_s is not None
-        ]
+        [Point(c.id, _up(c), c.latency_p50_s or 0.0) for c in cells if c.latency_p50_s is not None]
     )
-    ranking = sorted(cells, key=lambda c: (c.ranking_cost, -c.quality, c.id))
+    ranking = sorted(cells, key=lambda c: (c.ranking_cost, -_up(c), c.id))
     best, recommended, sentence = recommend(cells, pairs, alpha)
     return GridSummary(
         suite=run.spec.suite,
         alpha=alpha,
         primary_metric=cells[0].primary_metric if cells else "",
+        kind=loaded[0].scores.kind if loaded else "classification",
         cost_basis=f"business cost ({costs.currency})" if costs else "call price (USD)",
         cells=cells,
         cost_frontier=[p.name for p in cost_front],
@@ -228,9 +250,9 @@ def recommend(
     if not cells:
         return "", "", "no cells"
     by_id = {c.id: c for c in cells}
-    best = max(cells, key=lambda c: (c.mean_score, c.quality, -c.ranking_cost))
+    best = max(cells, key=lambda c: (c.mean_score, _up(c), -c.ranking_cost))
     fine = [c for c in cells if c.id == best.id or _worse_than(pairs, best.id, c.id, alpha) is None]
-    pick = min(fine, key=lambda c: (c.ranking_cost, c.latency_p50_s or 0.0, -c.quality))
+    pick = min(fine, key=lambda c: (c.ranking_cost, c.latency_p50_s or 0.0, -_up(c)))
 
     def name(c: CellFigures) -> str:
         return f"{c.prompt} on {c.endpoint}"
