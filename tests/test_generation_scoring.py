@@ -188,3 +188,24 @@ def test_nearest_reference_baseline_retrieves_similar_inputs() -> None:
     answers = baseline.answer_all([r["input"]["mr"] for r in TEST])
     scores = reference_scores(answers, [r["expected"] for r in TEST], stemming=True)
     assert 0.3 < scores.means()["rouge_l"] < 0.8
+
+
+def test_worst_cases_name_an_errored_check_as_an_error_and_rank_failures_first() -> None:
+    from promptops.tasks.generation.evaluate import _worst
+
+    def record(case: str, outcomes: dict[str, str], rouge: float) -> dict[str, object]:
+        checks = [{"name": n, "outcome": o} for n, o in outcomes.items()]
+        return {
+            "id": case,
+            "raw_output": "x",
+            "expected": ["y"],
+            "rouge_l": rouge,
+            "checks": checks,
+        }
+
+    cached = record("cached", {"max-latency-ms:60000": "error", "contains:a": "pass"}, 0.1)
+    failed = record("failed", {"max-latency-ms:60000": "pass", "contains:a": "fail"}, 0.9)
+    worst = _worst([cached, failed], limit=2)
+    assert [w["id"] for w in worst] == ["failed", "cached"]
+    assert worst[0]["failed_checks"] == ["contains:a"]
+    assert worst[1]["failed_checks"] == ["max-latency-ms:60000 (error)"]

@@ -330,13 +330,16 @@ def _slice(
 
 
 def _worst(records: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-    """Cases with failed checks or judge errors first, then the lowest ROUGE-L."""
+    """Cases with failed checks first, then those with check or judge errors, then the
+    lowest ROUGE-L. An errored check (e.g. the latency of a cached answer) is named as an
+    error, never as a failure."""
 
-    def key(r: dict[str, Any]) -> tuple[int, float, str]:
-        failed = sum(c["outcome"] != "pass" for c in r["checks"])
-        judge_error = r.get("judge", {}).get("outcome") == "error"
+    def key(r: dict[str, Any]) -> tuple[int, int, float, str]:
+        failed = sum(c["outcome"] == "fail" for c in r["checks"])
+        errors = sum(c["outcome"] == "error" for c in r["checks"])
+        errors += r.get("judge", {}).get("outcome") == "error"
         rouge = r["rouge_l"] if r["rouge_l"] is not None else 2.0
-        return (-(failed + judge_error), rouge, r["id"])
+        return (-failed, -errors, rouge, r["id"])
 
     return [
         {
@@ -344,7 +347,11 @@ def _worst(records: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
             "raw_output": r["raw_output"],
             "expected": r["expected"],
             "rouge_l": r["rouge_l"],
-            "failed_checks": [c["name"] for c in r["checks"] if c["outcome"] != "pass"],
+            "failed_checks": [
+                c["name"] if c["outcome"] == "fail" else f"{c['name']} (error)"
+                for c in r["checks"]
+                if c["outcome"] != "pass"
+            ],
             "judge": r.get("judge"),
         }
         for r in sorted(records, key=key)[:limit]
