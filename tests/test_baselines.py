@@ -81,3 +81,20 @@ def test_embedding_lr_on_banking77_subset() -> None:
     assert result.ok and result.probabilities is not None
     assert result.probabilities.shape == (240, 6)
     assert _macro_f1(result.predictions) > 0.95
+
+
+def test_a_classification_suite_names_unknown_baselines_at_its_line(tmp_path: Path) -> None:
+    from promptops.errors import EvalsetError
+    from promptops.evals.suite import ClassificationSuite, Suite
+    from promptops.suites import load_suite
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "name: s\nprompt: classify_intent\nevalset: x.jsonl\nbaselines: [majority, gpt]\n"
+    )
+    with pytest.raises(EvalsetError) as err:
+        load_suite(str(suite), ClassificationSuite)
+    assert f"{suite}:4: baselines" in str(err.value)
+    assert "unknown baseline 'gpt' (known: embedding_lr, majority, tfidf_lr)" in str(err.value)
+    loaded, _ = load_suite(str(suite), Suite)  # another kind's suite names its own baselines
+    assert loaded.baselines == ("majority", "gpt")

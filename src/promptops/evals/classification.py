@@ -19,6 +19,7 @@ from promptops.evals.columns import TestColumns
 from promptops.evals.evalset import Case
 from promptops.evals.metrics import classification_metrics_codes
 from promptops.evals.results import Outcomes, read_results
+from promptops.evals.suite import ClassificationSuite
 from promptops.llm.types import Completion
 from promptops.prompts import Prompt
 from promptops.prompts.calibrator import Calibrator
@@ -36,6 +37,7 @@ class Classification:
     tasks = ("classification",)
     row_model = ClassificationRow
     summary_model = s.ClassificationSummary
+    suite_model = ClassificationSuite
 
     def check_expected(self, prompt: Prompt, expected: str | None) -> str | None:
         labels = prompt.labels or ()

@@ -22,7 +22,6 @@ from pydantic import ConfigDict
 
 from promptops.distributed.cluster import RaySettings, require_ray
 from promptops.errors import ConfigError, EvalsetError, UserInputError
-from promptops.evals.baselines import BASELINES
 from promptops.evals.checks import BalanceCounter, ClassBalance, PiiScan, PiiScanner, validate_cases
 from promptops.evals.evalset import Case, EvalsetFile, evalset_hash
 from promptops.evals.findings import MAX_LISTED, balance_findings, leakage_findings, pii_findings
@@ -129,13 +128,10 @@ class Prepared:
 
 def prepare(suite_ref: str, options: EvalOptions, kinds: Registry[RunKind]) -> Prepared:
     """Load and check everything; raises a UserInputError before anything is sent."""
-    loaded, suite_path = load_suite(suite_ref, _suite_model(suite_ref, options, kinds))
+    loaded, _ = load_suite(suite_ref, _suite_model(suite_ref, options, kinds))
     suite = cast(RunSuite, loaded)  # Suite, or a kind's suite model: both have these fields
     prompt = suite.prompt_from(suite.prompt, options.prompt)
     kind = kind_of(prompt, kinds)
-    if kind.name == "classification" and isinstance(suite, Suite):  # others check their own
-        for name in suite.baselines:
-            BASELINES.get(name, where=f"{suite_path}: baselines")
     path = options.evalset or suite.path_of(suite.evalset)
     evalset = split_evalset(suite, path)
     scan = _scan(evalset, prompt, kind)

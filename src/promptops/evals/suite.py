@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from promptops.business import ErrorCosts
+from promptops.errors import ConfigError
 from promptops.llm.profile import EndpointOverrides
 from promptops.runs.monitor_config import MonitorConfig
 from promptops.suites import Bound, SuiteFile, load_suite
@@ -124,6 +125,23 @@ class Suite(PromptSuite):
     # import the models, so they stay mappings here
     extraction: dict[str, Any] | None = None
     generation: dict[str, Any] | None = None
+
+
+class ClassificationSuite(Suite):
+    """A classification suite: its baselines are classification baselines, checked by name
+    when the file loads (the other kinds name their own, e.g. `gazetteer`)."""
+
+    @field_validator("baselines")
+    @classmethod
+    def _known_baselines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from promptops.evals.baselines import BASELINES
+
+        try:
+            for name in value:
+                BASELINES.get(name)
+        except ConfigError as exc:
+            raise ValueError(exc.reason) from None
+        return value
 
 
 def resolve_suite(ref: str) -> tuple[Suite, Path]:
